@@ -1,0 +1,1 @@
+"""The eventlens collector: OTLP receivers, normalisation, storage, rollups, lag, queries and exports."""

@@ -1,0 +1,1 @@
+"""Pure analyses over the model: topology, lineage, coupling, schemas, exports."""

@@ -1,0 +1,1 @@
+"""The Streamlit dashboard: pages render, the collector's query layer computes."""

@@ -1,0 +1,1 @@
+"""The demo shop: a small event-driven system on Kafka, instrumented with eventlens."""

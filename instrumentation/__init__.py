@@ -1,0 +1,1 @@
+"""Drop-in OpenTelemetry tracing for kafka-python producers and consumers."""
