@@ -210,3 +210,25 @@ class GroupStatus:
     total_lag: int
     max_lag_seconds: float | None
     complete: float
+
+
+class Role(enum.StrEnum):
+    """Which side of a topic a service stands on for one observation."""
+
+    PRODUCER = "producer"
+    CONSUMER = "consumer"
+
+
+@dataclass(frozen=True, slots=True)
+class SchemaSighting:
+    """Aggregate of one (event type, schema fingerprint, service, role) seen at ingest, kept as a rollup."""
+
+    event_type: str
+    fingerprint: str
+    service: str
+    role: Role
+    topic: str
+    first_seen_ns: int
+    last_seen_ns: int
+    count: int
+    errors: int

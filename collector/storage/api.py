@@ -1,0 +1,117 @@
+"""The storage contract: what every backend (SQLite, PostgreSQL) does, in model types only.
+
+Like Jaeger's `tracestore.Writer`: writes are synchronous (durable when the call returns) and idempotent on
+(trace id, span id); failures raise `StoreError`, nothing is dropped silently. Rollups (edge minutes and
+schema sightings) are maintained by the backend inside the same transaction as the spans they count, so
+topology, coupling and lag views never scan raw spans. One contract suite (`tests/collector/storage_contract.py`)
+runs against every backend.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
+
+from eventlens.collector.model import EdgeRollup, LagSample, SchemaSighting, SpanRecord
+
+
+class StoreError(RuntimeError):
+    """The store could not do what was asked; the batch was not (or not wholly) stored."""
+
+
+@runtime_checkable
+class SpanWriter(Protocol):
+    def write_spans(self, spans: Sequence[SpanRecord]) -> int:
+        """Store a batch durably and update rollups; returns how many spans were new (retries store once)."""
+        ...
+
+
+@runtime_checkable
+class SpanReader(Protocol):
+    def get_trace(self, trace_id: str) -> list[SpanRecord]:
+        """Every stored span of one trace, by start time."""
+        ...
+
+    def get_span(self, trace_id: str, span_id: str) -> SpanRecord | None:
+        """One span, or None."""
+        ...
+
+    def find_spans(
+        self,
+        *,
+        event_id: str | None = None,
+        key: str | None = None,
+        topic: str | None = None,
+        partition: int | None = None,
+        offset: int | None = None,
+        service: str | None = None,
+        start_ns: int | None = None,
+        end_ns: int | None = None,
+        limit: int = 1000,
+    ) -> list[SpanRecord]:
+        """Spans matching every given filter (messaging fields, service, start-time window), newest first."""
+        ...
+
+    def spans_linking_to(self, trace_id: str, span_id: str) -> list[SpanRecord]:
+        """Spans (in any trace) that have a link to, or a parent of, the given span: its consumers."""
+        ...
+
+    def services(self) -> list[str]:
+        """Every service name seen, sorted."""
+        ...
+
+    def span_count(self) -> int:
+        """How many spans are stored."""
+        ...
+
+
+@runtime_checkable
+class RollupReader(Protocol):
+    def edge_rollups(self, start_ns: int, end_ns: int) -> list[EdgeRollup]:
+        """Per-minute edge rollups whose minute falls in [start_ns, end_ns)."""
+        ...
+
+    def schema_sightings(self, start_ns: int, end_ns: int) -> list[SchemaSighting]:
+        """Schema sightings last seen in [start_ns, end_ns), aggregated over that window."""
+        ...
+
+
+@runtime_checkable
+class LagStore(Protocol):
+    def write_lag_samples(self, samples: Sequence[LagSample]) -> None:
+        """Store lag samples taken by the poller."""
+        ...
+
+    def lag_samples(self, *, group: str | None = None, since_ns: int | None = None,
+                    until_ns: int | None = None) -> list[LagSample]:
+        """Samples (oldest first), optionally for one group and a time window."""
+        ...
+
+    def forget_group(self, group: str) -> None:
+        """Drop every sample of a group that no longer exists."""
+        ...
+
+
+@runtime_checkable
+class Store(SpanWriter, SpanReader, RollupReader, LagStore, Protocol):
+    """A complete backend."""
+
+    def apply_retention(self, now_ns: int, *, spans_max_age_ns: int, rollups_max_age_ns: int) -> int:
+        """Delete raw spans and rollups older than their own retention; returns rows deleted."""
+        ...
+
+    def close(self) -> None:
+        """Release connections."""
+        ...
+
+
+def open_store(url: str) -> Store:
+    """Open a backend from a URL: `sqlite:///path/to.db` (or a plain path), or `postgresql://…`."""
+    if url.startswith(("postgresql://", "postgres://")):
+        from eventlens.collector.storage.postgres import PostgresStore
+
+        return PostgresStore(url)
+    from eventlens.collector.storage.sqlite import SQLiteStore
+
+    path = url.removeprefix("sqlite:///") if url.startswith("sqlite:///") else url.removeprefix("sqlite://")
+    return SQLiteStore(path)
