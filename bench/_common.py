@@ -1,0 +1,65 @@
+"""What every benchmark module shares: the result type, a broker for the run, and the report table."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from eventlens.local_kafka import LocalKafka, free_port
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    """One measured figure, with the baseline it is compared to (measured in the same run) if any."""
+
+    name: str
+    value: float
+    unit: str
+    baseline_name: str | None = None
+    baseline_value: float | None = None
+    goal: str = ""
+
+    @property
+    def ratio(self) -> float | None:
+        if self.baseline_value in (None, 0):
+            return None
+        assert self.baseline_value is not None
+        return self.value / self.baseline_value
+
+
+def format_table(results: list[Result]) -> str:
+    """A plain-text table: figure, value, baseline, ratio, goal."""
+    rows = [("figure", "value", "baseline", "ratio", "goal")]
+    for r in results:
+        base = f"{r.baseline_value:,.2f} {r.unit} ({r.baseline_name})" if r.baseline_value is not None else "-"
+        ratio = f"{r.ratio:.2f}x" if r.ratio is not None else "-"
+        rows.append((r.name, f"{r.value:,.2f} {r.unit}", base, ratio, r.goal))
+    widths = [max(len(row[i]) for row in rows) for i in range(5)]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows)
+
+
+@contextmanager
+def broker() -> Iterator[str]:
+    """A Kafka broker for the benchmark run: `KAFKA_BOOTSTRAP_SERVERS` if set, else a local one."""
+    external = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    if external:
+        yield external
+        return
+    with tempfile.TemporaryDirectory(prefix="eventlens-bench-kafka-") as tmp:
+        kafka = LocalKafka(workdir=Path(tmp), port=free_port()).start()
+        try:
+            yield kafka.bootstrap
+        finally:
+            kafka.stop()
+
+
+def cpu_seconds(fn: Callable[[], object]) -> tuple[float, float]:
+    """Run `fn` once; return (process CPU seconds, wall seconds) it took (all threads of this process)."""
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    fn()
+    return time.process_time() - cpu0, time.perf_counter() - wall0
