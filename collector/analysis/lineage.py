@@ -9,7 +9,7 @@ retries, dead-letter sends and replies (by correlation id). The pure `build_line
 
 from __future__ import annotations
 
-from collections import defaultdict, deque
+from collections import deque
 from collections.abc import Iterable, Mapping
 
 import networkx as nx
@@ -172,25 +172,24 @@ def causal_graph(spans: Iterable[SpanRecord]) -> nx.MultiDiGraph:
         if node.kind is LineageNodeKind.EVENT:
             g.produce_edges(node)
     g.reply_edges()
-    _drop_shadowed_receives(g.graph)
+    receives = {n.id for k, n in g.nodes.items() if g.by_key[k].messaging.operation is Operation.RECEIVE}
+    _drop_shadowed_receives(g.graph, receives)
     return g.graph
 
 
-def _drop_shadowed_receives(graph: nx.MultiDiGraph) -> None:
-    """A poll/receive span and a process span of the same service for the same event: keep the process span."""
-    for event_id in [n for n, d in graph.nodes(data="data") if d.kind is LineageNodeKind.EVENT]:
-        handlers = [graph.nodes[h]["data"] for h in graph.successors(event_id)]
-        handlers = [h for h in handlers if h.kind is LineageNodeKind.HANDLING]
-        services_with_children = defaultdict(list)
-        for h in handlers:
-            services_with_children[(h.service, h.consumer_group)].append(h)
-        for group in services_with_children.values():
-            if len(group) < 2:
-                continue
-            # the receive (poll) span has no causal outputs of its own and usually a batch of links
-            for h in group:
-                if graph.out_degree(h.id) == 0 and graph.in_degree(h.id) > 1 and h.id in graph:
-                    graph.remove_node(h.id)
+def _drop_shadowed_receives(graph: nx.MultiDiGraph, receives: set[str]) -> None:
+    """A poll/receive span adds nothing when, for every event it received, a process span of the same service
+    handled that event too: drop it (unless something was sent under it)."""
+    for rid in receives:
+        if rid not in graph or graph.out_degree(rid) > 0:
+            continue
+        service = graph.nodes[rid]["data"].service
+        events = list(graph.predecessors(rid))
+        if events and all(
+                any(h != rid and h not in receives and graph.nodes[h]["data"].service == service
+                    for h in graph.successors(e))
+                for e in events):
+            graph.remove_node(rid)
 
 
 def _order(graph: nx.MultiDiGraph) -> list[str]:
