@@ -2,17 +2,30 @@
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Iterable, Sequence
 
 from eventlens.collector.model import LATENCY_BUCKETS_S, LatencySummary
 
+N_BUCKETS = len(LATENCY_BUCKETS_S) + 1
 
-def merge_buckets(histograms: Iterable[Sequence[int]], size: int = len(LATENCY_BUCKETS_S) + 1) -> list[int]:
-    """Sum histograms bucket by bucket; a shorter or longer histogram (bad row) is padded or folded into overflow."""
+
+def add_into(total: list[int], hist: Sequence[int]) -> list[int]:
+    """`total` plus one histogram, bucket by bucket; a histogram of another length (bad row) is padded or
+    folded into the overflow bucket, negative counts ignored."""
+    if len(hist) == len(total) and min(hist, default=0) >= 0:
+        return list(map(operator.add, total, hist))
+    out = list(total)
+    for i, count in enumerate(hist):
+        out[min(i, len(out) - 1)] += max(0, int(count))
+    return out
+
+
+def merge_buckets(histograms: Iterable[Sequence[int]], size: int = N_BUCKETS) -> list[int]:
+    """Sum histograms bucket by bucket (see `add_into` for malformed rows)."""
     total = [0] * size
     for hist in histograms:
-        for i, count in enumerate(hist):
-            total[min(i, size - 1)] += max(0, int(count))
+        total = add_into(total, hist)
     return total
 
 

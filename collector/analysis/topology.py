@@ -10,7 +10,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
-from eventlens.collector.analysis.histogram import merge_buckets, summarize
+from eventlens.collector.analysis.histogram import N_BUCKETS, add_into, summarize
 from eventlens.collector.model import (
     NS_PER_S,
     EdgeRollup,
@@ -50,7 +50,7 @@ class _Acc:
     errors: int = 0
     bytes: int = 0
     latency_sum_s: float = 0.0
-    hists: list[tuple[int, ...]] = field(default_factory=list)
+    buckets: list[int] = field(default_factory=lambda: [0] * N_BUCKETS)
     partial: bool = False
 
     def add(self, r: EdgeRollup) -> None:
@@ -59,7 +59,7 @@ class _Acc:
         self.bytes += max(0, r.bytes)
         self.latency_sum_s += r.latency_sum_s
         if r.latency_buckets:
-            self.hists.append(r.latency_buckets)
+            self.buckets = add_into(self.buckets, r.latency_buckets)
         if r.producer is None:
             self.partial = True
 
@@ -87,7 +87,7 @@ class _Builder:
         e.errors += acc.errors
         e.bytes += acc.bytes
         e.latency_sum_s += acc.latency_sum_s
-        e.hists.extend(acc.hists)
+        e.buckets = add_into(e.buckets, acc.buckets)
         self.edge_topic[(src, dst)] = topic
         if reason:
             e.partial = True
@@ -160,7 +160,7 @@ def build_topology(
                                     if src.startswith("topic:") and dst.startswith("group:") else (None, None))
         edges.append(TopologyEdge(
             source=src, target=dst, topic=topic, messages=acc.messages, rate_per_s=acc.messages / seconds,
-            errors=acc.errors, bytes=acc.bytes, latency=summarize(merge_buckets(acc.hists), acc.latency_sum_s),
+            errors=acc.errors, bytes=acc.bytes, latency=summarize(acc.buckets, acc.latency_sum_s),
             lag_offsets=lag_offsets, lag_seconds=lag_seconds, partial=acc.partial,
             partial_reason=b.edge_reason.get((src, dst), NO_PRODUCER if acc.partial else ""),
         ))
@@ -171,7 +171,7 @@ def _flows(produce: dict[tuple[str, str], _Acc], flows: dict[_FlowKey, _Acc], co
            seconds: float) -> tuple[TopologyFlow, ...]:
     out = [
         TopologyFlow(producer, topic, group, consumer, acc.messages, acc.messages / seconds, acc.errors, acc.bytes,
-                     summarize(merge_buckets(acc.hists), acc.latency_sum_s), partial=producer is None)
+                     summarize(acc.buckets, acc.latency_sum_s), partial=producer is None)
         for (producer, topic, group, consumer), acc in flows.items()
     ]
     out.extend(
