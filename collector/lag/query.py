@@ -5,8 +5,15 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import replace
+from typing import Any
 
-from eventlens.collector.lag.evaluator import DEFAULT_THRESHOLDS, Thresholds, evaluate_group, evaluate_partition
+from eventlens.collector.lag.evaluator import (
+    DEFAULT_THRESHOLDS,
+    Thresholds,
+    evaluate_group,
+    evaluate_partition,
+    sample_lag,
+)
 from eventlens.collector.model import GroupStatus, LagSample
 from eventlens.collector.storage.api import LagStore
 
@@ -52,3 +59,31 @@ def partition_history(store: LagStore, group: str, topic: str, partition: int, *
                       until_ns: int | None = None) -> list[LagSample]:
     """One partition's samples for one group, oldest first."""
     return group_history(store, group, since_ns=since_ns, until_ns=until_ns).get((topic, partition), [])
+
+
+def group_status_json(status: GroupStatus) -> dict[str, Any]:
+    """A group status as JSON-ready data (statuses by name), for `/api/lag` and `eventlens lag --json`."""
+    return {
+        "group": status.group,
+        "status": status.status.name,
+        "total_lag": status.total_lag,
+        "max_lag_seconds": status.max_lag_seconds,
+        "complete": status.complete,
+        "partitions": [
+            {
+                "topic": p.topic, "partition": p.partition, "status": p.status.name, "lag": p.lag_offsets,
+                "lag_seconds": p.lag_seconds, "lag_seconds_estimated": p.lag_seconds_estimated,
+                "time_to_drain_s": p.time_to_drain_s, "complete": p.complete,
+            }
+            for p in status.partitions
+        ],
+    }
+
+
+def sample_json(sample: LagSample) -> dict[str, Any]:
+    """One history point as JSON-ready data."""
+    return {
+        "observed_at_ns": sample.observed_at_ns, "committed_offset": sample.committed_offset,
+        "end_offset": sample.end_offset, "lag": sample_lag(sample), "lag_seconds": sample.lag_seconds,
+        "lag_seconds_estimated": sample.lag_seconds_estimated,
+    }

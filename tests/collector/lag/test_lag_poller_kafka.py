@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from eventlens.collector.lag.cli import app as lag_app
 from eventlens.collector.lag.memory import MemoryLagStore
 from eventlens.collector.lag.poller import LagPoller
 from eventlens.collector.lag.query import group_history, group_statuses
 from eventlens.collector.model import NS_PER_S, GroupStatus, LagStatus
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import OffsetSpec
+from typer.testing import CliRunner
 
 from eventlens.local_kafka import LocalKafka, free_port
 
@@ -276,3 +279,28 @@ def test_broker_outage_is_reported_and_the_poller_recovers(tmp_path: Path, store
     finally:
         poller.stop()
         broker.stop()
+
+
+def test_cli_standalone_polls_the_broker_and_prints_json(kafka_bootstrap: str, make_topic, group: str) -> None:
+    """`eventlens lag --bootstrap B --json` works without a collector: it polls into a temporary store."""
+    topic = make_topic(partitions=1)
+    produce(kafka_bootstrap, topic, 6)
+    consume_and_commit(kafka_bootstrap, topic, group, 4)
+    result = CliRunner().invoke(lag_app, ["--bootstrap", kafka_bootstrap, "--json", "--cycles", "2",
+                                          "--interval", "0.2", "--group", f"^{group}$"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.output)
+    (entry,) = doc["groups"]
+    assert entry["group"] == group and entry["total_lag"] == 2
+    assert entry["partitions"][0]["lag_seconds"] > 0 and entry["partitions"][0]["lag_seconds_estimated"] is False
+
+
+def test_cli_table_shows_the_group(kafka_bootstrap: str, make_topic, group: str) -> None:
+    """The default output is a table naming the group, its topic and status."""
+    topic = make_topic(partitions=1)
+    produce(kafka_bootstrap, topic, 2)
+    consume_and_commit(kafka_bootstrap, topic, group, 2)
+    result = CliRunner().invoke(lag_app, ["-b", kafka_bootstrap, "--cycles", "1", "-g", f"^{group}$"],
+                                env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert group in result.output and topic in result.output and "OK" in result.output
