@@ -32,6 +32,7 @@ class PostgresStore(SQLStore):
     _rowid = "id"
     _min2 = "LEAST("
     _max2 = "GREATEST("
+    _unindexed = ""
 
     def __init__(self, dsn: str, *, pending_ttl_ns: int = rollup.DEFAULT_PENDING_TTL_NS,
                  clock: Callable[[], int] = time.time_ns, connect_timeout_s: int = 30) -> None:
