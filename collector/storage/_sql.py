@@ -361,7 +361,10 @@ class SQLStore(abc.ABC):
                 sql = f"SELECT {_READ} FROM spans" + (" WHERE " + " AND ".join(where) if where else "")
                 return self._spans(cur, sql + order, [*params, limit])
             h = _rows.event_hash(event_id) if event_id is not None else _rows.key_hash(key or "")
-            cur.execute(self.q("SELECT trace_k FROM msg_keys WHERE h = ?"), (h,))
+            if end_ns is None:
+                cur.execute(self.q("SELECT trace_k FROM msg_keys WHERE h = ?"), (h,))
+            else:  # a trace's row is stamped with its first span's minute: none of it can start later
+                cur.execute(self.q("SELECT trace_k FROM msg_keys WHERE h = ? AND minute < ?"), (h, end_ns))
             traces = [r[0] for r in cur.fetchall()]
             found: list[SpanRecord] = []
             for i in range(0, len(traces), _CHUNK):

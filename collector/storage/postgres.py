@@ -54,7 +54,7 @@ class PostgresStore(SQLStore):
                              (SCHEMA_VERSION,))
 
     def _errors(self) -> tuple[type[BaseException], ...]:
-        return (psycopg.Error,)
+        return (psycopg.Error, OverflowError, UnicodeError)
 
     def _conn(self) -> psycopg.Connection[Any]:
         conn: psycopg.Connection[Any] | None = getattr(self._local, "conn", None)
@@ -77,6 +77,7 @@ class PostgresStore(SQLStore):
                 yield cur
         except BaseException:
             self._emitters = None
+            self._local.temp_ready = False  # a temp table created in the failed transaction is gone
             raise
 
     @contextlib.contextmanager

@@ -67,7 +67,8 @@ class SQLiteStore(SQLStore):
             conn.execute("COMMIT")
 
     def _errors(self) -> tuple[type[BaseException], ...]:
-        return (sqlite3.Error,)
+        # OverflowError: an integer beyond 64 bits; UnicodeError: a string that is not valid Unicode text.
+        return (sqlite3.Error, OverflowError, UnicodeError)
 
     def _conn(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
@@ -82,6 +83,7 @@ class SQLiteStore(SQLStore):
         conn.execute(f"PRAGMA cache_size=-{self._cache_mib * 1024}")
         conn.execute("PRAGMA temp_store=MEMORY")
         conn.execute(f"PRAGMA wal_autocheckpoint={self._wal_max_pages}")
+        conn.execute("PRAGMA journal_size_limit=67108864")
         self._local.conn = conn
         with self._connections_lock:
             self._connections.append(conn)
@@ -108,11 +110,12 @@ class SQLiteStore(SQLStore):
             conn.execute("BEGIN IMMEDIATE")
             try:
                 yield conn.cursor()
+                conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
                 self._emitters = None
                 raise
-            conn.execute("COMMIT")
 
     @contextlib.contextmanager
     def _read_cursor(self) -> Iterator[Cursor]:
