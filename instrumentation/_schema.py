@@ -36,6 +36,11 @@ def json_structure(doc: Any) -> str:
 
 def fingerprint(value: object) -> str | None:
     """`sr:<id>` for a schema-registry framed payload, `json:<hex>` for a JSON object or array, else None."""
+    if isinstance(value, dict | list):
+        try:
+            return "json:" + hashlib.blake2b(_shape(value).encode("utf-8"), digest_size=6).hexdigest()
+        except (RecursionError, TypeError):
+            return None
     if isinstance(value, str):
         value = value.encode("utf-8", "surrogatepass")
     if not isinstance(value, bytes | bytearray | memoryview):
