@@ -34,31 +34,32 @@ def json_structure(doc: Any) -> str:
     return _shape(doc)
 
 
+def _json_fingerprint(doc: Any) -> str | None:
+    try:
+        return "json:" + hashlib.blake2b(_shape(doc).encode("utf-8"), digest_size=6).hexdigest()
+    except (RecursionError, TypeError):
+        return None
+
+
 def fingerprint(value: object) -> str | None:
     """`sr:<id>` for a schema-registry framed payload, `json:<hex>` for a JSON object or array, else None."""
     if isinstance(value, dict | list):
-        try:
-            return "json:" + hashlib.blake2b(_shape(value).encode("utf-8"), digest_size=6).hexdigest()
-        except (RecursionError, TypeError):
-            return None
+        return _json_fingerprint(value)
     if isinstance(value, str):
         value = value.encode("utf-8", "surrogatepass")
     if not isinstance(value, bytes | bytearray | memoryview):
         return None
-    data = bytes(value[:MAX_FINGERPRINT_BYTES + 1]) if len(value) > MAX_FINGERPRINT_BYTES else bytes(value)
-    if len(data) > MAX_FINGERPRINT_BYTES:
+    if len(value) > MAX_FINGERPRINT_BYTES:
         return None
+    data = bytes(value)
     if len(data) >= 5 and data[0] == 0:
         return f"sr:{int.from_bytes(data[1:5], 'big')}"
-    stripped = data.lstrip()
-    if not stripped or stripped[:1] not in (b"{", b"["):
+    if data.lstrip()[:1] not in (b"{", b"["):
         return None
     try:
-        doc = json.loads(data)
+        return _json_fingerprint(json.loads(data))
     except (ValueError, UnicodeDecodeError, RecursionError):
         return None
-    digest = hashlib.blake2b(_shape(doc).encode("utf-8"), digest_size=6).hexdigest()
-    return f"json:{digest}"
 
 
 class FingerprintSampler:

@@ -11,17 +11,17 @@ import subprocess
 import sys
 from pathlib import Path
 
-import click
 import typer
+from typer import _click
 from typer.core import TyperGroup
 
 
 class _PassThroughGroup(TyperGroup):
     """A group whose leftover arguments are the program to run, never a subcommand name."""
 
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+    def parse_args(self, ctx: _click.Context, args: list[str]) -> list[str]:
         """Parse our options; everything else (the program and its arguments) stays in `ctx.args`."""
-        return click.Command.parse_args(self, ctx, args)
+        return _click.Command.parse_args(self, ctx, args)
 
 
 app = typer.Typer(cls=_PassThroughGroup, add_completion=False,

@@ -10,13 +10,14 @@ import importlib.util
 import logging
 import os
 import sys
+from pathlib import Path
 
 
 def _run_next_sitecustomize() -> None:
-    here = os.path.dirname(os.path.abspath(__file__))
-    rest = [p for p in sys.path if os.path.abspath(p or ".") != here]
+    here = Path(__file__).resolve().parent
+    rest = [p for p in sys.path if Path(p or ".").resolve() != here]
     spec = importlib.machinery.PathFinder.find_spec("sitecustomize", rest)
-    if spec is None or spec.loader is None or os.path.dirname(os.path.abspath(str(spec.origin))) == here:
+    if spec is None or spec.loader is None or Path(str(spec.origin)).resolve().parent == here:
         return
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
