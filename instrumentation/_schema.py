@@ -47,9 +47,7 @@ def fingerprint(value: object) -> str | None:
         return _json_fingerprint(value)
     if isinstance(value, str):
         value = value.encode("utf-8", "surrogatepass")
-    if not isinstance(value, bytes | bytearray | memoryview):
-        return None
-    if len(value) > MAX_FINGERPRINT_BYTES:
+    if not isinstance(value, bytes | bytearray | memoryview) or len(value) > MAX_FINGERPRINT_BYTES:
         return None
     data = bytes(value)
     if len(data) >= 5 and data[0] == 0:
