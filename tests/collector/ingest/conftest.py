@@ -11,7 +11,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from eventlens.collector.model import SpanRecord  # noqa: E402
+from eventlens.collector.model import SpanRecord
 
 
 class MemoryStore:

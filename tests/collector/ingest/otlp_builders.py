@@ -10,7 +10,7 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 
-def any_value(value: Any) -> AnyValue:
+def any_value(value: Any) -> AnyValue:  # noqa: PLR0911
     if isinstance(value, bool):
         return AnyValue(bool_value=value)
     if isinstance(value, int):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from eventlens.collector.model import Messaging, Operation, SpanKind
 from eventlens.collector.normalise import messaging_fields
 
-P, C, CL, I = SpanKind.PRODUCER, SpanKind.CONSUMER, SpanKind.CLIENT, SpanKind.INTERNAL
+P, C, CL, INTERNAL = SpanKind.PRODUCER, SpanKind.CONSUMER, SpanKind.CLIENT, SpanKind.INTERNAL
 
 
 def test_eventlens_send_span():
@@ -137,7 +137,7 @@ def test_operation_from_kind_when_name_says_nothing():
     """No operation attribute and an unhelpful name: PRODUCER → send, CONSUMER → process."""
     assert messaging_fields("do-it", P, {"messaging.system": "kafka"}).operation is Operation.SEND
     assert messaging_fields("do-it", C, {"messaging.system": "kafka"}).operation is Operation.PROCESS
-    assert messaging_fields("do-it", I, {"messaging.system": "kafka"}).operation is None
+    assert messaging_fields("do-it", INTERNAL, {"messaging.system": "kafka"}).operation is None
 
 
 def test_non_messaging_span_has_empty_messaging():

@@ -5,10 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-from google.protobuf import json_format
-from opentelemetry.proto.trace.v1.trace_pb2 import Span
-from otlp_builders import body, request, span
-
 from eventlens.collector.model import SpanKind, StatusCode
 from eventlens.collector.otlp import (
     DecodeError,
@@ -17,6 +13,9 @@ from eventlens.collector.otlp import (
     decode_trace_request,
     decode_traces,
 )
+from google.protobuf import json_format
+from opentelemetry.proto.trace.v1.trace_pb2 import Span
+from otlp_builders import body, request, span
 
 TRACE = bytes.fromhex("0af7651916cd43dd8448eb211c80319c")
 SPAN = bytes.fromhex("b7ad6b7169203331")
@@ -149,8 +148,10 @@ def test_json_with_non_hex_id_raises():
         decode_traces(json.dumps(doc).encode(), "application/json")
 
 
-@pytest.mark.parametrize("payload", [b"{", b"[]", b"\xff\xfe", b'{"resourceSpans": 5}',
-                                     b'{"resourceSpans": [{"scopeSpans": [{"spans": [{"startTimeUnixNano": "abc"}]}]}]}'])
+BAD_TIME = b'{"resourceSpans": [{"scopeSpans": [{"spans": [{"startTimeUnixNano": "abc"}]}]}]}'
+
+
+@pytest.mark.parametrize("payload", [b"{", b"[]", b"\xff\xfe", b'{"resourceSpans": 5}', BAD_TIME])
 def test_malformed_json_raises_decode_error(payload):
     """Broken JSON, a non-object body or wrongly typed fields fail with a reason."""
     with pytest.raises(DecodeError):

@@ -6,7 +6,6 @@ import threading
 import time
 
 import pytest
-
 from eventlens.collector.model import SpanKind, SpanRecord
 from eventlens.collector.pipeline import IngestPipeline, PipelineClosed, QueueFull
 from eventlens.collector.storage.api import StoreError
