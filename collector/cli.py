@@ -22,7 +22,7 @@ def _help(field: str) -> str:
     s = setting(field)
     default = default_of(field)
     shown = "unset" if default is None else default
-    return f"{s.help} [env {s.env}; default {shown}]"
+    return f"{s.help} (env {s.env}; default {shown})"
 
 
 def _opt(field: str) -> Any:

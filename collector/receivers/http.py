@@ -68,11 +68,11 @@ class HttpReceiver:
         try:
             future = self.ingest.submit(decoded, RECEIVER)
         except Refused as exc:
-            return self._retry_later(exc, as_json)
+            return self._answer_retry(exc, as_json)
         try:
             await asyncio.wrap_future(future)
         except Exception as exc:
-            return self._retry_later(self.ingest.failed(RECEIVER, len(decoded.spans), exc), as_json)
+            return self._answer_retry(self.ingest.failed(RECEIVER, len(decoded.spans), exc), as_json)
         self.ingest.stored(RECEIVER)
         response = ExportTraceServiceResponse()
         if decoded.rejected:
@@ -101,7 +101,8 @@ class HttpReceiver:
         try:
             as_json = is_json(request.headers.get("content-type", ""))
         except UnsupportedContentType as exc:
-            return False, self._refuse(signal, "unsupported_media_type", 415, str(exc), False)
+            # The client speaks neither encoding: answer in JSON, the readable one.
+            return True, self._refuse(signal, "unsupported_media_type", 415, str(exc), True)
         if self.token is not None and not _authorised(request.headers.get("authorization", ""), self.token):
             response = self._refuse(signal, "unauthorized", 401, "missing or wrong bearer token", as_json)
             response.headers["WWW-Authenticate"] = "Bearer"
@@ -140,9 +141,6 @@ class HttpReceiver:
     def _refuse(self, signal: str, reason: str, status: int, message: str, as_json: bool) -> Response:
         self.ingest.metrics.reject(RECEIVER, signal, reason)
         return _status(status, message, as_json)
-
-    def _retry_later(self, exc: Refused, as_json: bool) -> Response:
-        return self._answer_retry(exc, as_json)
 
     def _answer_retry(self, exc: Refused, as_json: bool) -> Response:
         status = 429 if exc.reason is Refusal.QUEUE_FULL else 503
