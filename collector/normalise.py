@@ -124,8 +124,10 @@ def operation_name(name: str, attributes: Mapping[str, AttrValue]) -> str | None
     upstream kafka-python and the Java agent's default), or just `{operation}` (kafkajs `poll`).
     """
     explicit = as_str(first(attributes, ("messaging.operation.name", "messaging.operation")))
-    if explicit:
-        return explicit
+    return explicit or _name_operation(name)
+
+
+def _name_operation(name: str) -> str | None:
     words = _name_words(name)
     if not words:
         return None
@@ -146,11 +148,19 @@ def operation(name: str, kind: SpanKind, attributes: Mapping[str, AttrValue],
     PROCESS; batch receive spans (with `messaging.batch.message_count`) stay RECEIVE.
     """
     explicit = as_str(first(attributes, ("messaging.operation.type", "messaging.operation")))
-    if explicit and explicit.lower() in _OPERATION_TYPES:
-        return _OPERATION_TYPES[explicit.lower()]
-    derived = _OPERATION_NAMES.get(op_name.lower()) if op_name else None
+    return _operation(kind, explicit, op_name, "messaging.operation.name" in attributes, batch_count)
+
+
+def _operation(kind: SpanKind, explicit: str | None, op_name: str | None, has_op_name: bool,
+               batch_count: int | None) -> Operation | None:
+    if explicit:
+        typed = _OPERATION_TYPES.get(explicit.lower())
+        if typed is not None:
+            return typed
+    lowered = op_name.lower() if op_name else None
+    derived = _OPERATION_NAMES.get(lowered) if lowered else None
     if derived is Operation.RECEIVE and kind is SpanKind.CONSUMER and batch_count is None \
-            and "messaging.operation.name" not in attributes and op_name and op_name.lower() == "receive":
+            and not has_op_name and lowered == "receive":
         return Operation.PROCESS
     if derived is not None:
         return derived
@@ -181,34 +191,73 @@ def is_messaging(attributes: Mapping[str, AttrValue]) -> bool:
 
 _EMPTY = Messaging()
 
+# One pass over a span's attributes: each known key names a slot and a priority (its place in the key lists).
+_SLOTS = ("system", "topic", "partition", "offset", "key", "group", "client_id", "message_id", "batch",
+          "body_size", "event_id", "event_type", "event_source", "fingerprint", "lag_offsets", "lag_seconds",
+          "server", "error_type", "op_name", "op_type")
+_SLOT_KEYS: tuple[tuple[str, ...], ...] = (
+    ("messaging.system",), TOPIC_KEYS, PARTITION_KEYS, OFFSET_KEYS, KEY_KEYS, GROUP_KEYS, CLIENT_ID_KEYS,
+    MESSAGE_ID_KEYS, BATCH_KEYS, BODY_SIZE_KEYS, EVENT_ID_KEYS, EVENT_TYPE_KEYS, EVENT_SOURCE_KEYS,
+    (el.SCHEMA_FINGERPRINT,), (el.LAG_OFFSETS,), (el.LAG_SECONDS,), SERVER_KEYS, ("error.type",),
+    ("messaging.operation.name", "messaging.operation"), ("messaging.operation.type", "messaging.operation"),
+)
+_KEY_SLOTS: dict[str, list[tuple[int, int]]] = {}
+for _slot, _keys in enumerate(_SLOT_KEYS):
+    for _prio, _key in enumerate(_keys):
+        _KEY_SLOTS.setdefault(_key, []).append((_slot, _prio))
+_N = len(_SLOTS)
+(_SYSTEM, _TOPIC, _PARTITION, _OFFSET, _KEY, _GROUP, _CLIENT, _MSG_ID, _BATCH, _BODY, _EV_ID, _EV_TYPE, _EV_SRC,
+ _FPR, _LAG_OFF, _LAG_S, _SERVER, _ERROR, _OP_NAME, _OP_TYPE) = range(_N)
+
+
+def _str(value: AttrValue | None) -> str | None:
+    return value if type(value) is str else as_str(value)
+
+
+def _int(value: AttrValue | None) -> int | None:
+    return value if type(value) is int else as_int(value)
+
 
 def messaging_fields(name: str, kind: SpanKind, attributes: Mapping[str, AttrValue]) -> Messaging:
     """Pull the messaging fields out of a span's attributes, whichever instrumentation emitted them."""
-    if not is_messaging(attributes):
+    values: list[AttrValue | None] = [None] * _N
+    prios = [99] * _N
+    messaging = False
+    key_slots = _KEY_SLOTS
+    for k, v in attributes.items():
+        hits = key_slots.get(k)
+        if hits is None or v == "":
+            continue
+        if k[0] == "m":
+            messaging = True
+        for slot, prio in hits:
+            if prio < prios[slot]:
+                values[slot], prios[slot] = v, prio
+    if not messaging and not any(k.startswith("messaging.") for k in attributes):
         return _EMPTY
-    get = attributes.get
-    batch_count = as_int(first(attributes, BATCH_KEYS))
-    op_name = operation_name(name, attributes)
-    topic = as_str(first(attributes, TOPIC_KEYS)) or topic_from_name(name, op_name)
+    batch_count = _int(values[_BATCH])
+    op_name = _str(values[_OP_NAME]) or _name_operation(name)
+    topic = _str(values[_TOPIC]) or topic_from_name(name, op_name)
     return Messaging(
-        system=as_str(get("messaging.system")),
-        operation=operation(name, kind, attributes, op_name, batch_count),
+        system=_str(values[_SYSTEM]),
+        operation=_operation(kind, _str(values[_OP_TYPE]), op_name, "messaging.operation.name" in attributes,
+                             batch_count),
         operation_name=op_name,
         topic=topic,
-        partition=as_int(first(attributes, PARTITION_KEYS)),
-        offset=as_int(first(attributes, OFFSET_KEYS)),
-        key=as_str(first(attributes, KEY_KEYS)),
-        consumer_group=as_str(first(attributes, GROUP_KEYS)),
-        client_id=as_str(first(attributes, CLIENT_ID_KEYS)),
-        message_id=as_str(first(attributes, MESSAGE_ID_KEYS)),
+        partition=_int(values[_PARTITION]),
+        offset=_int(values[_OFFSET]),
+        key=_str(values[_KEY]),
+        consumer_group=_str(values[_GROUP]),
+        client_id=_str(values[_CLIENT]),
+        message_id=_str(values[_MSG_ID]),
         batch_count=batch_count,
-        body_size=as_int(first(attributes, BODY_SIZE_KEYS)),
-        event_id=as_str(first(attributes, EVENT_ID_KEYS)),
-        event_type=as_str(first(attributes, EVENT_TYPE_KEYS)),
-        event_source=as_str(first(attributes, EVENT_SOURCE_KEYS)),
-        schema_fingerprint=as_str(get(el.SCHEMA_FINGERPRINT)),
-        lag_offsets=as_int(get(el.LAG_OFFSETS)),
-        lag_seconds=as_float(get(el.LAG_SECONDS)),
-        server_address=server_address(first(attributes, SERVER_KEYS)),
-        error_type=as_str(get("error.type")),
+        body_size=_int(values[_BODY]),
+        event_id=_str(values[_EV_ID]),
+        event_type=_str(values[_EV_TYPE]),
+        event_source=_str(values[_EV_SRC]),
+        schema_fingerprint=_str(values[_FPR]),
+        lag_offsets=_int(values[_LAG_OFF]),
+        lag_seconds=as_float(values[_LAG_S]),
+        server_address=server_address(values[_SERVER]),
+        error_type=_str(values[_ERROR]),
     )
