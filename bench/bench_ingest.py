@@ -196,17 +196,17 @@ def run(bootstrap: str, quick: bool = False) -> list[Result]:
             Result("requests refused and retried (429) during the run", refused, "requests"),
         ]
     with tempfile.TemporaryDirectory(prefix="eventlens-bench-overload-") as tmp:
-        collector = CollectorUnderTest(Path(tmp), "--queue-spans", "20000")
+        collector = CollectorUnderTest(Path(tmp), "--queue-spans", "4096")
         try:
             idle = collector.rss_mib()
             duration = 8 if quick else 30
-            ok, refused = send_all(collector.port, bodies[:50], senders=32, retry=False,
+            ok, refused = send_all(collector.port, bodies[:50], senders=48, retry=False,
                                    until=time.monotonic() + duration)
             peak = collector.rss_mib("VmHWM")
         finally:
             collector.stop()
         results += [
-            Result(f"peak RSS under {duration} s overload (32 senders, queue 20,000 spans)", peak, "MiB",
+            Result(f"peak RSS under {duration} s overload (48 senders, queue 4,096 spans)", peak, "MiB",
                    "idle RSS after start", idle),
             Result("overload: acknowledged / refused requests", ok, f"ok (refused {refused})"),
         ]
