@@ -65,7 +65,9 @@ def build_app(ingest: Ingest, store: Store, config: CollectorConfig) -> Starlett
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     routes: list[BaseRoute] = [*receiver.routes(), *api.routes(), Route("/metrics", metrics_endpoint)]
-    return Starlette(routes=routes)
+    app = Starlette(routes=routes)
+    app.state.store = store  # the analysis and lag parts' routes read the store from here
+    return app
 
 
 class _Uvicorn:
