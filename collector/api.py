@@ -13,6 +13,7 @@ import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from eventlens.collector import query
 from eventlens.collector.jsonable import to_jsonable
 from eventlens.collector.storage.api import SpanReader
 from starlette.concurrency import run_in_threadpool
@@ -106,10 +107,10 @@ class QueryApi:
 
     async def trace(self, request: Request) -> Response:
         """Every span of one trace, by start time; 404 when none is stored."""
-        trace_id = str(request.path_params["trace_id"]).lower()
+        trace_id = query.normalise_id(str(request.path_params["trace_id"]))
         if not _TRACE_ID.match(trace_id):
             raise BadQuery(f"trace id {trace_id!r} is not 32 hex digits")
-        spans = await run_in_threadpool(self.store.get_trace, trace_id)
+        spans = await run_in_threadpool(query.trace, self.store, trace_id)
         if not spans:
             return _error(404, f"trace {trace_id} not found")
         return _json({"trace_id": trace_id, "spans": spans})
@@ -130,7 +131,7 @@ class QueryApi:
 
     async def services(self, request: Request) -> Response:
         """Every service name seen."""
-        return _json({"services": await run_in_threadpool(self.store.services)})
+        return _json({"services": await run_in_threadpool(query.services, self.store)})
 
     async def openapi(self, request: Request) -> Response:
         """The OpenAPI 3.1 document of this API."""
