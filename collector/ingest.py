@@ -37,12 +37,14 @@ class Ingest:
         self.pipeline = pipeline
         self.metrics = metrics
 
-    def submit(self, decoded: DecodedTraces, receiver: str) -> Future[BatchResult]:
-        """Count and queue a decoded request; raises `Refused` when the queue cannot take it."""
+    def submit(self, decoded: DecodedTraces, receiver: str, *, count: bool = True) -> Future[BatchResult]:
+        """Count (unless `count` is False: a retry of the same spans) and queue a decoded request; raises
+        `Refused` when the queue cannot take it."""
         spans = decoded.spans
-        self.metrics.spans_received.labels(receiver).inc(len(spans) + decoded.rejected)
-        if decoded.rejected:
-            self.metrics.spans_rejected.labels(receiver, "invalid_span").inc(decoded.rejected)
+        if count:
+            self.metrics.spans_received.labels(receiver).inc(len(spans) + decoded.rejected)
+            if decoded.rejected:
+                self.metrics.spans_rejected.labels(receiver, "invalid_span").inc(decoded.rejected)
         try:
             return self.pipeline.submit(spans)
         except QueueFull as exc:
@@ -63,6 +65,9 @@ class Ingest:
 
     def check_room(self, receiver: str, signal: str = "traces") -> None:
         """Refuse at once (before reading a body) when the queue is already full."""
+        if self.pipeline.closing:
+            self.metrics.reject(receiver, signal, Refusal.SHUTTING_DOWN)
+            raise Refused(Refusal.SHUTTING_DOWN, "the collector is shutting down, retry later")
         if not self.pipeline.has_room():
             self.metrics.reject(receiver, signal, Refusal.QUEUE_FULL)
             raise Refused(Refusal.QUEUE_FULL, "ingest queue full, retry later")

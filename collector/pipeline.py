@@ -84,6 +84,11 @@ class IngestPipeline:
         """Spans waiting to be written (not counting the batch being written)."""
         return self._queued_spans
 
+    @property
+    def closing(self) -> bool:
+        """True once `stop()` was called: no batch is taken any more."""
+        return self._closing
+
     def has_room(self, spans: int = 1) -> bool:
         """True when a batch of `spans` spans would be accepted now (a cheap check before reading a body)."""
         return not self._closing and (self._queued_spans == 0 or self._queued_spans + spans <= self.max_queue_spans)

@@ -87,10 +87,13 @@ class KafkaReceiver:
                 if not batches:
                     continue
                 records = [r for part in batches.values() for r in part]
-                if self._store(records):
-                    consumer.commit()
-                else:
+                if not self._store(records):
                     self._rewind(consumer, batches)
+                    continue
+                try:
+                    consumer.commit()
+                except Exception as exc:  # e.g. a rebalance took the partitions: the new owner re-reads them
+                    log.warning("offset commit failed (%s); the records will be re-delivered and stored once", exc)
         except BaseException as exc:
             self.failed = exc
             log.exception("the Kafka receiver stopped")
@@ -101,9 +104,11 @@ class KafkaReceiver:
         """Write the records' spans; True once committed to the store, False when stopping first."""
         spans, rejected = decode_records(records, self._skip)
         decoded = DecodedTraces(spans, rejected, "")
+        first = True
         while not self._stop.is_set():
             try:
-                future = self.ingest.submit(decoded, RECEIVER)
+                future = self.ingest.submit(decoded, RECEIVER, count=first)
+                first = False
                 future.result()
             except Refused:
                 self._stop.wait(self.retry_delay_s)
