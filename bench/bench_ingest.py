@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 from eventlens.collector.otlp import decode_traces
+from eventlens.collector.storage.api import open_store
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
@@ -167,6 +168,20 @@ def _rate(fn, bodies: list[bytes]) -> float:
     return len(bodies) * SPANS_PER_BATCH / (time.perf_counter() - started)
 
 
+def store_rate(bodies: list[bytes]) -> float:
+    """Spans per second `SQLiteStore.write_spans` commits on its own (decoded spans, 8 bodies per call)."""
+    decoded = [decode_traces(b, "application/x-protobuf") for b in bodies]
+    with tempfile.TemporaryDirectory(prefix="eventlens-bench-store-") as tmp:
+        store = open_store(f"sqlite:///{Path(tmp) / 'store.db'}")
+        try:
+            started = time.perf_counter()
+            for i in range(0, len(decoded), 8):
+                store.write_spans([s for batch in decoded[i:i + 8] for s in batch])
+            return len(bodies) * SPANS_PER_BATCH / (time.perf_counter() - started)
+        finally:
+            store.close()
+
+
 def run(bootstrap: str, quick: bool = False) -> list[Result]:
     batches = 40 if quick else 300
     bodies = make_bodies(batches)
@@ -176,6 +191,7 @@ def run(bootstrap: str, quick: bool = False) -> list[Result]:
     results = [
         Result("raw protobuf parse (baseline)", parse_rate, "spans/s"),
         Result("parse + flatten + normalise", decode_rate, "spans/s", "raw protobuf parse", parse_rate),
+        Result("SQLite write_spans alone, 4,096-span transactions (in-process)", store_rate(bodies), "spans/s"),
     ]
     with tempfile.TemporaryDirectory(prefix="eventlens-bench-ingest-") as tmp:
         collector = CollectorUnderTest(Path(tmp))
