@@ -304,3 +304,23 @@ def test_cli_table_shows_the_group(kafka_bootstrap: str, make_topic, group: str)
                                 env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
     assert group in result.output and topic in result.output and "OK" in result.output
+
+
+def test_groups_at_different_offsets_of_one_partition_each_get_their_own_seconds(
+        kafka_bootstrap: str, make_topic, group: str, store: MemoryLagStore) -> None:
+    """Two groups behind on the same partition each get the age of their own first unconsumed record."""
+    topic = make_topic(partitions=1)
+    base_ms = int(time.time() * 1000) - 300_000
+    produce(kafka_bootstrap, topic, 10, timestamps_ms=[base_ms + i * 10_000 for i in range(10)])
+    consume_and_commit(kafka_bootstrap, topic, group + "-a", 2)
+    consume_and_commit(kafka_bootstrap, topic, group + "-b", 5)
+    poller = LagPoller(kafka_bootstrap, store, include=[f"^{group}-"], budget_s=10.0)
+    try:
+        now = time.time_ns()
+        assert poller.poll_once(now).exact_read == 2
+    finally:
+        poller.stop()
+    seconds = {s.group: s.lag_seconds for s in store.lag_samples()}
+    for suffix, offset in (("-a", 2), ("-b", 5)):
+        expected = (now - (base_ms + offset * 10_000) * 1_000_000) / NS_PER_S
+        assert seconds[group + suffix] == pytest.approx(expected, abs=0.01)
