@@ -14,13 +14,13 @@ import statistics
 import time
 import uuid
 
+from eventlens.collector.lag.memory import MemoryLagStore
+from eventlens.collector.lag.poller import LagPoller, PollReport
 from kafka import KafkaAdminClient, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
 from kafka.structs import OffsetAndMetadata
 
 from bench._common import Result
-from eventlens.collector.lag.memory import MemoryLagStore
-from eventlens.collector.lag.poller import LagPoller, PollReport
 
 RECORDS_PER_PARTITION = 6
 
