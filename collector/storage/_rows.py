@@ -9,6 +9,7 @@ wrong rows.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import zlib
@@ -47,6 +48,7 @@ def _signed(value: int) -> int:
     return value - _U64 if value > _I64_MAX else value
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def id_key(hex_id: str) -> int:
     """A signed 64-bit integer key for an id: its 64-bit halves XOR-folded when it is hex, else a hash of it.
 

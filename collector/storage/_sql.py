@@ -226,6 +226,8 @@ class SQLStore(abc.ABC):
         return list(cur.fetchall())
 
     _rowid = "rowid"
+    _span_rowid = "rowid"
+    retention_chunk = 20_000
 
     @staticmethod
     def _consumption(row: Sequence[Any]) -> rollup.Consumption:
@@ -292,11 +294,17 @@ class SQLStore(abc.ABC):
         span_cut = now_ns - spans_max_age_ns
         rollup_cut = now_ns - rollups_max_age_ns
         deleted = 0
-        with self._guard("apply_retention"), self._write_cursor() as cur:
-            cur.execute(self.q("DELETE FROM spans WHERE start_ns < ?"), (span_cut,))
-            spans_deleted = max(0, cur.rowcount)
-            cur.execute(self.q("UPDATE meta SET value = value - ? WHERE name = 'span_count'"), (spans_deleted,))
+        while True:  # spans in chunks, one transaction each, so ingest is never held up for long
+            with self._guard("apply_retention"), self._write_cursor() as cur:
+                cur.execute(self.q(f"DELETE FROM spans WHERE {self._span_rowid} IN (SELECT {self._span_rowid} "
+                                   "FROM spans WHERE start_ns < ? LIMIT ?)"), (span_cut, self.retention_chunk))
+                spans_deleted = max(0, cur.rowcount)
+                cur.execute(self.q("UPDATE meta SET value = value - ? WHERE name = 'span_count'"),
+                            (spans_deleted,))
             deleted += spans_deleted
+            if spans_deleted < self.retention_chunk:
+                break
+        with self._guard("apply_retention"), self._write_cursor() as cur:
             for sql, cut in (("DELETE FROM span_links WHERE start_ns < ?", span_cut),
                              ("DELETE FROM msg_keys WHERE minute < ?", rollup.minute_of(span_cut)),
                              ("DELETE FROM edge_minutes WHERE minute < ?", rollup_cut),

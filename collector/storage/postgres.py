@@ -30,6 +30,7 @@ class PostgresStore(SQLStore):
 
     placeholder = "%s"
     _rowid = "id"
+    _span_rowid = "ctid"
     _min2 = "LEAST("
     _max2 = "GREATEST("
     _unindexed = ""
