@@ -366,7 +366,9 @@ class SQLStore(abc.ABC):
         order = " ORDER BY start_ns DESC, span_id DESC LIMIT ?"
         with self._guard("find_spans"), self._read_cursor() as cur:
             if event_id is None and key is None:
-                sql = f"SELECT {_READ} FROM spans" + (" WHERE " + " AND ".join(where) if where else "")
+                record = topic is not None and partition is not None and offset is not None
+                sql = (f"SELECT {_READ} FROM spans{'' if record else self._by_time}"
+                       + (" WHERE " + " AND ".join(where) if where else ""))
                 return self._spans(cur, sql + order, [*params, limit])
             h = _rows.event_hash(event_id) if event_id is not None else _rows.key_hash(key or "")
             if end_ns is None:
@@ -385,6 +387,7 @@ class SQLStore(abc.ABC):
         return found[:limit]
 
     _unindexed = "+"
+    _by_time = " INDEXED BY spans_start"  # newest first: walk the time index back, stop at `limit`
 
     def spans_linking_to(self, trace_id: str, span_id: str) -> list[SpanRecord]:
         """Spans (in any trace) that have a link to, or a parent of, the given span: its consumers."""
