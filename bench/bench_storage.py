@@ -207,8 +207,8 @@ def postgres_dsn() -> Iterator[str]:
         yield pg.dsn
 
 
-def measure(n: int, quick: bool, with_postgres: bool) -> list[Result]:
-    """Every storage figure for a store of n spans."""
+def measure(n: int, quick: bool, with_postgres: bool, batch: int = BATCH, fill_only: bool = False) -> list[Result]:
+    """Every storage figure for a store of n spans filled in batches of `batch` (`fill_only`: skip the rest)."""
     from eventlens.collector.storage.sqlite import SQLiteStore
 
     results: list[Result] = []
@@ -217,15 +217,17 @@ def measure(n: int, quick: bool, with_postgres: bool) -> list[Result]:
         raw, raw_cpu = raw_baseline(Path(tmp) / "bare.db", small)
         results.append(Result("python: SpanRecord → row", row_building(min(n, 50_000)), "µs/span"))
         store = SQLiteStore(Path(tmp) / "big.db")
-        wall, cpu, total, sample = fill(store, n)
+        wall, cpu, total, sample = fill(store, n, batch_size=batch)
         results += [
-            Result(f"SQLite write_spans, batches of {BATCH}, {n / 1e6:g}M spans", total / wall, "spans/s",
+            Result(f"SQLite write_spans, batches of {batch}, {n / 1e6:g}M spans", total / wall, "spans/s",
                    "bare executemany", raw, goal="well above 50,000"),
-            Result(f"SQLite write_spans CPU, batches of {BATCH}", cpu / total * 1e6, "µs/span",
+            Result(f"SQLite write_spans CPU, batches of {batch}", cpu / total * 1e6, "µs/span",
                    "bare executemany", raw_cpu),
         ]
         results += query_results(store, sample, n, "SQLite")
         store.close()
+        if fill_only:
+            return results
         big = SQLiteStore(Path(tmp) / "group.db")
         wall, cpu, total, _ = fill(big, small, batch_size=8 * BATCH)
         results += [
@@ -262,8 +264,10 @@ def main() -> int:
     parser.add_argument("--spans", type=int, default=1_000_000, help="spans in the filled store (5000000 for 5M)")
     parser.add_argument("--quick", action="store_true", help="small baselines and PostgreSQL fill")
     parser.add_argument("--postgres", action="store_true", help="also measure PostgreSQL")
+    parser.add_argument("--batch", type=int, default=BATCH, help="spans per write_spans call for the big store")
+    parser.add_argument("--only-big", action="store_true", help="only fill the big store and query it")
     args = parser.parse_args()
-    print(format_table(measure(args.spans, args.quick, args.postgres)), flush=True)
+    print(format_table(measure(args.spans, args.quick, args.postgres, args.batch, args.only_big)), flush=True)
     return 0
 
 

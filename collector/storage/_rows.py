@@ -9,6 +9,7 @@ wrong rows.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import zlib
@@ -47,6 +48,7 @@ def _signed(value: int) -> int:
     return value - _U64 if value > _I64_MAX else value
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def id_key(hex_id: str) -> int:
     """A signed 64-bit integer key for an id: its 64-bit halves XOR-folded when it is hex, else a hash of it.
 
@@ -92,33 +94,63 @@ def lookup_keys(span: SpanRecord, trace_k: int) -> list[tuple[int, int, int]]:
     return out
 
 
-_ENCODE = json.JSONEncoder(separators=(",", ":"), check_circular=False).encode
+_STD_ENCODE = json.JSONEncoder(separators=(",", ":"), check_circular=False).encode
+
+try:
+    import orjson
+except ImportError:  # pragma: no cover - orjson comes with the collector extra; stdlib json is the fallback
+    orjson = None  # type: ignore[assignment]
+
+
+def _encode(value: object) -> str:
+    """JSON text of attributes: orjson when it is exact, else the stdlib (NaN/±inf, huge ints, bad Unicode).
+
+    orjson writes NaN and infinities as `null`, which attribute values never are, so any `null` in its output
+    (or a string containing that word) sends the value through the stdlib encoder instead.
+    """
+    if orjson is not None:
+        try:
+            data: bytes = orjson.dumps(value)
+        except TypeError:
+            return _STD_ENCODE(value)
+        if b"null" not in data:
+            return data.decode()
+    return _STD_ENCODE(value)
+
+
+def _decode(text: str) -> Any:
+    if orjson is not None:
+        try:
+            return orjson.loads(text)
+        except orjson.JSONDecodeError:
+            pass  # NaN/Infinity written by the stdlib encoder
+    return json.loads(text)
 
 
 def dumps(value: Mapping[str, AttrValue]) -> str:
     """Attributes as compact JSON (tuples become arrays; ASCII-escaped so any Python string survives)."""
-    return _ENCODE(value if isinstance(value, dict) else dict(value))
+    return _encode(value if isinstance(value, dict) else dict(value))
 
 
 def loads(text: str | None) -> dict[str, AttrValue]:
     """Attributes back from JSON, arrays as tuples."""
     if not text:
         return {}
-    raw: dict[str, Any] = json.loads(text)
+    raw: dict[str, Any] = _decode(text)
     return {k: tuple(v) if isinstance(v, list) else v for k, v in raw.items()}
 
 
 def _links_json(links: Sequence[SpanLink]) -> str | None:
     if not links:
         return None
-    return _ENCODE([[link.trace_id, link.span_id, dict(link.attributes)] for link in links])
+    return _encode([[link.trace_id, link.span_id, dict(link.attributes)] for link in links])
 
 
 def _links_from(text: str | None) -> tuple[SpanLink, ...]:
     if not text:
         return ()
     out = []
-    for trace_id, span_id, attrs in json.loads(text):
+    for trace_id, span_id, attrs in _decode(text):
         out.append(SpanLink(trace_id, span_id,
                             {k: tuple(v) if isinstance(v, list) else v for k, v in attrs.items()}))
     return tuple(out)

@@ -226,6 +226,8 @@ class SQLStore(abc.ABC):
         return list(cur.fetchall())
 
     _rowid = "rowid"
+    _span_rowid = "rowid"
+    retention_chunk = 20_000
 
     @staticmethod
     def _consumption(row: Sequence[Any]) -> rollup.Consumption:
@@ -292,11 +294,17 @@ class SQLStore(abc.ABC):
         span_cut = now_ns - spans_max_age_ns
         rollup_cut = now_ns - rollups_max_age_ns
         deleted = 0
-        with self._guard("apply_retention"), self._write_cursor() as cur:
-            cur.execute(self.q("DELETE FROM spans WHERE start_ns < ?"), (span_cut,))
-            spans_deleted = max(0, cur.rowcount)
-            cur.execute(self.q("UPDATE meta SET value = value - ? WHERE name = 'span_count'"), (spans_deleted,))
+        while True:  # spans in chunks, one transaction each, so ingest is never held up for long
+            with self._guard("apply_retention"), self._write_cursor() as cur:
+                cur.execute(self.q(f"DELETE FROM spans WHERE {self._span_rowid} IN (SELECT {self._span_rowid} "
+                                   "FROM spans WHERE start_ns < ? LIMIT ?)"), (span_cut, self.retention_chunk))
+                spans_deleted = max(0, cur.rowcount)
+                cur.execute(self.q("UPDATE meta SET value = value - ? WHERE name = 'span_count'"),
+                            (spans_deleted,))
             deleted += spans_deleted
+            if spans_deleted < self.retention_chunk:
+                break
+        with self._guard("apply_retention"), self._write_cursor() as cur:
             for sql, cut in (("DELETE FROM span_links WHERE start_ns < ?", span_cut),
                              ("DELETE FROM msg_keys WHERE minute < ?", rollup.minute_of(span_cut)),
                              ("DELETE FROM edge_minutes WHERE minute < ?", rollup_cut),
@@ -358,7 +366,9 @@ class SQLStore(abc.ABC):
         order = " ORDER BY start_ns DESC, span_id DESC LIMIT ?"
         with self._guard("find_spans"), self._read_cursor() as cur:
             if event_id is None and key is None:
-                sql = f"SELECT {_READ} FROM spans" + (" WHERE " + " AND ".join(where) if where else "")
+                record = topic is not None and partition is not None and offset is not None
+                sql = (f"SELECT {_READ} FROM spans{'' if record else self._by_time}"
+                       + (" WHERE " + " AND ".join(where) if where else ""))
                 return self._spans(cur, sql + order, [*params, limit])
             h = _rows.event_hash(event_id) if event_id is not None else _rows.key_hash(key or "")
             if end_ns is None:
@@ -377,6 +387,7 @@ class SQLStore(abc.ABC):
         return found[:limit]
 
     _unindexed = "+"
+    _by_time = " INDEXED BY spans_start"  # newest first: walk the time index back, stop at `limit`
 
     def spans_linking_to(self, trace_id: str, span_id: str) -> list[SpanRecord]:
         """Spans (in any trace) that have a link to, or a parent of, the given span: its consumers."""

@@ -30,9 +30,11 @@ class PostgresStore(SQLStore):
 
     placeholder = "%s"
     _rowid = "id"
+    _span_rowid = "ctid"
     _min2 = "LEAST("
     _max2 = "GREATEST("
     _unindexed = ""
+    _by_time = ""
 
     def __init__(self, dsn: str, *, pending_ttl_ns: int = rollup.DEFAULT_PENDING_TTL_NS,
                  clock: Callable[[], int] = time.time_ns, connect_timeout_s: int = 30) -> None:

@@ -443,3 +443,14 @@ class StoreContract:
         assert written == [20] * 8
         assert store.span_count() == 160
         assert [r[0] for r in reads] == [b[0] for b in batches]
+
+    def test_retention_deletes_in_chunks_until_done(self, make_store):
+        """Retention removes every old span even when there are more than one chunk of them."""
+        store = make_store()
+        store.retention_chunk = 7
+        old = [span_record(start_ns=T0_NS + i) for i in range(30)]
+        new = span_record(start_ns=T0_NS + 2 * HOUR)
+        store.write_spans([*old, new])
+        assert store.apply_retention(T0_NS + 3 * HOUR, spans_max_age_ns=2 * HOUR, rollups_max_age_ns=10 * HOUR) == 30
+        assert store.span_count() == 1
+        assert store.find_spans() == [new]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import tempfile
 from pathlib import Path
 
@@ -68,3 +69,19 @@ def test_any_span_round_trips_exactly(batch):
                 assert store.get_span(span.trace_id, span.span_id) == span
         finally:
             store.close()
+
+
+def test_attributes_json_keeps_values_fast_json_cannot():
+    """NaN, infinities, integers beyond 64 bits, lone surrogates and the word null survive encoding exactly."""
+    value = {"nan": float("nan"), "inf": float("inf"), "big": 2**80, "s": "\ud800x", "n": "null", "t": (1, 2),
+             "u": "é"}
+    back = _rows.loads(_rows.dumps(value))
+    assert math.isnan(back.pop("nan"))
+    value.pop("nan")
+    assert back == value
+
+
+def test_fast_json_output_reads_back():
+    """Ordinary attributes round-trip through the fast path."""
+    value = {"a": "x", "b": 1, "c": 1.5, "d": True, "e": ("p", "q"), "f": "ü"}
+    assert _rows.loads(_rows.dumps(value)) == value
