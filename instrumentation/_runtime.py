@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from eventlens.instrumentation._metrics import MessagingMetrics
+from eventlens.instrumentation._metrics import MessagingMetrics, metrics_for
 from eventlens.instrumentation._safety import log_once
 from eventlens.instrumentation._schema import FingerprintSampler
 from opentelemetry import trace
@@ -63,7 +63,7 @@ class Runtime:
         """A runtime using the given providers (global ones when None)."""
         tracer = trace.get_tracer("eventlens.instrumentation", __version__, tracer_provider=tracer_provider,
                                   schema_url="https://opentelemetry.io/schemas/1.44.0")
-        metrics = MessagingMetrics(meter_provider) if options.metrics else None
+        metrics = metrics_for(meter_provider) if options.metrics else None
         return cls(tracer=tracer, metrics=metrics, options=options,
                    sampler=FingerprintSampler(options.fingerprint_first_n, options.fingerprint_every))
 
