@@ -178,3 +178,28 @@ def add_payload_attributes(runtime: Runtime, attrs: dict[str, Any], topic: str, 
         text = payload_text(value)
         if text is not None:
             attrs[attributes.PAYLOAD] = text
+
+
+_CLEAN_TYPES = (str, int, float, bool)
+
+
+def set_attributes(span: Span, attrs: dict[str, Any]) -> None:
+    """Set eventlens' own attributes on a recording span, skipping the SDK's per-value cleaning when safe.
+
+    Our values are always plain str/int/float/bool, so when the span stores them in the SDK's
+    `BoundedAttributes` with room to spare and no value-length limit, they go straight into its dict under
+    its lock. Any other case (another SDK, limits in play, odd values) uses the public `set_attributes`.
+    """
+    bounded = getattr(span, "_attributes", None)
+    inner = getattr(bounded, "_dict", None)
+    lock = getattr(bounded, "_lock", None)
+    if (type(inner) is dict and lock is not None and type(bounded).__name__ == "BoundedAttributes"
+            and getattr(bounded, "max_value_len", 1) is None and not getattr(bounded, "_immutable", True)):
+        maxlen = getattr(bounded, "maxlen", 0)
+        if (maxlen is None or len(inner) + len(attrs) <= maxlen) and all(
+                type(v) in _CLEAN_TYPES for v in attrs.values()):
+            with lock:
+                if span.is_recording():
+                    inner.update(attrs)
+            return
+    span.set_attributes(attrs)
