@@ -22,6 +22,7 @@ from eventlens.instrumentation._runtime import (
     error_type,
     key_text,
     server_of,
+    set_attributes,
 )
 from eventlens.instrumentation._safety import log_once
 from opentelemetry import context as otel_context
@@ -170,7 +171,7 @@ def start_process(runtime: Runtime, st: ConsumerState | None, instance: Any, rec
     span = runtime.tracer.start_span("process " + record.topic, context=parent, kind=SpanKind.CONSUMER,
                                      links=links or None)
     if span.is_recording():
-        span.set_attributes(process_attributes(runtime, st or ConsumerState(instance), instance, record,
+        set_attributes(span, process_attributes(runtime, st or ConsumerState(instance), instance, record,
                                                now_ns=_time_ns(), event=event))
         hook = runtime.options.consume_hook
         if hook is not None:
@@ -248,7 +249,7 @@ def _poll_span(runtime: Runtime, st: ConsumerState, result: dict[Any, list[Any]]
         if st.group:
             attrs[ma.MESSAGING_CONSUMER_GROUP_NAME] = st.group
         add_client_attributes(attrs, st.client_id, st.host, st.port)
-        span.set_attributes(attrs)
+        set_attributes(span, attrs)
         for link in batch_links:
             span.add_link(link.context, link.attributes)
     span.end()
@@ -317,7 +318,7 @@ def make_commit_wrapper(runtime: Runtime, operation: str = "commit") -> Callable
                     attrs[ma.MESSAGING_CONSUMER_GROUP_NAME] = st.group
                 if st.client_id:
                     attrs[ma.MESSAGING_CLIENT_ID] = st.client_id
-                span.set_attributes(attrs)
+                set_attributes(span, attrs)
         except Exception as exc:
             log_once("commit.start", exc)
             return wrapped(*args, **kwargs)

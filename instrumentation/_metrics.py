@@ -2,14 +2,17 @@
 
 They are recorded whether or not the message's trace is sampled, so per-edge counts and latency
 histograms stay exact at any sampling rate. Attribute sets are built once per (operation, topic, group,
-error) and reused.
+error) and reused. The two counters are kept as plain in-process totals and reported through observable
+counters when the SDK collects (same cumulative values, a fraction of the per-message cost).
 """
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterable
 from typing import Any
 
-from opentelemetry.metrics import MeterProvider, get_meter
+from opentelemetry.metrics import CallbackOptions, MeterProvider, Observation, get_meter
 from opentelemetry.semconv._incubating.attributes import messaging_attributes as ma
 from opentelemetry.semconv._incubating.metrics import messaging_metrics as mm
 from opentelemetry.semconv.attributes.error_attributes import ERROR_TYPE
@@ -28,11 +31,14 @@ class MessagingMetrics:
     def __init__(self, meter_provider: MeterProvider | None = None) -> None:
         meter = get_meter("eventlens.instrumentation", __version__, meter_provider=meter_provider,
                           schema_url="https://opentelemetry.io/schemas/1.44.0")
-        self.sent = meter.create_counter(
-            mm.MESSAGING_CLIENT_SENT_MESSAGES, unit="{message}",
+        self._lock = threading.Lock()
+        self._sent: dict[int, list[Any]] = {}
+        self._consumed: dict[int, list[Any]] = {}
+        meter.create_observable_counter(
+            mm.MESSAGING_CLIENT_SENT_MESSAGES, callbacks=[self._observe_sent], unit="{message}",
             description="Number of messages producer attempted to send to the broker.")
-        self.consumed = meter.create_counter(
-            mm.MESSAGING_CLIENT_CONSUMED_MESSAGES, unit="{message}",
+        meter.create_observable_counter(
+            mm.MESSAGING_CLIENT_CONSUMED_MESSAGES, callbacks=[self._observe_consumed], unit="{message}",
             description="Number of messages that were delivered to the application.")
         self.operation_duration = meter.create_histogram(
             mm.MESSAGING_CLIENT_OPERATION_DURATION, unit="s",
@@ -58,20 +64,37 @@ class MessagingMetrics:
                 attrs[ma.MESSAGING_CONSUMER_GROUP_NAME] = group
             if error is not None:
                 attrs[ERROR_TYPE] = error
-            if len(self._attrs) > 10_000:
-                self._attrs.clear()
-            self._attrs[key] = attrs
+            self._attrs[key] = attrs  # bounded by the topics × groups × errors in use
         return attrs
+
+    def _add(self, totals: dict[int, list[Any]], attrs: dict[str, Any], count: int) -> None:
+        key = id(attrs)  # attribute dicts are cached, so one dict per attribute set
+        with self._lock:
+            entry = totals.get(key)
+            if entry is None:
+                totals[key] = [attrs, count]
+            else:
+                entry[1] += count
+
+    def _observe(self, totals: dict[int, list[Any]]) -> Iterable[Observation]:
+        with self._lock:
+            return [Observation(count, attrs) for attrs, count in totals.values()]
+
+    def _observe_sent(self, _options: CallbackOptions) -> Iterable[Observation]:
+        return self._observe(self._sent)
+
+    def _observe_consumed(self, _options: CallbackOptions) -> Iterable[Observation]:
+        return self._observe(self._consumed)
 
     def record_send(self, topic: str, duration_s: float, error: str | None = None) -> None:
         """One message sent (acknowledged, or failed with `error`) after `duration_s`."""
         attrs = self.attributes("send", topic, None, error)
-        self.sent.add(1, attrs)
+        self._add(self._sent, attrs, 1)
         self.operation_duration.record(duration_s, attrs)
 
     def record_consumed(self, topic: str, group: str | None, count: int = 1) -> None:
         """`count` messages of `topic` delivered to the application."""
-        self.consumed.add(count, self.attributes("poll", topic, group))
+        self._add(self._consumed, self.attributes("poll", topic, group), count)
 
     def record_operation(self, operation: str, topic: str | None, group: str | None, duration_s: float,
                          error: str | None = None) -> None:
@@ -81,3 +104,18 @@ class MessagingMetrics:
     def record_process(self, topic: str, group: str | None, duration_s: float, error: str | None = None) -> None:
         """The application processed one message of `topic` in `duration_s`."""
         self.process_duration.record(duration_s, self.attributes("process", topic, group, error))
+
+
+_BY_PROVIDER: dict[int, tuple[object, MessagingMetrics]] = {}
+_BY_PROVIDER_LOCK = threading.Lock()
+
+
+def metrics_for(meter_provider: MeterProvider | None) -> MessagingMetrics:
+    """The one MessagingMetrics of a meter provider (instruments and observable callbacks register once)."""
+    with _BY_PROVIDER_LOCK:
+        hit = _BY_PROVIDER.get(id(meter_provider))
+        if hit is not None and hit[0] is meter_provider:
+            return hit[1]
+        metrics = MessagingMetrics(meter_provider)
+        _BY_PROVIDER[id(meter_provider)] = (meter_provider, metrics)
+        return metrics

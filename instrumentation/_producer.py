@@ -22,13 +22,14 @@ from eventlens.instrumentation._runtime import (
     error_type,
     key_text,
     server_of,
+    set_attributes,
 )
 from eventlens.instrumentation._safety import log_once
 from eventlens.instrumentation.patterns import SEND_OPTIONS
 from opentelemetry.instrumentation.utils import is_instrumentation_enabled
 from opentelemetry.semconv._incubating.attributes import messaging_attributes as ma
 from opentelemetry.semconv.attributes.error_attributes import ERROR_TYPE
-from opentelemetry.trace import Span, SpanKind, Status, StatusCode, get_current_span, set_span_in_context
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode, get_current_span
 
 _HEADERS_POS = 3
 _STATE = "_eventlens_producer"
@@ -50,7 +51,7 @@ class _Delivery:
         try:
             span = self.span
             if span.is_recording():
-                span.set_attributes({ma.MESSAGING_KAFKA_OFFSET: metadata.offset,
+                set_attributes(span, {ma.MESSAGING_KAFKA_OFFSET: metadata.offset,
                                      ma.MESSAGING_DESTINATION_PARTITION_ID: str(metadata.partition),
                                      attributes.RECORD_TIMESTAMP_MS: metadata.timestamp})
             span.end()
@@ -138,8 +139,9 @@ def _send_attributes(runtime: Runtime, instance: Any, topic: str, call: tuple[tu
                 attrs[attributes.DEAD_LETTER_REASON] = options.reason
         if options.outbox:
             attrs[attributes.OUTBOX] = True
-    record = SentRecord(topic, value, key, headers if isinstance(headers, list) else None)
-    event_type = runtime.event_type(record)
+    event_type = None
+    if runtime.options.event_type_getter is not None:
+        event_type = runtime.event_type(SentRecord(topic, value, key, headers if isinstance(headers, list) else None))
     if event_type is not None:
         attrs[attributes.EVENT_TYPE] = event_type
     add_payload_attributes(runtime, attrs, topic, value, event_type)
@@ -159,7 +161,7 @@ def _start(runtime: Runtime, instance: Any, args: tuple[Any, ...],
             links = runtime.pending_batch_links()
     span = runtime.tracer.start_span("send " + topic, kind=SpanKind.PRODUCER, links=links)
     if span.is_recording():
-        span.set_attributes(_send_attributes(runtime, instance, topic, (args, kwargs), headers))
+        set_attributes(span, _send_attributes(runtime, instance, topic, (args, kwargs), headers))
         hook = runtime.options.produce_hook
         if hook is not None:
             try:
@@ -168,7 +170,7 @@ def _start(runtime: Runtime, instance: Any, args: tuple[Any, ...],
                 log_once("produce_hook", exc)
     if isinstance(headers, list):
         try:
-            _propagation.inject(headers, set_span_in_context(span))
+            _propagation.inject_span(headers, span)
         except Exception as exc:
             log_once("inject", exc)
     return args, kwargs, span, topic

@@ -12,10 +12,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from eventlens.instrumentation._safety import log_once
-from opentelemetry import propagate
+from opentelemetry import baggage, propagate
 from opentelemetry.context import Context
 from opentelemetry.propagators.textmap import Getter, Setter
-from opentelemetry.trace import INVALID_SPAN_CONTEXT, SpanContext, get_current_span
+from opentelemetry.trace import INVALID_SPAN_CONTEXT, Span, SpanContext, get_current_span, set_span_in_context
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 Headers = list[tuple[str, bytes | None]]
@@ -82,6 +82,44 @@ _TRACECONTEXT = TraceContextTextMapPropagator()
 def inject(headers: Headers, context: Context | None = None) -> None:
     """Write the global propagator's fields (traceparent, tracestate, baggage) into `headers`, replacing."""
     propagate.inject(headers, context=context, setter=SETTER)
+
+
+_W3C_DEFAULT: dict[int, tuple[object, bool]] = {}
+
+
+def _is_w3c_default(textmap: object) -> bool:
+    """True when the global propagator is the SDK default: W3C tracecontext then W3C baggage."""
+    hit = _W3C_DEFAULT.get(id(textmap))
+    if hit is not None and hit[0] is textmap:
+        return hit[1]
+    from opentelemetry.baggage.propagation import W3CBaggagePropagator
+
+    inner = getattr(textmap, "_propagators", None)
+    answer = (type(textmap).__name__ == "CompositePropagator" and isinstance(inner, list) and len(inner) == 2
+              and type(inner[0]) is TraceContextTextMapPropagator and type(inner[1]) is W3CBaggagePropagator)
+    _W3C_DEFAULT.clear()
+    _W3C_DEFAULT[id(textmap)] = (textmap, answer)
+    return answer
+
+
+def inject_span(headers: Headers, span: Span) -> None:
+    """Inject `span`'s context (plus the current baggage) into `headers`, replacing existing headers.
+
+    With the default W3C propagators the traceparent is formatted directly (same bytes, less work);
+    any other configured propagator is used through the OpenTelemetry API.
+    """
+    textmap = propagate.get_global_textmap()
+    if not _is_w3c_default(textmap):
+        inject(headers, set_span_in_context(span))
+        return
+    sc = span.get_span_context()
+    if not sc.is_valid:
+        return
+    SETTER.set(headers, "traceparent", f"00-{sc.trace_id:032x}-{sc.span_id:016x}-{sc.trace_flags:02x}")
+    if sc.trace_state:
+        SETTER.set(headers, "tracestate", sc.trace_state.to_header())
+    if baggage.get_all():
+        textmap._propagators[1].inject(headers, setter=SETTER)  # type: ignore[attr-defined]
 
 
 def extract(headers: Sequence[Any] | None) -> Context:

@@ -30,8 +30,9 @@ def _env(endpoint: str) -> dict[str, str]:
     return env
 
 
-def test_existing_providers_are_kept(otel: Otel):
+def test_existing_providers_are_kept(otel: Otel, monkeypatch: pytest.MonkeyPatch):
     """With an SDK provider already installed, instrument() configures nothing and only instruments."""
+    monkeypatch.setenv("OTEL_METRICS_EXPORTER", "none")  # the session has no global meter provider
     assert configure_tracing("x") is False
     instrument(service_name="ignored", tracer_provider=otel.provider, meter_provider=otel.meter_provider)
     try:
