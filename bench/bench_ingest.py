@@ -26,7 +26,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
-from bench._common import Result
+from bench._common import Result, cpu_seconds
 
 SPANS_PER_BATCH = 512
 _LISTENING = re.compile(rb"listening http=(\d+)")
@@ -168,18 +168,25 @@ def _rate(fn, bodies: list[bytes]) -> float:
     return len(bodies) * SPANS_PER_BATCH / (time.perf_counter() - started)
 
 
-def store_rate(bodies: list[bytes]) -> float:
-    """Spans per second `SQLiteStore.write_spans` commits on its own (decoded spans, 8 bodies per call)."""
+def store_rate(bodies: list[bytes]) -> tuple[float, float]:
+    """(spans/s, CPU µs/span) of `SQLiteStore.write_spans` on its own (decoded spans, 8 bodies per call)."""
     decoded = [decode_traces(b, "application/x-protobuf") for b in bodies]
+    spans = len(bodies) * SPANS_PER_BATCH
     with tempfile.TemporaryDirectory(prefix="eventlens-bench-store-") as tmp:
         store = open_store(f"sqlite:///{Path(tmp) / 'store.db'}")
         try:
-            started = time.perf_counter()
-            for i in range(0, len(decoded), 8):
-                store.write_spans([s for batch in decoded[i:i + 8] for s in batch])
-            return len(bodies) * SPANS_PER_BATCH / (time.perf_counter() - started)
+            def write() -> None:
+                for i in range(0, len(decoded), 8):
+                    store.write_spans([s for batch in decoded[i:i + 8] for s in batch])
+            cpu, wall = cpu_seconds(write)
+            return spans / wall, cpu / spans * 1e6
         finally:
             store.close()
+
+
+def _cpu_per_span(fn, bodies: list[bytes]) -> float:
+    cpu, _ = cpu_seconds(lambda: [fn(b) for b in bodies])
+    return cpu / (len(bodies) * SPANS_PER_BATCH) * 1e6
 
 
 def run(bootstrap: str, quick: bool = False) -> list[Result]:
@@ -188,10 +195,14 @@ def run(bootstrap: str, quick: bool = False) -> list[Result]:
     spans = batches * SPANS_PER_BATCH
     parse_rate = _rate(ExportTraceServiceRequest.FromString, bodies)
     decode_rate = _rate(lambda b: decode_traces(b, "application/x-protobuf"), bodies)
+    store_spans_s, store_cpu = store_rate(bodies)
     results = [
         Result("raw protobuf parse (baseline)", parse_rate, "spans/s"),
         Result("parse + flatten + normalise", decode_rate, "spans/s", "raw protobuf parse", parse_rate),
-        Result("SQLite write_spans alone, 4,096-span transactions (in-process)", store_rate(bodies), "spans/s"),
+        Result("parse + flatten + normalise CPU", _cpu_per_span(
+            lambda b: decode_traces(b, "application/x-protobuf"), bodies), "µs/span"),
+        Result("SQLite write_spans alone, 4,096-span transactions (in-process)", store_spans_s, "spans/s"),
+        Result("SQLite write_spans alone CPU", store_cpu, "µs/span"),
     ]
     with tempfile.TemporaryDirectory(prefix="eventlens-bench-ingest-") as tmp:
         collector = CollectorUnderTest(Path(tmp))
