@@ -100,13 +100,15 @@ class HttpReceiver:
         """Checks that need no body: token, content type, encoding, declared length, queue room."""
         try:
             as_json = is_json(request.headers.get("content-type", ""))
+            unsupported = None
         except UnsupportedContentType as exc:
-            # The client speaks neither encoding: answer in JSON, the readable one.
-            return True, self._refuse(signal, "unsupported_media_type", 415, str(exc), True)
+            as_json, unsupported = True, exc  # the client speaks neither encoding: answer in readable JSON
         if self.token is not None and not _authorised(request.headers.get("authorization", ""), self.token):
             response = self._refuse(signal, "unauthorized", 401, "missing or wrong bearer token", as_json)
             response.headers["WWW-Authenticate"] = "Bearer"
             return as_json, response
+        if unsupported is not None:
+            return as_json, self._refuse(signal, "unsupported_media_type", 415, str(unsupported), as_json)
         encoding = request.headers.get("content-encoding", "identity").strip().lower()
         if encoding not in ("identity", "gzip", ""):
             return as_json, self._refuse(signal, "unsupported_media_type", 415,
