@@ -18,6 +18,7 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 from pathlib import Path
 
 from eventlens.collector.otlp import decode_traces
@@ -77,9 +78,10 @@ def make_bodies(count: int) -> list[bytes]:
 class CollectorUnderTest:
     """`eventlens collector` in a child process on a fresh SQLite file."""
 
-    def __init__(self, workdir: Path, *extra: str) -> None:
+    def __init__(self, workdir: Path, *extra: str, store: str | None = None) -> None:
+        store = store or f"sqlite:///{workdir / 'bench.db'}"
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "eventlens.cli", "collector", "--store", f"sqlite:///{workdir / 'bench.db'}",
+            [sys.executable, "-m", "eventlens.cli", "collector", "--store", store,
              "--http-port", "0", "--grpc-port", "-1", "--log-level", "warning", *extra],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         assert self.proc.stderr is not None
@@ -189,6 +191,51 @@ def _cpu_per_span(fn, bodies: list[bytes]) -> float:
     return cpu / (len(bodies) * SPANS_PER_BATCH) * 1e6
 
 
+def fresh_database(server_dsn: str) -> str:
+    """A new, empty database on the benchmark's PostgreSQL server."""
+    import psycopg
+
+    name = f"bench_ingest_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(server_dsn, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    base, _, _ = server_dsn.rpartition("/")
+    return f"{base}/{name}"
+
+
+def postgres_results(bodies: list[bytes], sqlite_rate: float) -> list[Result]:
+    """End to end into PostgreSQL: one collector, then two collectors (one sender each) on one database."""
+    from bench.bench_storage import postgres_dsn
+
+    spans = len(bodies) * SPANS_PER_BATCH
+    results: list[Result] = []
+    with postgres_dsn() as server, tempfile.TemporaryDirectory(prefix="eventlens-bench-pg-") as tmp:
+        for count in (1, 2):
+            store = fresh_database(server)
+            collectors = [CollectorUnderTest(Path(tmp), store=store) for _ in range(count)]
+            try:
+                for c in collectors:
+                    send_all(c.port, make_bodies(2), 2)
+                shares = [bodies[i::count] for i in range(count)]
+                outcome: list[tuple[int, int]] = []
+                threads = [threading.Thread(target=lambda c=c, share=share, out=outcome: out.append(
+                    send_all(c.port, share, senders=4))) for c, share in zip(collectors, shares, strict=True)]
+                started = time.perf_counter()
+                for t in threads:
+                    t.start()
+                for t in threads:
+                    t.join()
+                wall = time.perf_counter() - started
+            finally:
+                for c in collectors:
+                    c.stop()
+            if sum(ok for ok, _ in outcome) != len(bodies):
+                raise RuntimeError("not every batch was acknowledged")
+            label = "one collector" if count == 1 else "two collectors, one database"
+            results.append(Result(f"end-to-end ingest, OTLP/HTTP → PostgreSQL, {label}", spans / wall, "spans/s",
+                                  "SQLite end-to-end", sqlite_rate))
+    return results
+
+
 def run(bootstrap: str, quick: bool = False) -> list[Result]:
     batches = 40 if quick else 300
     bodies = make_bodies(batches)
@@ -222,6 +269,7 @@ def run(bootstrap: str, quick: bool = False) -> list[Result]:
             Result("collector CPU per span", cpu / spans * 1e6, "µs/span"),
             Result("requests refused and retried (429) during the run", refused, "requests"),
         ]
+    results += postgres_results(bodies, spans / wall)
     with tempfile.TemporaryDirectory(prefix="eventlens-bench-overload-") as tmp:
         collector = CollectorUnderTest(Path(tmp), "--queue-spans", "4096")
         try:
