@@ -54,15 +54,6 @@ _OPERATION_NAMES: dict[str, Operation] = {
 }
 
 
-def first(attributes: Mapping[str, AttrValue], keys: tuple[str, ...]) -> AttrValue | None:
-    """The value of the first key present (and not empty) in `attributes`."""
-    for key in keys:
-        value = attributes.get(key)
-        if value is not None and value != "":
-            return value
-    return None
-
-
 def as_int(value: AttrValue | None) -> int | None:
     """An attribute as an int: ints as they are, decimal strings parsed; anything else None."""
     if value is None or isinstance(value, bool):
@@ -117,17 +108,9 @@ def _name_words(name: str) -> list[str]:
     return name.lower().split()
 
 
-def operation_name(name: str, attributes: Mapping[str, AttrValue]) -> str | None:
-    """`messaging.operation.name`, else the legacy `messaging.operation`, else the span name's operation word.
-
-    Span names are `{operation} {topic}` (current conventions, kafkajs) or `{topic} {operation}` (older ones,
-    upstream kafka-python and the Java agent's default), or just `{operation}` (kafkajs `poll`).
-    """
-    explicit = as_str(first(attributes, ("messaging.operation.name", "messaging.operation")))
-    return explicit or _name_operation(name)
-
-
 def _name_operation(name: str) -> str | None:
+    """The operation word of a span name: `{operation} {topic}` (current conventions, kafkajs), `{topic}
+    {operation}` (upstream kafka-python, the Java agent's default) or just `{operation}` (kafkajs `poll`)."""
     words = _name_words(name)
     if not words:
         return None
@@ -138,21 +121,15 @@ def _name_operation(name: str) -> str | None:
     return None
 
 
-def operation(name: str, kind: SpanKind, attributes: Mapping[str, AttrValue],
-              op_name: str | None, batch_count: int | None) -> Operation | None:
-    """The normalised operation type: from `messaging.operation.type`, the legacy `messaging.operation`,
-    `messaging.operation.name`, else the span kind and name.
+def _operation(kind: SpanKind, explicit: str | None, op_name: str | None, has_op_name: bool,
+               batch_count: int | None) -> Operation | None:
+    """The normalised operation type: from `messaging.operation.type` or the legacy `messaging.operation`
+    (`explicit`), else the operation name, else the span kind.
 
     A single-record CONSUMER span named `… receive` without an explicit operation type (upstream kafka-python,
     one span per record handed to user code and parented on the producer) plays the process role, so it is a
     PROCESS; batch receive spans (with `messaging.batch.message_count`) stay RECEIVE.
     """
-    explicit = as_str(first(attributes, ("messaging.operation.type", "messaging.operation")))
-    return _operation(kind, explicit, op_name, "messaging.operation.name" in attributes, batch_count)
-
-
-def _operation(kind: SpanKind, explicit: str | None, op_name: str | None, has_op_name: bool,
-               batch_count: int | None) -> Operation | None:
     if explicit:
         typed = _OPERATION_TYPES.get(explicit.lower())
         if typed is not None:
@@ -182,11 +159,6 @@ def topic_from_name(name: str, op_name: str | None) -> str | None:
     if parts[1].lower() == op:
         return parts[0]
     return None
-
-
-def is_messaging(attributes: Mapping[str, AttrValue]) -> bool:
-    """True when a span carries any messaging attribute (other spans get an empty `Messaging`)."""
-    return "messaging.system" in attributes or any(k.startswith("messaging.") for k in attributes)
 
 
 _EMPTY = Messaging()
