@@ -18,6 +18,7 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 from pathlib import Path
 
 from eventlens.collector.otlp import decode_traces
@@ -26,7 +27,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
-from bench._common import Result
+from bench._common import Result, cpu_seconds
 
 SPANS_PER_BATCH = 512
 _LISTENING = re.compile(rb"listening http=(\d+)")
@@ -77,9 +78,10 @@ def make_bodies(count: int) -> list[bytes]:
 class CollectorUnderTest:
     """`eventlens collector` in a child process on a fresh SQLite file."""
 
-    def __init__(self, workdir: Path, *extra: str) -> None:
+    def __init__(self, workdir: Path, *extra: str, store: str | None = None) -> None:
+        store = store or f"sqlite:///{workdir / 'bench.db'}"
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "eventlens.cli", "collector", "--store", f"sqlite:///{workdir / 'bench.db'}",
+            [sys.executable, "-m", "eventlens.cli", "collector", "--store", store,
              "--http-port", "0", "--grpc-port", "-1", "--log-level", "warning", *extra],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         assert self.proc.stderr is not None
@@ -168,18 +170,70 @@ def _rate(fn, bodies: list[bytes]) -> float:
     return len(bodies) * SPANS_PER_BATCH / (time.perf_counter() - started)
 
 
-def store_rate(bodies: list[bytes]) -> float:
-    """Spans per second `SQLiteStore.write_spans` commits on its own (decoded spans, 8 bodies per call)."""
+def store_rate(bodies: list[bytes]) -> tuple[float, float]:
+    """(spans/s, CPU µs/span) of `SQLiteStore.write_spans` on its own (decoded spans, 8 bodies per call)."""
     decoded = [decode_traces(b, "application/x-protobuf") for b in bodies]
+    spans = len(bodies) * SPANS_PER_BATCH
     with tempfile.TemporaryDirectory(prefix="eventlens-bench-store-") as tmp:
         store = open_store(f"sqlite:///{Path(tmp) / 'store.db'}")
         try:
-            started = time.perf_counter()
-            for i in range(0, len(decoded), 8):
-                store.write_spans([s for batch in decoded[i:i + 8] for s in batch])
-            return len(bodies) * SPANS_PER_BATCH / (time.perf_counter() - started)
+            def write() -> None:
+                for i in range(0, len(decoded), 8):
+                    store.write_spans([s for batch in decoded[i:i + 8] for s in batch])
+            cpu, wall = cpu_seconds(write)
+            return spans / wall, cpu / spans * 1e6
         finally:
             store.close()
+
+
+def _cpu_per_span(fn, bodies: list[bytes]) -> float:
+    cpu, _ = cpu_seconds(lambda: [fn(b) for b in bodies])
+    return cpu / (len(bodies) * SPANS_PER_BATCH) * 1e6
+
+
+def fresh_database(server_dsn: str) -> str:
+    """A new, empty database on the benchmark's PostgreSQL server."""
+    import psycopg
+
+    name = f"bench_ingest_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(server_dsn, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    base, _, _ = server_dsn.rpartition("/")
+    return f"{base}/{name}"
+
+
+def postgres_results(bodies: list[bytes], sqlite_rate: float) -> list[Result]:
+    """End to end into PostgreSQL: one collector, then two collectors (one sender each) on one database."""
+    from bench.bench_storage import postgres_dsn
+
+    spans = len(bodies) * SPANS_PER_BATCH
+    results: list[Result] = []
+    with postgres_dsn() as server, tempfile.TemporaryDirectory(prefix="eventlens-bench-pg-") as tmp:
+        for count in (1, 2):
+            store = fresh_database(server)
+            collectors = [CollectorUnderTest(Path(tmp), store=store) for _ in range(count)]
+            try:
+                for c in collectors:
+                    send_all(c.port, make_bodies(2), 2)
+                shares = [bodies[i::count] for i in range(count)]
+                outcome: list[tuple[int, int]] = []
+                threads = [threading.Thread(target=lambda c=c, share=share, out=outcome: out.append(
+                    send_all(c.port, share, senders=4))) for c, share in zip(collectors, shares, strict=True)]
+                started = time.perf_counter()
+                for t in threads:
+                    t.start()
+                for t in threads:
+                    t.join()
+                wall = time.perf_counter() - started
+            finally:
+                for c in collectors:
+                    c.stop()
+            if sum(ok for ok, _ in outcome) != len(bodies):
+                raise RuntimeError("not every batch was acknowledged")
+            label = "one collector" if count == 1 else "two collectors, one database"
+            results.append(Result(f"end-to-end ingest, OTLP/HTTP → PostgreSQL, {label}", spans / wall, "spans/s",
+                                  "SQLite end-to-end", sqlite_rate))
+    return results
 
 
 def run(bootstrap: str, quick: bool = False) -> list[Result]:
@@ -188,10 +242,14 @@ def run(bootstrap: str, quick: bool = False) -> list[Result]:
     spans = batches * SPANS_PER_BATCH
     parse_rate = _rate(ExportTraceServiceRequest.FromString, bodies)
     decode_rate = _rate(lambda b: decode_traces(b, "application/x-protobuf"), bodies)
+    store_spans_s, store_cpu = store_rate(bodies)
     results = [
         Result("raw protobuf parse (baseline)", parse_rate, "spans/s"),
         Result("parse + flatten + normalise", decode_rate, "spans/s", "raw protobuf parse", parse_rate),
-        Result("SQLite write_spans alone, 4,096-span transactions (in-process)", store_rate(bodies), "spans/s"),
+        Result("parse + flatten + normalise CPU", _cpu_per_span(
+            lambda b: decode_traces(b, "application/x-protobuf"), bodies), "µs/span"),
+        Result("SQLite write_spans alone, 4,096-span transactions (in-process)", store_spans_s, "spans/s"),
+        Result("SQLite write_spans alone CPU", store_cpu, "µs/span"),
     ]
     with tempfile.TemporaryDirectory(prefix="eventlens-bench-ingest-") as tmp:
         collector = CollectorUnderTest(Path(tmp))
@@ -211,6 +269,7 @@ def run(bootstrap: str, quick: bool = False) -> list[Result]:
             Result("collector CPU per span", cpu / spans * 1e6, "µs/span"),
             Result("requests refused and retried (429) during the run", refused, "requests"),
         ]
+    results += postgres_results(bodies, spans / wall)
     with tempfile.TemporaryDirectory(prefix="eventlens-bench-overload-") as tmp:
         collector = CollectorUnderTest(Path(tmp), "--queue-spans", "4096")
         try:

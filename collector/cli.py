@@ -73,7 +73,11 @@ def run(config: CollectorConfig) -> None:
         stop.set()
 
     previous = {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
-    collector = Collector(config).start()
+    try:
+        collector = Collector(config).start()
+    except OSError as exc:  # a port in use, an unreadable store folder...
+        typer.echo(f"eventlens collector: cannot start: {exc}", err=True)
+        raise typer.Exit(1) from exc
     # One machine-readable line so scripts (and tests) learn the bound ports.
     typer.echo(f"eventlens collector listening http={collector.http_port} grpc={collector.grpc_port} "
                f"store={config.store}", err=True)

@@ -54,15 +54,6 @@ _OPERATION_NAMES: dict[str, Operation] = {
 }
 
 
-def first(attributes: Mapping[str, AttrValue], keys: tuple[str, ...]) -> AttrValue | None:
-    """The value of the first key present (and not empty) in `attributes`."""
-    for key in keys:
-        value = attributes.get(key)
-        if value is not None and value != "":
-            return value
-    return None
-
-
 def as_int(value: AttrValue | None) -> int | None:
     """An attribute as an int: ints as they are, decimal strings parsed; anything else None."""
     if value is None or isinstance(value, bool):
@@ -117,17 +108,9 @@ def _name_words(name: str) -> list[str]:
     return name.lower().split()
 
 
-def operation_name(name: str, attributes: Mapping[str, AttrValue]) -> str | None:
-    """`messaging.operation.name`, else the legacy `messaging.operation`, else the span name's operation word.
-
-    Span names are `{operation} {topic}` (current conventions, kafkajs) or `{topic} {operation}` (older ones,
-    upstream kafka-python and the Java agent's default), or just `{operation}` (kafkajs `poll`).
-    """
-    explicit = as_str(first(attributes, ("messaging.operation.name", "messaging.operation")))
-    return explicit or _name_operation(name)
-
-
 def _name_operation(name: str) -> str | None:
+    """The operation word of a span name: `{operation} {topic}` (current conventions, kafkajs), `{topic}
+    {operation}` (upstream kafka-python, the Java agent's default) or just `{operation}` (kafkajs `poll`)."""
     words = _name_words(name)
     if not words:
         return None
@@ -138,21 +121,15 @@ def _name_operation(name: str) -> str | None:
     return None
 
 
-def operation(name: str, kind: SpanKind, attributes: Mapping[str, AttrValue],
-              op_name: str | None, batch_count: int | None) -> Operation | None:
-    """The normalised operation type: from `messaging.operation.type`, the legacy `messaging.operation`,
-    `messaging.operation.name`, else the span kind and name.
+def _operation(kind: SpanKind, explicit: str | None, op_name: str | None, has_op_name: bool,
+               batch_count: int | None) -> Operation | None:
+    """The normalised operation type: from `messaging.operation.type` or the legacy `messaging.operation`
+    (`explicit`), else the operation name, else the span kind.
 
     A single-record CONSUMER span named `… receive` without an explicit operation type (upstream kafka-python,
     one span per record handed to user code and parented on the producer) plays the process role, so it is a
     PROCESS; batch receive spans (with `messaging.batch.message_count`) stay RECEIVE.
     """
-    explicit = as_str(first(attributes, ("messaging.operation.type", "messaging.operation")))
-    return _operation(kind, explicit, op_name, "messaging.operation.name" in attributes, batch_count)
-
-
-def _operation(kind: SpanKind, explicit: str | None, op_name: str | None, has_op_name: bool,
-               batch_count: int | None) -> Operation | None:
     if explicit:
         typed = _OPERATION_TYPES.get(explicit.lower())
         if typed is not None:
@@ -184,11 +161,6 @@ def topic_from_name(name: str, op_name: str | None) -> str | None:
     return None
 
 
-def is_messaging(attributes: Mapping[str, AttrValue]) -> bool:
-    """True when a span carries any messaging attribute (other spans get an empty `Messaging`)."""
-    return "messaging.system" in attributes or any(k.startswith("messaging.") for k in attributes)
-
-
 _EMPTY = Messaging()
 
 # One pass over a span's attributes: each known key names a slot and a priority (its place in the key lists).
@@ -210,14 +182,6 @@ _N = len(_SLOTS)
  _FPR, _LAG_OFF, _LAG_S, _SERVER, _ERROR, _OP_NAME, _OP_TYPE) = range(_N)
 
 
-def _str(value: AttrValue | None) -> str | None:
-    return value if type(value) is str else as_str(value)
-
-
-def _int(value: AttrValue | None) -> int | None:
-    return value if type(value) is int else as_int(value)
-
-
 def messaging_fields(name: str, kind: SpanKind, attributes: Mapping[str, AttrValue]) -> Messaging:
     """Pull the messaging fields out of a span's attributes, whichever instrumentation emitted them."""
     values: list[AttrValue | None] = [None] * _N
@@ -235,29 +199,33 @@ def messaging_fields(name: str, kind: SpanKind, attributes: Mapping[str, AttrVal
                 values[slot], prios[slot] = v, prio
     if not messaging and not any(k.startswith("messaging.") for k in attributes):
         return _EMPTY
-    batch_count = _int(values[_BATCH])
-    op_name = _str(values[_OP_NAME]) or _name_operation(name)
-    topic = _str(values[_TOPIC]) or topic_from_name(name, op_name)
+    # Inline conversions: most values already have the right type (or are absent), so no call is made for them.
+    # Arguments are positional, in the field order of `Messaging` (the tests compare whole records).
+    vals = values
+    batch_count = x if (x := vals[_BATCH]) is None or type(x) is int else as_int(x)
+    op_name = x if type(x := vals[_OP_NAME]) is str else (as_str(x) if x is not None else None)
+    op_name = op_name or _name_operation(name)
+    topic = x if type(x := vals[_TOPIC]) is str else (as_str(x) if x is not None else None)
+    op_type = x if type(x := vals[_OP_TYPE]) is str else (as_str(x) if x is not None else None)
     return Messaging(
-        system=_str(values[_SYSTEM]),
-        operation=_operation(kind, _str(values[_OP_TYPE]), op_name, "messaging.operation.name" in attributes,
-                             batch_count),
-        operation_name=op_name,
-        topic=topic,
-        partition=_int(values[_PARTITION]),
-        offset=_int(values[_OFFSET]),
-        key=_str(values[_KEY]),
-        consumer_group=_str(values[_GROUP]),
-        client_id=_str(values[_CLIENT]),
-        message_id=_str(values[_MSG_ID]),
-        batch_count=batch_count,
-        body_size=_int(values[_BODY]),
-        event_id=_str(values[_EV_ID]),
-        event_type=_str(values[_EV_TYPE]),
-        event_source=_str(values[_EV_SRC]),
-        schema_fingerprint=_str(values[_FPR]),
-        lag_offsets=_int(values[_LAG_OFF]),
-        lag_seconds=as_float(values[_LAG_S]),
-        server_address=server_address(values[_SERVER]),
-        error_type=_str(values[_ERROR]),
+        x if type(x := vals[_SYSTEM]) is str or x is None else as_str(x),
+        _operation(kind, op_type, op_name, "messaging.operation.name" in attributes, batch_count),
+        op_name,
+        topic or topic_from_name(name, op_name),
+        x if (x := vals[_PARTITION]) is None or type(x) is int else as_int(x),
+        x if (x := vals[_OFFSET]) is None or type(x) is int else as_int(x),
+        x if type(x := vals[_KEY]) is str or x is None else as_str(x),
+        x if type(x := vals[_GROUP]) is str or x is None else as_str(x),
+        x if type(x := vals[_CLIENT]) is str or x is None else as_str(x),
+        x if type(x := vals[_MSG_ID]) is str or x is None else as_str(x),
+        batch_count,
+        x if (x := vals[_BODY]) is None or type(x) is int else as_int(x),
+        x if type(x := vals[_EV_ID]) is str or x is None else as_str(x),
+        x if type(x := vals[_EV_TYPE]) is str or x is None else as_str(x),
+        x if type(x := vals[_EV_SRC]) is str or x is None else as_str(x),
+        x if type(x := vals[_FPR]) is str or x is None else as_str(x),
+        x if (x := vals[_LAG_OFF]) is None or type(x) is int else as_int(x),
+        None if (x := vals[_LAG_S]) is None else as_float(x),
+        None if (x := vals[_SERVER]) is None else server_address(x),
+        x if type(x := vals[_ERROR]) is str or x is None else as_str(x),
     )

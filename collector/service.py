@@ -104,7 +104,10 @@ class _Uvicorn:
 
 
 class RetentionLoop:
-    """Applies the store's retention every `interval_s` seconds on a daemon thread."""
+    """Applies the store's retention every `interval_s` seconds on a daemon thread.
+
+    It runs even when both retentions are 0 (keep forever): the store's retention pass also turns consumptions
+    whose producer span never arrived into partial edges."""
 
     def __init__(self, store: Store, config: CollectorConfig) -> None:
         self.store = store
@@ -113,11 +116,6 @@ class RetentionLoop:
         self.rollups_max_age_ns = int(config.rollup_retention_h * NS_PER_HOUR)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="eventlens-retention", daemon=True)
-
-    @property
-    def enabled(self) -> bool:
-        """False when both retentions are 0 (keep forever)."""
-        return self.spans_max_age_ns > 0 or self.rollups_max_age_ns > 0
 
     def run_once(self, now_ns: int) -> int:
         """Delete what is past retention now; 0 means keep forever (a huge age is passed to the store)."""
@@ -135,8 +133,7 @@ class RetentionLoop:
 
     def start(self) -> None:
         """Start the loop (first run after one interval)."""
-        if self.enabled:
-            self._thread.start()
+        self._thread.start()
 
     def stop(self) -> None:
         """End the loop."""

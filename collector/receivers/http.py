@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import hmac
 import zlib
+from collections.abc import Callable
+from typing import TypeVar
 
 from eventlens.collector.ingest import Ingest, Refusal, Refused
 from eventlens.collector.otlp import (
@@ -25,11 +27,13 @@ from google.protobuf.message import Message
 from google.rpc import status_pb2
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceResponse
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 RECEIVER = "http"
+T = TypeVar("T")
 
 
 class BodyTooLarge(ValueError):
@@ -60,7 +64,8 @@ class HttpReceiver:
             return early
         try:
             body = await self._body(request)
-            decoded = decode_trace_request(body, "application/json" if as_json else "application/x-protobuf")
+            decoded = await _off_loop_if_large(decode_trace_request, body,
+                                               "application/json" if as_json else "application/x-protobuf")
         except BodyTooLarge as exc:
             return self._refuse("traces", "too_large", 413, str(exc), as_json)
         except DecodeError as exc:
@@ -87,7 +92,8 @@ class HttpReceiver:
             return early
         try:
             body = await self._body(request)
-            points = decode_metric_points(body, "application/json" if as_json else "application/x-protobuf")
+            points = await _off_loop_if_large(decode_metric_points, body,
+                                              "application/json" if as_json else "application/x-protobuf")
         except BodyTooLarge as exc:
             return self._refuse("metrics", "too_large", 413, str(exc), as_json)
         except DecodeError as exc:
@@ -100,13 +106,15 @@ class HttpReceiver:
         """Checks that need no body: token, content type, encoding, declared length, queue room."""
         try:
             as_json = is_json(request.headers.get("content-type", ""))
+            unsupported = None
         except UnsupportedContentType as exc:
-            # The client speaks neither encoding: answer in JSON, the readable one.
-            return True, self._refuse(signal, "unsupported_media_type", 415, str(exc), True)
+            as_json, unsupported = True, exc  # the client speaks neither encoding: answer in readable JSON
         if self.token is not None and not _authorised(request.headers.get("authorization", ""), self.token):
             response = self._refuse(signal, "unauthorized", 401, "missing or wrong bearer token", as_json)
             response.headers["WWW-Authenticate"] = "Bearer"
             return as_json, response
+        if unsupported is not None:
+            return as_json, self._refuse(signal, "unsupported_media_type", 415, str(unsupported), as_json)
         encoding = request.headers.get("content-encoding", "identity").strip().lower()
         if encoding not in ("identity", "gzip", ""):
             return as_json, self._refuse(signal, "unsupported_media_type", 415,
@@ -147,6 +155,16 @@ class HttpReceiver:
         response = _status(status, str(exc), as_json, code=14)
         response.headers["Retry-After"] = str(self.retry_after_s)
         return response
+
+
+LARGE_BODY_BYTES = 1 << 20
+"""Bodies above this are decoded on a worker thread, so one huge request does not stall the event loop."""
+
+
+async def _off_loop_if_large(decode: Callable[[bytes, str], T], body: bytes, content_type: str) -> T:
+    if len(body) > LARGE_BODY_BYTES:
+        return await run_in_threadpool(decode, body, content_type)
+    return decode(body, content_type)
 
 
 def gunzip(body: bytes, limit: int) -> bytes:

@@ -239,3 +239,19 @@ def test_openapi_document_lists_the_endpoints(make_collector):
     doc = requests.get(f"{url}/api/openapi.json", timeout=30).json()
     assert doc["openapi"].startswith("3.1")
     assert {"/api/traces/{trace_id}", "/api/spans", "/api/services", "/api/health"} <= set(doc["paths"])
+
+
+def test_token_is_checked_before_anything_else(make_collector):
+    """Without the token, even a request with an unsupported content type learns only 401."""
+    _, url = make_collector(token="s3cret")
+    resp = requests.post(f"{url}/v1/traces", data=b"x", headers={"Content-Type": "text/plain"}, timeout=30)
+    assert resp.status_code == 401 and resp.headers["WWW-Authenticate"] == "Bearer"
+
+
+def test_large_body_is_decoded_and_stored(make_collector, memory_store):
+    """A body over 1 MiB (decoded on a worker thread) is stored completely."""
+    _, url = make_collector()
+    data = body([span(f"s{i}", attrs={"blob": "x" * 600}) for i in range(3000)])
+    assert len(data) > 1 << 20
+    assert requests.post(f"{url}/v1/traces", data=data, headers=PB, timeout=60).status_code == 200
+    assert memory_store.span_count() == 3000

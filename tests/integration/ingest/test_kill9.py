@@ -59,3 +59,17 @@ def test_acknowledged_spans_survive_kill_9(tmp_path):
     finally:
         store.close()
     assert missing == []
+
+
+def test_port_in_use_is_a_clear_error(tmp_path):
+    """Starting on a port another collector holds exits 1 with a message, not a traceback."""
+    first = CollectorProcess("--store", f"sqlite:///{tmp_path / 'a.db'}", "--http-port", "0", "--grpc-port", "-1",
+                             log=tmp_path / "a.log").wait_ready()
+    try:
+        second = CollectorProcess("--store", f"sqlite:///{tmp_path / 'b.db'}", "--http-port", str(first.http_port),
+                                  "--grpc-port", "-1", log=tmp_path / "b.log")
+        assert second.proc.wait(60) == 1
+        second._reader.join(10)
+        assert "cannot start" in (tmp_path / "b.log").read_text()
+    finally:
+        first.terminate()
