@@ -360,7 +360,8 @@ def _read_first_records(consumer: Any, wanted: list[tuple[TopicPartition, int]],
                 consumer.assign(list(pending))
                 for tp in moved:
                     consumer.seek(tp, pending[tp][-1])
-            batch = consumer.poll(timeout_ms=max(1, min(200, int(remaining * 1000))), max_records=1_000_000)
+            # Bounded work per poll (records are decoded in poll), so the deadline is checked often.
+            batch = consumer.poll(timeout_ms=max(1, min(200, int(remaining * 1000))), max_records=500)
             moved = _take_first_records(batch, pending, found)
     finally:
         consumer.unsubscribe()  # no background fetching between cycles
