@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 
 import networkx as nx
 from eventlens.collector.model import (
@@ -174,9 +175,24 @@ def causal_graph(spans: Iterable[SpanRecord]) -> nx.MultiDiGraph:
         if node.kind is LineageNodeKind.EVENT:
             g.produce_edges(node)
     g.reply_edges()
+    _enrich_events(g.graph)
     receives = {n.id for k, n in g.nodes.items() if g.by_key[k].messaging.operation is Operation.RECEIVE}
     _drop_shadowed_receives(g.graph, receives)
     return g.graph
+
+
+def _enrich_events(graph: nx.MultiDiGraph) -> None:
+    """A send span may lack the event's id and type (e.g. CloudEvents headers set by the application and
+    read only on the consuming side): take them from a consumer's process span of that same message."""
+    for nid, node in list(graph.nodes(data="data")):
+        if node.kind is not LineageNodeKind.EVENT or (node.event_type and node.event_id):
+            continue
+        handlers = [graph.nodes[v]["data"] for _, v, k in graph.out_edges(nid, keys=True)
+                    if k in (LineageRelation.PARENT.value, LineageRelation.LINK.value)]
+        event_type = node.event_type or next((h.event_type for h in handlers if h.event_type), None)
+        event_id = node.event_id or next((h.event_id for h in handlers if h.event_id), None)
+        if (event_type, event_id) != (node.event_type, node.event_id):
+            graph.nodes[nid]["data"] = replace(node, event_type=event_type, event_id=event_id)
 
 
 def _drop_shadowed_receives(graph: nx.MultiDiGraph, receives: set[str]) -> None:
@@ -298,8 +314,6 @@ def build_lineage(spans: Iterable[SpanRecord], seeds: Iterable[SpanKey],
 
 def to_seed(node: LineageNode) -> LineageNode:
     """The same node marked as matching the lookup."""
-    from dataclasses import replace
-
     return replace(node, seed=True)
 
 
