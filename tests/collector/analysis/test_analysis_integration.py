@@ -3,11 +3,13 @@ OTLP/HTTP to the real collector, which stores them in SQLite; the analyses read 
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
 import sys
 import time
+import urllib.request
 import uuid
 from pathlib import Path
 
@@ -92,5 +94,9 @@ def test_lineage_and_topology_of_real_traffic(kafka_bootstrap, make_topic, colle
             edge = edges[(f"topic:{topic}", f"group:{group}")]
             assert edge.messages == 1 and not edge.partial, (group, edge)
         assert ("service:orders", f"topic:{placed}") in edges
+
+        # the collector mounts the analysis routes on its own HTTP port
+        with urllib.request.urlopen(f"{endpoint}/api/lineage?event_id={event_id}", timeout=30) as resp:  # noqa: S310
+            assert json.loads(resp.read())["event_types"] == ["OrderPlaced", "InvoiceIssued"]
     finally:
         store.close()
