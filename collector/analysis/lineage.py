@@ -181,15 +181,20 @@ def causal_graph(spans: Iterable[SpanRecord]) -> nx.MultiDiGraph:
     return g.graph
 
 
+_RESENDS = (LineageRelation.RETRY.value, LineageRelation.DEAD_LETTER.value)
+
+
 def _enrich_events(graph: nx.MultiDiGraph) -> None:
-    """A send span may lack the event's id and type (e.g. CloudEvents headers set by the application and
-    read only on the consuming side): take them from a consumer's process span of that same message."""
+    """A send span may lack the event's type and id (e.g. CloudEvents headers set by the application and read
+    only on the consuming side): take them from a consumer's process span of that same message; a retry or
+    dead-letter send, which re-sends the message being handled, takes the handled message's type."""
     for nid, node in list(graph.nodes(data="data")):
         if node.kind is not LineageNodeKind.EVENT or (node.event_type and node.event_id):
             continue
         handlers = [graph.nodes[v]["data"] for _, v, k in graph.out_edges(nid, keys=True)
                     if k in (LineageRelation.PARENT.value, LineageRelation.LINK.value)]
-        event_type = node.event_type or next((h.event_type for h in handlers if h.event_type), None)
+        handled = [graph.nodes[u]["data"] for u, _, k in graph.in_edges(nid, keys=True) if k in _RESENDS]
+        event_type = node.event_type or next((h.event_type for h in handlers + handled if h.event_type), None)
         event_id = node.event_id or next((h.event_id for h in handlers if h.event_id), None)
         if (event_type, event_id) != (node.event_type, node.event_id):
             graph.nodes[nid]["data"] = replace(node, event_type=event_type, event_id=event_id)
