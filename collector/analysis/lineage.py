@@ -10,7 +10,7 @@ retries, dead-letter sends and replies (by correlation id). The pure `build_line
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import replace
 
 import networkx as nx
@@ -307,8 +307,9 @@ def build_lineage(spans: Iterable[SpanRecord], seeds: Iterable[SpanKey],
             data = to_seed(data)
             graph.nodes[nid]["data"] = data
         nodes.append(data)
-    edges = sorted((d for _, _, d in graph.edges(data="data")), key=lambda e: (order.index(e.source),
-                                                                            order.index(e.target), e.relation))
+    position = {nid: i for i, nid in enumerate(order)}
+    edges = sorted((d for _, _, d in graph.edges(data="data")),
+                   key=lambda e: (position[e.source], position[e.target], e.relation))
     event_types: list[str] = []
     for n in nodes:
         if n.kind is LineageNodeKind.EVENT and n.event_type and n.event_type not in event_types:
@@ -330,8 +331,3 @@ def lineage_graph(lineage: Lineage) -> nx.MultiDiGraph:
     for e in lineage.edges:
         graph.add_edge(e.source, e.target, key=e.relation.value, data=e)
     return graph
-
-
-def spans_by_key(spans: Iterable[SpanRecord]) -> Mapping[SpanKey, SpanRecord]:
-    """Index spans by (trace id, span id)."""
-    return {(s.trace_id, s.span_id): s for s in spans}
