@@ -6,7 +6,6 @@ import json
 import os
 import re
 import time
-from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -51,7 +50,9 @@ def _window(window: str) -> tuple[int, int]:
 
 
 def _jsonable(value: Any) -> Any:
-    return json.loads(json.dumps(asdict(value), default=str))
+    from eventlens.collector.jsonable import to_jsonable
+
+    return to_jsonable(value)
 
 
 StoreOpt = Annotated[str | None, typer.Option(

@@ -7,9 +7,6 @@ The store comes from `request.app.state.store` when the host app sets it, else o
 
 from __future__ import annotations
 
-import dataclasses
-import enum
-import math
 import os
 import re
 import threading
@@ -18,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from eventlens.collector.analysis import query
+from eventlens.collector.jsonable import to_jsonable
 from eventlens.collector.model import NS_PER_S
 from eventlens.collector.storage.api import Store, open_store
 from starlette.concurrency import run_in_threadpool
@@ -34,25 +32,6 @@ _fallback: dict[str, Store] = {}
 
 class BadQuery(ValueError):
     """A query parameter is invalid: answered with 400."""
-
-
-def jsonable(value: Any) -> Any:  # noqa: PLR0911 (one return per kind of value)
-    """Model dataclasses as plain JSON values (string enums by value, non-finite floats as null)."""
-    if value is None or isinstance(value, bool | str):
-        return value
-    if isinstance(value, enum.Enum):
-        return value.value if isinstance(value, enum.StrEnum) else value.name
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set | frozenset):
-        return [jsonable(v) for v in value]
-    return str(value)
 
 
 def _store(request: Request) -> Store:
@@ -105,7 +84,7 @@ def _handler(compute: Callable[[Request, Store], Response]) -> Callable[[Request
 
 def _topology(request: Request, store: Store) -> Response:
     """The service → topic → group → service graph of a window, with per-edge traffic and latency."""
-    return JSONResponse(jsonable(query.topology(store, *window(request))))
+    return JSONResponse(to_jsonable(query.topology(store, *window(request))))
 
 
 def _lineage(request: Request, store: Store) -> Response:
@@ -117,18 +96,18 @@ def _lineage(request: Request, store: Store) -> Response:
                            max_nodes=_int(request, "max_nodes") or 500)
     if not result.nodes:
         return JSONResponse({"error": "no matching event"}, 404)
-    return JSONResponse(jsonable(result))
+    return JSONResponse(to_jsonable(result))
 
 
 def _coupling(request: Request, store: Store) -> Response:
     """Coupling figures over a window."""
-    return JSONResponse(jsonable(query.coupling(store, *window(request))))
+    return JSONResponse(to_jsonable(query.coupling(store, *window(request))))
 
 
 def _schemas(request: Request, store: Store) -> Response:
     """Schema versions, drift and deprecations (file named by EVENTLENS_DEPRECATIONS) over a window."""
     deprecations = os.environ.get("EVENTLENS_DEPRECATIONS")
-    return JSONResponse(jsonable(query.schemas(store, *window(request), deprecations or ())))
+    return JSONResponse(to_jsonable(query.schemas(store, *window(request), deprecations or ())))
 
 
 def _export(request: Request, store: Store) -> Response:

@@ -10,7 +10,8 @@ retries, dead-letter sends and replies (by correlation id). The pure `build_line
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
+from dataclasses import replace
 
 import networkx as nx
 from eventlens.collector.model import (
@@ -174,9 +175,29 @@ def causal_graph(spans: Iterable[SpanRecord]) -> nx.MultiDiGraph:
         if node.kind is LineageNodeKind.EVENT:
             g.produce_edges(node)
     g.reply_edges()
+    _enrich_events(g.graph)
     receives = {n.id for k, n in g.nodes.items() if g.by_key[k].messaging.operation is Operation.RECEIVE}
     _drop_shadowed_receives(g.graph, receives)
     return g.graph
+
+
+_RESENDS = (LineageRelation.RETRY.value, LineageRelation.DEAD_LETTER.value)
+
+
+def _enrich_events(graph: nx.MultiDiGraph) -> None:
+    """A send span may lack the event's type and id (e.g. CloudEvents headers set by the application and read
+    only on the consuming side): take them from a consumer's process span of that same message; a retry or
+    dead-letter send, which re-sends the message being handled, takes the handled message's type."""
+    for nid, node in list(graph.nodes(data="data")):
+        if node.kind is not LineageNodeKind.EVENT or (node.event_type and node.event_id):
+            continue
+        handlers = [graph.nodes[v]["data"] for _, v, k in graph.out_edges(nid, keys=True)
+                    if k in (LineageRelation.PARENT.value, LineageRelation.LINK.value)]
+        handled = [graph.nodes[u]["data"] for u, _, k in graph.in_edges(nid, keys=True) if k in _RESENDS]
+        event_type = node.event_type or next((h.event_type for h in handlers + handled if h.event_type), None)
+        event_id = node.event_id or next((h.event_id for h in handlers if h.event_id), None)
+        if (event_type, event_id) != (node.event_type, node.event_id):
+            graph.nodes[nid]["data"] = replace(node, event_type=event_type, event_id=event_id)
 
 
 def _drop_shadowed_receives(graph: nx.MultiDiGraph, receives: set[str]) -> None:
@@ -286,8 +307,9 @@ def build_lineage(spans: Iterable[SpanRecord], seeds: Iterable[SpanKey],
             data = to_seed(data)
             graph.nodes[nid]["data"] = data
         nodes.append(data)
-    edges = sorted((d for _, _, d in graph.edges(data="data")), key=lambda e: (order.index(e.source),
-                                                                            order.index(e.target), e.relation))
+    position = {nid: i for i, nid in enumerate(order)}
+    edges = sorted((d for _, _, d in graph.edges(data="data")),
+                   key=lambda e: (position[e.source], position[e.target], e.relation))
     event_types: list[str] = []
     for n in nodes:
         if n.kind is LineageNodeKind.EVENT and n.event_type and n.event_type not in event_types:
@@ -298,8 +320,6 @@ def build_lineage(spans: Iterable[SpanRecord], seeds: Iterable[SpanKey],
 
 def to_seed(node: LineageNode) -> LineageNode:
     """The same node marked as matching the lookup."""
-    from dataclasses import replace
-
     return replace(node, seed=True)
 
 
@@ -311,8 +331,3 @@ def lineage_graph(lineage: Lineage) -> nx.MultiDiGraph:
     for e in lineage.edges:
         graph.add_edge(e.source, e.target, key=e.relation.value, data=e)
     return graph
-
-
-def spans_by_key(spans: Iterable[SpanRecord]) -> Mapping[SpanKey, SpanRecord]:
-    """Index spans by (trace id, span id)."""
-    return {(s.trace_id, s.span_id): s for s in spans}

@@ -234,3 +234,27 @@ def test_string_valued_flags_are_understood():
     nodes = {n.span_id: n for n in build_lineage([placed, handle, retry, dead], [_key(placed)]).nodes}
     assert nodes[retry.span_id].retry_attempt == 2
     assert nodes[dead.span_id].dead_letter
+
+
+def test_send_without_event_type_takes_it_from_its_consumer():
+    """A send span lacking the CloudEvents id/type gets them from the process span of the same message."""
+    from dataclasses import replace
+
+    placed = send("orders", "orders.placed")
+    handle = process("billing", placed)
+    handle = replace(handle, messaging=replace(handle.messaging, event_type="OrderPlaced", event_id="e-1"))
+    lineage = build_lineage([placed, handle], [_key(placed)])
+    event = next(n for n in lineage.nodes if n.kind is LineageNodeKind.EVENT)
+    assert (event.event_type, event.event_id) == ("OrderPlaced", "e-1")
+    assert lineage.event_types == ("OrderPlaced",)
+    assert "orders sent OrderPlaced to orders.placed" in lineage.text
+
+
+def test_dead_letter_send_without_type_takes_the_handled_messages_type():
+    """A dead-letter (or retry) send lacking an event type re-sends the handled message: it takes its type."""
+    placed = send("orders", "orders.placed", event_type="OrderPlaced")
+    handle = process("billing", placed)
+    dlt = send("billing", "orders.dlt", trace=handle.trace_id, parent=handle.span_id, attrs={DEAD_LETTER: True})
+    lineage = build_lineage([placed, handle, dlt], [_key(placed)])
+    assert next(n for n in lineage.nodes if n.span_id == dlt.span_id).event_type == "OrderPlaced"
+    assert "billing dead-lettered OrderPlaced to orders.dlt" in lineage.text
