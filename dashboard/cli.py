@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -31,12 +30,15 @@ def streamlit_command(*, port: int, address: str, python: str = sys.executable) 
     ]
 
 
-def streamlit_env(*, store: str, refresh: float | None, base: dict[str, str] | None = None) -> dict[str, str]:
-    """The environment for the Streamlit process: the store URL and refresh default, usage stats off."""
+def streamlit_env(*, store: str, refresh: float | None, deprecations: str | None = None,
+                  base: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment for the Streamlit process: store URL, refresh default, deprecations file, usage stats off."""
     env = dict(os.environ if base is None else base)
     env[settings.STORE_ENV] = store
     if refresh is not None:
         env[settings.REFRESH_ENV] = f"{refresh:g}"
+    if deprecations:
+        env[settings.DEPRECATIONS_ENV] = str(Path(deprecations).resolve())
     env["STREAMLIT_BROWSER_GATHER_USAGE_STATS"] = "false"
     env["STREAMLIT_SERVER_HEADLESS"] = "true"
     return env
@@ -51,12 +53,12 @@ def dashboard(
     refresh: float | None = typer.Option(None, "--refresh", min=0,
                                          help=f"Default live-refresh interval in seconds, 0 = off "
                                               f"(default {settings.DEFAULT_REFRESH_S:g})."),
+    deprecations: str | None = typer.Option(None, "--deprecations", envvar=settings.DEPRECATIONS_ENV,
+                                            help="Deprecations YAML file the Schemas page checks."),
 ) -> None:
     """Serve the dashboard until interrupted; prints the URL to open."""
     typer.echo(f"eventlens dashboard on http://{address}:{port} (store {settings.redact_url(store)})", err=True)
-    try:
-        code = subprocess.call(streamlit_command(port=port, address=address),
-                               env=streamlit_env(store=store, refresh=refresh))
-    except KeyboardInterrupt:
-        code = 0
-    raise typer.Exit(code)
+    command = streamlit_command(port=port, address=address)
+    env = streamlit_env(store=store, refresh=refresh, deprecations=deprecations)
+    # Become the Streamlit server (no parent left behind): signals and exit status are Streamlit's own.
+    os.execve(command[0], command, env)  # noqa: S606 (our own argument list)

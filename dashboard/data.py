@@ -16,7 +16,15 @@ from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
 import streamlit as st
-from eventlens.collector.model import GroupStatus, LagSample, SpanRecord
+from eventlens.collector.model import (
+    CouplingReport,
+    GroupStatus,
+    LagSample,
+    Lineage,
+    SchemaReport,
+    SpanRecord,
+    Topology,
+)
 from eventlens.collector.storage.api import Store, open_store
 from eventlens.dashboard import settings
 
@@ -80,33 +88,9 @@ def span_count(url: str, tick: int) -> int:
 
 
 @st.cache_data(ttl=_TTL, max_entries=64, show_spinner=False)
-def trace(url: str, trace_id: str) -> list[SpanRecord]:
-    """Every span of one trace, by start time."""
-    return _with_store(url, lambda s: s.get_trace(trace_id))
-
-
-@st.cache_data(ttl=_TTL, max_entries=64, show_spinner=False)
-def find_spans(url: str, tick: int, *, event_id: str | None = None, key: str | None = None,
-               topic: str | None = None, partition: int | None = None, offset: int | None = None,
-               service: str | None = None, limit: int = 200) -> list[SpanRecord]:
-    """Spans matching every given messaging filter, newest first (at most `limit`)."""
-    return _with_store(url, lambda s: s.find_spans(event_id=event_id, key=key, topic=topic, partition=partition,
-                                                   offset=offset, service=service, limit=limit))
-
-
-@st.cache_data(ttl=_TTL, max_entries=64, show_spinner=False)
-def traces_matching(url: str, *, event_id: str | None = None, key: str | None = None, topic: str | None = None,
-                    partition: int | None = None, offset: int | None = None,
-                    max_traces: int = 5) -> list[SpanRecord]:
-    """Every span of the (at most `max_traces`, newest) traces holding a span that matches the filters."""
-
-    def query(store: Store) -> list[SpanRecord]:
-        matches = store.find_spans(event_id=event_id, key=key, topic=topic, partition=partition, offset=offset,
-                                   limit=100)
-        trace_ids = list(dict.fromkeys(span.trace_id for span in matches))[:max_traces]
-        return [span for trace_id in trace_ids for span in store.get_trace(trace_id)]
-
-    return _with_store(url, query)
+def span(url: str, trace_id: str, span_id: str) -> SpanRecord | None:
+    """One span with all its attributes, or None."""
+    return _with_store(url, lambda s: s.get_span(trace_id, span_id))
 
 
 @st.cache_data(ttl=_TTL, max_entries=16, show_spinner=False)
@@ -126,13 +110,61 @@ def group_statuses(url: str, tick: int) -> list[GroupStatus]:
 
 
 @st.cache_data(ttl=_TTL, max_entries=32, show_spinner=False)
-def lag_samples(url: str, group: str, since_ns: int, until_ns: int) -> list[LagSample]:
-    """One group's lag samples in [since_ns, until_ns), oldest first."""
-    return _with_store(url, lambda s: s.lag_samples(group=group, since_ns=since_ns, until_ns=until_ns))
+def lag_history(url: str, group: str, since_ns: int, until_ns: int) -> dict[tuple[str, int], list[LagSample]]:
+    """One group's lag samples in [since_ns, until_ns) per (topic, partition), oldest first."""
+    query = _part("lag")
+    return cast(dict[tuple[str, int], list[LagSample]],
+                _with_store(url, lambda s: query.group_history(s, group, since_ns=since_ns, until_ns=until_ns)))
+
+
+# --- analyses -----------------------------------------------------------------------------------------------
+
+
+@st.cache_data(ttl=_TTL, max_entries=16, show_spinner=False)
+def topology(url: str, start_ns: int, end_ns: int) -> Topology:
+    """The service → topic → group → service graph over [start_ns, end_ns) (from rollups)."""
+    query = _part("analysis")
+    return cast(Topology, _with_store(url, lambda s: query.topology(s, start_ns, end_ns)))
+
+
+@st.cache_data(ttl=_TTL, max_entries=32, show_spinner=False)
+def lineage(url: str, *, event_id: str | None = None, trace_id: str | None = None, key: str | None = None,
+            topic: str | None = None, partition: int | None = None, offset: int | None = None) -> Lineage:
+    """The causal DAG of the event(s) a search names (empty when nothing matches)."""
+    query = _part("analysis")
+    return cast(Lineage, _with_store(url, lambda s: query.lineage(
+        s, event_id=event_id, trace_id=trace_id, key=key, topic=topic, partition=partition, offset=offset)))
+
+
+@st.cache_data(ttl=_TTL, max_entries=16, show_spinner=False)
+def coupling(url: str, start_ns: int, end_ns: int) -> CouplingReport:
+    """Coupling between services over [start_ns, end_ns): matrix, metrics, blast radius, request/reply pairs."""
+    query = _part("analysis")
+    return cast(CouplingReport, _with_store(url, lambda s: query.coupling(s, start_ns, end_ns)))
+
+
+@st.cache_data(ttl=_TTL, max_entries=16, show_spinner=False)
+def schemas(url: str, start_ns: int, end_ns: int, deprecations: str | None) -> SchemaReport:
+    """Schema versions, drift and deprecation violations over [start_ns, end_ns)."""
+    query = _part("analysis")
+    deps: str | tuple[()] = deprecations if deprecations else ()
+    return cast(SchemaReport, _with_store(url, lambda s: query.schemas(s, start_ns, end_ns, deps)))
+
+
+def export_formats() -> dict[str, tuple[str, str]]:
+    """Export format → (media type, file extension), as the analysis part defines them."""
+    return cast(dict[str, tuple[str, str]], _part("analysis").EXPORT_FORMATS)
+
+
+@st.cache_data(ttl=_TTL, max_entries=16, show_spinner=False)
+def export_graph(url: str, fmt: str, start_ns: int, end_ns: int) -> str:
+    """The window's topology as text in one export format."""
+    query = _part("analysis")
+    return cast(str, _with_store(url, lambda s: query.export_graph(s, fmt, start_ns, end_ns)))
 
 
 def clear_caches() -> None:
     """Drop every cached query result (the "refresh now" button); the open stores stay."""
-    for fn in (services, span_count, trace, find_spans, traces_matching, recent_spans, group_statuses,
-               lag_samples):
+    for fn in (services, span_count, span, recent_spans, group_statuses,
+               lag_history, topology, lineage, coupling, schemas, export_graph):
         fn.clear()

@@ -20,6 +20,8 @@ DEFAULT_STORE = "sqlite:///.eventlens/eventlens.db"
 REFRESH_ENV = "EVENTLENS_DASHBOARD_REFRESH"
 """Default live-refresh interval in seconds; 0 turns live refresh off (users can change it in the sidebar)."""
 DEFAULT_REFRESH_S = 10.0
+DEPRECATIONS_ENV = "EVENTLENS_DEPRECATIONS"
+"""Optional path of a deprecations YAML file (the analysis part's format) the Schemas page checks."""
 REFRESH_CHOICES_S: tuple[float, ...] = (0.0, 2.0, 5.0, 10.0, 30.0, 60.0)
 """Intervals offered in the sidebar (seconds; 0 = off)."""
 
@@ -68,6 +70,11 @@ def refresh_seconds(environ: Mapping[str, str] = os.environ) -> float:
     except ValueError:
         return DEFAULT_REFRESH_S
     return value if math.isfinite(value) and value >= 0 else DEFAULT_REFRESH_S
+
+
+def deprecations_path(environ: Mapping[str, str] = os.environ) -> str | None:
+    """The deprecations file named by `EVENTLENS_DEPRECATIONS`, or None."""
+    return environ.get(DEPRECATIONS_ENV, "").strip() or None
 
 
 def missing_sqlite_file(url: str) -> Path | None:

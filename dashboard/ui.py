@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
+from typing import Any
 
 import streamlit as st
 from eventlens.dashboard import data, settings
@@ -82,11 +83,16 @@ def part_missing_or_stop(part: str) -> None:
         st.stop()
 
 
-def window_picker(key: str) -> settings.Window:
-    """A time-window selector (kept in session state under `key`); returns the window ending now."""
+def window_picker(key: str, container: Any = st) -> int:
+    """A time-window selector (kept in session state under `key`); returns the window length in ns."""
     labels = list(settings.WINDOWS)
-    label = st.selectbox("Time window", labels, index=labels.index(settings.DEFAULT_WINDOW), key=key)
-    return settings.window(now_ns(), settings.WINDOWS[label or settings.DEFAULT_WINDOW])
+    label = container.selectbox("Time window", labels, index=labels.index(settings.DEFAULT_WINDOW), key=key)
+    return settings.WINDOWS[label or settings.DEFAULT_WINDOW]
+
+
+def window(length_ns: int) -> settings.Window:
+    """The window of `length_ns` ending now (call inside the live fragment so it slides with each refresh)."""
+    return settings.window(now_ns(), length_ns)
 
 
 def refresh_interval() -> float | None:

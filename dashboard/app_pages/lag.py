@@ -5,11 +5,12 @@ from __future__ import annotations
 import altair as alt
 import pandas as pd
 import streamlit as st
-from eventlens.dashboard import data, graphs, settings, ui
+from eventlens.dashboard import data, settings, tables, ui
 
 st.title("Consumer lag")
 url = ui.store_url_or_stop()
 ui.part_missing_or_stop("lag")
+length = ui.window_picker("lag_window", st.sidebar)
 
 
 def render() -> None:
@@ -20,7 +21,7 @@ def render() -> None:
         ui.empty_state("No consumer groups observed yet: start the collector with a lag bootstrap so it polls "
                        "group offsets.", code="eventlens collector --lag-bootstrap 127.0.0.1:9092 --lag-interval 10")
         return
-    st.dataframe(pd.DataFrame(graphs.group_rows(statuses)), hide_index=True, key="lag_groups")
+    st.dataframe(pd.DataFrame(tables.group_rows(statuses)), hide_index=True, key="lag_groups")
     names = sorted(g.group for g in statuses)
     chosen = st.selectbox("Consumer group", names, index=None, key="group", bind="query-params",
                           placeholder="Choose a group")
@@ -31,11 +32,12 @@ def render() -> None:
     cols = st.columns(4)
     cols[0].metric("Status", group.status.name)
     cols[1].metric("Total lag (offsets)", f"{group.total_lag:,}")
-    cols[2].metric("Worst lag", str(graphs.Duration(group.max_lag_seconds)))
-    cols[3].metric("Time to drain", str(graphs.Duration(graphs.drain_seconds(group))))
-    st.dataframe(pd.DataFrame(graphs.partition_rows(group)), hide_index=True, key="lag_partitions")
-    win = ui.window_picker("lag_window")
-    rows = graphs.lag_rows(data.lag_samples(url, group.group, win.start_ns, win.end_ns))
+    cols[2].metric("Worst lag", str(tables.Duration(group.max_lag_seconds)))
+    cols[3].metric("Time to drain", str(tables.Duration(tables.drain_seconds(group))))
+    st.dataframe(pd.DataFrame(tables.partition_rows(group)), hide_index=True, key="lag_partitions")
+    win = ui.window(length)
+    history = data.lag_history(url, group.group, win.start_ns, win.end_ns)
+    rows = tables.lag_rows(sample for samples in history.values() for sample in samples)
     if not rows:
         st.caption("No lag samples for this group in the window.")
         return

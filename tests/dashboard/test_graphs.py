@@ -1,118 +1,99 @@
-"""Pure builders from model types to graphs, rows and labels."""
+"""Pure graph builders: topology and lineage results to networkx graphs."""
 
 from __future__ import annotations
 
 from eventlens.collector.model import (
-    GroupStatus,
-    LagSample,
-    LagStatus,
-    Messaging,
-    PartitionStatus,
-    SpanKind,
-    SpanLink,
-    SpanRecord,
-    StatusCode,
+    Lineage,
+    LineageEdge,
+    LineageNode,
+    LineageNodeKind,
+    LineageRelation,
+    NodeKind,
+    Topology,
+    TopologyEdge,
+    TopologyFlow,
+    TopologyNode,
 )
 from eventlens.dashboard import graphs
 
-T0 = 1_780_000_000_000_000_000
+
+def _topology() -> Topology:
+    """orders → [orders] → billing-g → billing → [payments] (no consumer); [legacy] from an unknown producer."""
+    nodes = (
+        TopologyNode("service:orders", NodeKind.SERVICE, "orders", 10),
+        TopologyNode("topic:orders", NodeKind.TOPIC, "orders", 10),
+        TopologyNode("group:billing-g", NodeKind.CONSUMER_GROUP, "billing-g", 10),
+        TopologyNode("service:billing", NodeKind.SERVICE, "billing", 10, errors=1),
+        TopologyNode("topic:payments", NodeKind.TOPIC, "payments", 4, partial=True, partial_reason="no consumer seen"),
+        TopologyNode("topic:legacy", NodeKind.TOPIC, "legacy", 2, partial=True),
+        TopologyNode("service:archiver", NodeKind.SERVICE, "archiver", 2),
+    )
+    edges = (
+        TopologyEdge("service:orders", "topic:orders", "orders", 10, 1.0, 0, 100),
+        TopologyEdge("topic:orders", "group:billing-g", "orders", 10, 1.0, 0, 100),
+        TopologyEdge("group:billing-g", "service:billing", "orders", 10, 1.0, 1, 100),
+        TopologyEdge("service:billing", "topic:payments", "payments", 4, 0.4, 0, 40, partial=True),
+        TopologyEdge("topic:legacy", "service:archiver", "legacy", 2, 0.2, 0, 20, partial=True),
+    )
+    flows = (
+        TopologyFlow("orders", "orders", "billing-g", "billing", 10, 1.0, 1, 100),
+        TopologyFlow("billing", "payments", None, None, 4, 0.4, 0, 40, partial=True),
+        TopologyFlow(None, "legacy", None, "archiver", 2, 0.2, 0, 20, partial=True),
+    )
+    return Topology(0, 60, nodes, edges, flows)
 
 
-def _span(span_id: str, *, parent: str | None = None, kind: SpanKind = SpanKind.INTERNAL, service: str = "svc",
-          start: int = 0, trace: str = "t1", event_type: str | None = None, links: tuple[SpanLink, ...] = (),
-          status: StatusCode = StatusCode.UNSET, attributes: dict[str, object] | None = None) -> SpanRecord:
-    return SpanRecord(trace_id=trace, span_id=span_id, parent_span_id=parent, name=f"op-{span_id}", kind=kind,
-                      service=service, start_ns=T0 + start, end_ns=T0 + start + 1_000_000, status=status,
-                      links=links, messaging=Messaging(topic="orders", event_type=event_type),
-                      attributes=attributes or {})  # type: ignore[arg-type]
+def test_topology_graph_holds_every_edge_without_filters() -> None:
+    """No filter: every node and edge of the topology, with names as labels."""
+    graph = graphs.topology_graph(_topology())
+    assert graph.number_of_edges() == 5
+    assert graph.nodes["group:billing-g"]["label"] == "billing-g"
+    assert graph.nodes["group:billing-g"]["kind"] == "consumer_group"
 
 
-def _partition(p: int, lag: int, drain: float | None, status: LagStatus = LagStatus.OK) -> PartitionStatus:
-    return PartitionStatus(group="g", topic="orders", partition=p, status=status, lag_offsets=lag,
-                           lag_seconds=lag / 10, lag_seconds_estimated=False, time_to_drain_s=drain, complete=1.0)
+def test_topology_graph_flags_partial_edges_and_failing_nodes() -> None:
+    """Partial edges and topics are flagged (drawn dashed); a node with errors is flagged red."""
+    graph = graphs.topology_graph(_topology())
+    assert graph.edges["topic:legacy", "service:archiver"]["partial"] is True
+    assert graph.edges["service:orders", "topic:orders"]["partial"] is False
+    assert graph.nodes["topic:payments"]["partial"] is True
+    assert graph.nodes["service:billing"]["error"] is True
 
 
-def _group(name: str, status: LagStatus, lag: int, parts: tuple[PartitionStatus, ...] = ()) -> GroupStatus:
-    return GroupStatus(group=name, status=status, partitions=parts, total_lag=lag, max_lag_seconds=None,
-                       complete=1.0)
+def test_topology_graph_for_a_service_keeps_the_topics_it_touches() -> None:
+    """Filtering on billing keeps orders (consumed) and payments (produced), not legacy."""
+    graph = graphs.topology_graph(_topology(), services=["billing"])
+    assert "topic:legacy" not in graph
+    assert "topic:orders" in graph and "topic:payments" in graph
 
 
-def test_trace_graph_draws_parent_and_link_edges() -> None:
-    """Parent → child is a solid edge; a link (batch consume) is a dashed edge from the linked span."""
-    send = _span("a", kind=SpanKind.PRODUCER)
-    process = _span("b", parent="a", kind=SpanKind.CONSUMER, start=5)
-    linked = _span("c", trace="t2", links=(SpanLink("t1", "a"),), start=9)
-    graph = graphs.trace_graph([send, process, linked])
-    assert set(graph.edges) == {(("t1", "a"), ("t1", "b")), (("t1", "a"), ("t2", "c"))}
-    assert graph.edges[("t1", "a"), ("t2", "c")]["partial"] is True
-    assert graph.nodes[("t1", "a")]["kind"] == "event"
+def test_topology_graph_for_a_topic_and_service_keeps_their_intersection() -> None:
+    """Both filters: only the chosen topic, and only if the service touches it."""
+    graph = graphs.topology_graph(_topology(), services=["billing"], topics=["payments"])
+    assert set(graph.edges) == {("service:billing", "topic:payments")}
+    assert graphs.topology_graph(_topology(), services=["orders"], topics=["legacy"]).number_of_edges() == 0
 
 
-def test_trace_graph_ignores_parents_it_does_not_hold() -> None:
-    """A span whose parent was not stored is a root, not an error."""
-    graph = graphs.trace_graph([_span("b", parent="missing")])
-    assert list(graph.nodes) == [("t1", "b")] and not graph.edges
+def test_topology_graph_for_an_unknown_service_is_empty() -> None:
+    """A service that touches no topic in the window shows nothing rather than everything."""
+    assert graphs.topology_graph(_topology(), services=["nobody"]).number_of_nodes() == 0
 
 
-def test_timeline_rows_start_at_zero_in_start_order() -> None:
-    """Hops are ordered by start and measured in ms from the first one."""
-    rows = graphs.timeline_rows([_span("b", start=3_000_000), _span("a", start=0)])
-    assert [r["start_ms"] for r in rows] == [0.0, 3.0]
-    assert str(rows[0]["hop"]).startswith("01 svc")
+def _node(nid: str, kind: LineageNodeKind, service: str, start: int, **kw: object) -> LineageNode:
+    return LineageNode(id=nid, kind=kind, trace_id="t", span_id=nid, service=service, start_ns=start,
+                       duration_ns=1000, **kw)  # type: ignore[arg-type]
 
 
-def test_business_story_lists_produced_event_types_in_order_without_repeats() -> None:
-    """The story is the produced event types by time; consumers repeating a type add nothing."""
-    spans = [
-        _span("c", kind=SpanKind.PRODUCER, start=20, event_type="PaymentCaptured"),
-        _span("a", kind=SpanKind.PRODUCER, start=0, event_type="OrderPlaced"),
-        _span("b", kind=SpanKind.CONSUMER, start=10, event_type="OrderPlaced"),
-    ]
-    assert graphs.business_story(spans) == ("OrderPlaced", "PaymentCaptured")
-
-
-def test_attribute_rows_show_values_as_text_including_arrays() -> None:
-    """Every attribute becomes a text row; arrays are joined."""
-    span = _span("a", attributes={"b": (1, 2), "a": True})
-    rows = graphs.attribute_rows(span)
-    assert rows[:2] == [{"scope": "span", "key": "a", "value": "True"}, {"scope": "span", "key": "b", "value": "1, 2"}]
-
-
-def test_recent_events_keeps_the_newest_producer_span_per_trace() -> None:
-    """One entry per recent trace, newest first, producers only."""
-    spans = [_span("a", kind=SpanKind.PRODUCER, start=1), _span("b", kind=SpanKind.PRODUCER, start=2),
-             _span("c", kind=SpanKind.PRODUCER, start=3, trace="t2"), _span("d", kind=SpanKind.CONSUMER, start=4)]
-    assert [s.span_id for s in graphs.recent_events(spans)] == ["c", "b"]
-
-
-def test_lag_rows_count_an_uncommitted_partition_as_fully_behind() -> None:
-    """No committed offset: lag is the end offset; otherwise end − committed, never negative."""
-    samples = [LagSample("g", "orders", 0, None, 40, T0), LagSample("g", "orders", 1, 50, 45, T0),
-               LagSample("g", "other", 0, 1, 2, T0)]
-    rows = graphs.lag_rows(samples, topic="orders")
-    assert [(r["partition"], r["lag_offsets"]) for r in rows] == [("orders[0]", 40), ("orders[1]", 0)]
-
-
-def test_group_rows_put_the_worst_group_first() -> None:
-    """Groups are ordered by severity, then name."""
-    rows = graphs.group_rows([_group("b", LagStatus.OK, 1), _group("a", LagStatus.ERR, 9)])
-    assert [(r["group"], r["status"]) for r in rows] == [("a", "ERR"), ("b", "OK")]
-
-
-def test_drain_seconds_is_the_slowest_lagging_partition() -> None:
-    """The group has drained when its slowest lagging partition has; caught-up partitions do not count."""
-    group = _group("g", LagStatus.WARN, 30, (_partition(0, 10, 5.0), _partition(1, 20, 50.0), _partition(2, 0, 99.0)))
-    assert graphs.drain_seconds(group) == 50.0
-
-
-def test_worst_group_skips_groups_not_found() -> None:
-    """NOTFOUND groups are not "worst"; with none left the answer is None."""
-    assert graphs.worst_group([_group("x", LagStatus.NOTFOUND, 0)]) is None
-    worst = graphs.worst_group([_group("a", LagStatus.OK, 500), _group("b", LagStatus.WARN, 1)])
-    assert worst is not None and worst.group == "b"
-
-
-def test_durations_read_naturally() -> None:
-    """Durations show in the largest sensible unit; unknown is a dash."""
-    assert [str(graphs.Duration(s)) for s in (None, 0.25, 4.0, 42.0, 125.0, 7260.0, 90000.0)] == [
-        "—", "250 ms", "4.0 s", "42 s", "2 min 5 s", "2 h 1 min", "1 d 1 h"]
+def test_lineage_graph_labels_nodes_and_marks_links_and_dead_letters() -> None:
+    """Events show their type, handlings their group; links draw dashed, dead-letter sends red."""
+    lineage = Lineage(
+        nodes=(_node("e1", LineageNodeKind.EVENT, "orders", 0, event_type="OrderPlaced", topic="orders"),
+               _node("h1", LineageNodeKind.HANDLING, "billing", 5, consumer_group="billing-g"),
+               _node("e2", LineageNodeKind.EVENT, "billing", 7, topic="orders.dlq", dead_letter=True)),
+        edges=(LineageEdge("e1", "h1", LineageRelation.LINK, 5),
+               LineageEdge("h1", "e2", LineageRelation.DEAD_LETTER)))
+    graph = graphs.lineage_graph(lineage)
+    assert graph.nodes["e1"]["label"] == ("orders", "event", "OrderPlaced")
+    assert graph.nodes["h1"]["label"] == ("billing", "handling", "billing-g")
+    assert graph.edges["e1", "h1"]["partial"] is True
+    assert graph.edges["h1", "e2"]["error"] is True and graph.nodes["e2"]["error"] is True
