@@ -1,0 +1,112 @@
+"""Dashboard configuration from the environment, and the time arithmetic pages share (pure, no Streamlit).
+
+`eventlens dashboard` passes its options to the Streamlit process through these variables, so the app
+reads its configuration in one place whether it was started by the CLI or by `streamlit run`.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from eventlens.collector.model import NS_PER_MINUTE, NS_PER_S
+
+STORE_ENV = "EVENTLENS_STORE"
+"""Store URL the dashboard reads (`sqlite:///path.db` or `postgresql://…`); the collector's variable too."""
+DEFAULT_STORE = "sqlite:///.eventlens/eventlens.db"
+REFRESH_ENV = "EVENTLENS_DASHBOARD_REFRESH"
+"""Default live-refresh interval in seconds; 0 turns live refresh off (users can change it in the sidebar)."""
+DEFAULT_REFRESH_S = 10.0
+DEPRECATIONS_ENV = "EVENTLENS_DEPRECATIONS"
+"""Optional path of a deprecations YAML file (the analysis part's format) the Schemas page checks."""
+REFRESH_CHOICES_S: tuple[float, ...] = (0.0, 2.0, 5.0, 10.0, 30.0, 60.0)
+"""Intervals offered in the sidebar (seconds; 0 = off)."""
+
+TICK_NS = 2 * NS_PER_S
+"""Granularity of `now` in cache keys: sessions refreshing within one tick share one query result."""
+CACHE_TTL_S = 30.0
+"""Upper bound on how long any cached query result lives."""
+
+WINDOWS: dict[str, int] = {
+    "5 min": 5 * NS_PER_MINUTE,
+    "15 min": 15 * NS_PER_MINUTE,
+    "1 h": 60 * NS_PER_MINUTE,
+    "6 h": 6 * 60 * NS_PER_MINUTE,
+    "24 h": 24 * 60 * NS_PER_MINUTE,
+    "7 days": 7 * 24 * 60 * NS_PER_MINUTE,
+}
+"""Time windows offered by the pages' window selectors, label → length in nanoseconds."""
+DEFAULT_WINDOW = "1 h"
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """A half-open time window [start_ns, end_ns) in nanoseconds since the epoch."""
+
+    start_ns: int
+    end_ns: int
+
+    @property
+    def minutes(self) -> float:
+        """Length of the window in minutes (for per-minute rates)."""
+        return (self.end_ns - self.start_ns) / NS_PER_MINUTE
+
+
+def store_url(environ: Mapping[str, str] = os.environ) -> str:
+    """The store URL from `EVENTLENS_STORE`, else the collector's default SQLite file."""
+    return environ.get(STORE_ENV, "").strip() or DEFAULT_STORE
+
+
+def refresh_seconds(environ: Mapping[str, str] = os.environ) -> float:
+    """The default live-refresh interval (seconds, 0 = off); an unreadable or negative value gives the default."""
+    raw = environ.get(REFRESH_ENV, "").strip()
+    if not raw:
+        return DEFAULT_REFRESH_S
+    try:
+        value = float(raw)
+    except ValueError:
+        return DEFAULT_REFRESH_S
+    return value if math.isfinite(value) and value >= 0 else DEFAULT_REFRESH_S
+
+
+def deprecations_path(environ: Mapping[str, str] = os.environ) -> str | None:
+    """The deprecations file named by `EVENTLENS_DEPRECATIONS`, or None."""
+    return environ.get(DEPRECATIONS_ENV, "").strip() or None
+
+
+def missing_sqlite_file(url: str) -> Path | None:
+    """The file a `sqlite:` URL (or plain path) names when it does not exist yet, else None.
+
+    The dashboard only reads: it tells the user to start the collector instead of creating an empty store.
+    """
+    if url.startswith(("postgresql://", "postgres://")):
+        return None
+    path = url.removeprefix("sqlite:///") if url.startswith("sqlite:///") else url.removeprefix("sqlite://")
+    if path in ("", ":memory:"):
+        return None
+    candidate = Path(path)
+    return None if candidate.exists() else candidate
+
+
+def tick(now_ns: int, tick_ns: int = TICK_NS) -> int:
+    """`now` rounded up to the next tick boundary, so cache keys change once per tick, not per call."""
+    return -(-now_ns // tick_ns) * tick_ns
+
+
+def window(now_ns: int, length_ns: int, tick_ns: int = TICK_NS) -> Window:
+    """The window of `length_ns` ending at the tick after `now_ns`."""
+    end = tick(now_ns, tick_ns)
+    return Window(start_ns=end - length_ns, end_ns=end)
+
+
+def redact_url(url: str) -> str:
+    """The store URL safe to show: a password in `scheme://user:password@host` is replaced by `***`."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or "@" not in rest:
+        return url
+    creds, _, host = rest.rpartition("@")
+    user, colon, _ = creds.partition(":")
+    return f"{scheme}://{user}{':***' if colon else ''}@{host}"

@@ -1,0 +1,37 @@
+"""`eventlens dashboard`: the Streamlit command line and environment it builds."""
+
+from __future__ import annotations
+
+from eventlens.dashboard import cli
+from typer.testing import CliRunner
+
+from eventlens.cli import app as root
+
+
+def test_streamlit_command_runs_the_entrypoint_headless_on_the_given_address() -> None:
+    """The dashboard runs the shipped entrypoint, headless, without usage statistics, where it is told."""
+    command = cli.streamlit_command(port=9999, address="127.0.0.1", python="py")
+    assert command[:5] == ["py", "-m", "streamlit", "run", str(cli.ENTRYPOINT)]
+    assert cli.ENTRYPOINT.is_file()
+    pairs = dict(zip(command[5::2], command[6::2], strict=True))
+    assert pairs["--server.port"] == "9999"
+    assert pairs["--server.address"] == "127.0.0.1"
+    assert pairs["--server.headless"] == "true"
+    assert pairs["--browser.gatherUsageStats"] == "false"
+
+
+def test_streamlit_env_passes_store_and_refresh_and_disables_usage_stats() -> None:
+    """The Streamlit process learns the store and refresh default through the environment."""
+    env = cli.streamlit_env(store="sqlite:///x.db", refresh=2.5, base={"PATH": "/bin"})
+    assert env["EVENTLENS_STORE"] == "sqlite:///x.db"
+    assert env["EVENTLENS_DASHBOARD_REFRESH"] == "2.5"
+    assert env["STREAMLIT_BROWSER_GATHER_USAGE_STATS"] == "false"
+    assert env["PATH"] == "/bin"
+
+
+def test_the_root_command_lists_the_dashboard_verb() -> None:
+    """`eventlens dashboard --help` documents the options."""
+    result = CliRunner().invoke(root, ["dashboard", "--help"])
+    assert result.exit_code == 0
+    for option in ("--store", "--port", "--address", "--refresh"):
+        assert option in result.output
