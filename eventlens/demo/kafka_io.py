@@ -1,0 +1,152 @@
+"""Kafka plumbing shared by the demo services: topic creation, clients, and the poll → process loop.
+
+The loop hands each record to user code inside `processing(record)`, the instrumentation's span for
+records obtained from `poll()`. Services are plain kafka-python otherwise.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.admin import NewTopic
+from kafka.errors import KafkaError, TopicAlreadyExistsError
+
+from eventlens.demo.events import EventError
+
+log = logging.getLogger("eventlens.demo")
+
+
+def ensure_topics(bootstrap: str, topics: Mapping[str, int], timeout_s: float = 60.0) -> None:
+    """Create the topics that do not exist yet (idempotent; every service calls it at start)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="demo-admin")
+            try:
+                existing = set(admin.list_topics())
+                missing = [NewTopic(n, num_partitions=p, replication_factor=1) for n, p in topics.items()
+                           if n not in existing]
+                if missing:
+                    with contextlib.suppress(TopicAlreadyExistsError):
+                        admin.create_topics(missing)
+                return
+            finally:
+                admin.close()
+        except TopicAlreadyExistsError:
+            return
+        except (KafkaError, OSError) as exc:
+            if time.monotonic() > deadline:
+                raise
+            log.warning("waiting for the broker to create topics: %s", exc)
+            time.sleep(1.0)
+
+
+def make_producer(bootstrap: str, client_id: str) -> KafkaProducer:
+    """A producer with a short linger (small batches, low latency)."""
+    return KafkaProducer(bootstrap_servers=bootstrap, client_id=client_id, linger_ms=5, acks=1)
+
+
+def make_consumer(bootstrap: str, group: str, topics: Iterable[str], client_id: str, *,
+                  max_poll_records: int = 100) -> KafkaConsumer:
+    """A consumer in `group` subscribed to `topics`, starting from the earliest offset on first run."""
+    return KafkaConsumer(*topics, bootstrap_servers=bootstrap, group_id=group, client_id=client_id,
+                         auto_offset_reset="earliest", enable_auto_commit=True, auto_commit_interval_ms=1000,
+                         max_poll_records=max_poll_records)
+
+
+def stop_event() -> threading.Event:
+    """An event set by SIGTERM or SIGINT, so a service finishes its record, closes its clients and flushes."""
+    stop = threading.Event()
+
+    def _handler(signum: int, _frame: object) -> None:
+        log.info("signal %d: stopping", signum)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _handler)
+    signal.signal(signal.SIGINT, _handler)
+    return stop
+
+
+Handler = Callable[[Any], None]
+"""User code for one ConsumerRecord."""
+
+
+def consume_loop(consumer: KafkaConsumer, stop: threading.Event, handle: Handler, *,
+                 throttle: Callable[[Any], float] | None = None,
+                 defer: Callable[[Any], float | None] | None = None,
+                 on_idle: Callable[[], None] | None = None, poll_timeout_ms: int = 200) -> None:
+    """Poll until `stop`; hand each record to `handle` inside the instrumentation's `processing` span.
+
+    `throttle(record)` returns seconds to wait before handling it (a rate limit); `defer(record)` returns the
+    seconds until a record is due (a retry with backoff): its partition is paused and rewound to it until then.
+    A record that is not a readable event is logged and skipped (never crashes the service).
+    """
+    from eventlens.instrumentation import processing
+
+    paused: dict[TopicPartition, float] = {}
+    while not stop.is_set():
+        now = time.monotonic()
+        due = [tp for tp, at in paused.items() if at <= now]
+        if due:
+            consumer.resume(*due)
+            for tp in due:
+                del paused[tp]
+        batches = consumer.poll(timeout_ms=poll_timeout_ms)
+        for tp, records in batches.items():
+            for record in records:
+                if stop.is_set():
+                    break
+                if defer is not None:
+                    wait = defer(record)
+                    if wait is not None and wait > 0:
+                        consumer.pause(tp)
+                        consumer.seek(tp, record.offset)
+                        paused[tp] = time.monotonic() + wait
+                        break
+                if throttle is not None:
+                    wait = throttle(record)
+                    if wait > 0 and stop.wait(wait):
+                        consumer.seek(tp, record.offset)
+                        break
+                try:
+                    with processing(record):
+                        handle(record)
+                except EventError as exc:
+                    log.warning("skipped %s[%d]@%d: %s", record.topic, record.partition, record.offset, exc)
+        if on_idle is not None:
+            on_idle()
+
+
+def close_quietly(*clients: KafkaConsumer | KafkaProducer) -> None:
+    """Close clients at shutdown (producers flush first); errors are logged, not raised."""
+    for client in clients:
+        try:
+            if isinstance(client, KafkaProducer):
+                client.flush(timeout=10)
+            client.close()
+        except Exception:  # shutting down: report and go on closing the others
+            log.exception("closing %s", type(client).__name__)
+
+
+def flush_telemetry() -> None:
+    """Export the spans still buffered before the process exits."""
+    from opentelemetry import trace
+
+    provider = trace.get_tracer_provider()
+    flush = getattr(provider, "force_flush", None)
+    if callable(flush):
+        flush()
+
+
+def header_pairs(headers: Iterable[tuple[str, bytes | None]] | None, drop: Iterable[str] = ()) -> list[
+        tuple[str, bytes]]:
+    """A record's headers as a list to send on, minus the `drop` names (and null values)."""
+    dropped = set(drop)
+    return [(k, v) for k, v in headers or () if v is not None and k not in dropped]

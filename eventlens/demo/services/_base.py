@@ -1,0 +1,38 @@
+"""What every demo service does around its own logic: logging, instrumentation, topics, clean shutdown."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+
+from eventlens.demo.config import ServiceConfig
+from eventlens.demo.kafka_io import ensure_topics, flush_telemetry, stop_event
+
+
+def now_ms() -> int:
+    """Wall-clock milliseconds (event times, record timestamps)."""
+    return time.time_ns() // 1_000_000
+
+
+def run_service(name: str, argv: Sequence[str] | None,
+                body: Callable[[ServiceConfig, threading.Event], None]) -> int:
+    """Parse options, instrument the process as `name` (one line, as a user would), create topics, run `body`
+    until SIGTERM/SIGINT or its end, then flush telemetry."""
+    from eventlens.instrumentation import instrument
+
+    logging.basicConfig(level=logging.INFO, stream=sys.stdout,
+                        format=f"%(asctime)s {name} %(levelname)s %(message)s")
+    cfg = ServiceConfig.from_argv(sys.argv[1:] if argv is None else argv)
+    instrument(service_name=name)
+    stop = stop_event()
+    ensure_topics(cfg.bootstrap, cfg.topics.all())
+    logging.getLogger("eventlens.demo").info("started (broker %s, topics %s*)", cfg.bootstrap, cfg.prefix)
+    try:
+        body(cfg, stop)
+    finally:
+        flush_telemetry()
+    logging.getLogger("eventlens.demo").info("stopped")
+    return 0
