@@ -75,6 +75,17 @@ class Topics:
             self.loyalty_dlq: 1,
         }
 
+    def subscriptions(self) -> dict[str, tuple[str, ...]]:
+        """Which topics each consuming service reads (its consumer group is `group(service)`)."""
+        return {
+            "payments": (self.orders,),
+            "inventory": (self.orders, self.inventory_replies),
+            "shipping": (self.payments, self.shipping_commands),
+            "order-view": (self.orders, self.payments, self.inventory, self.stock, self.shipments),
+            "notifications": (self.shipments, self.payments),
+            "loyalty": (self.payments, self.loyalty_retry),
+        }
+
     def group(self, service: str) -> str:
         """The consumer group of one service."""
         return f"{self.prefix}{service}"

@@ -101,3 +101,10 @@ def test_topics_share_the_prefix_and_are_distinct() -> None:
     assert len(set(names)) == len(names) == 9
     assert all(n.startswith("run1.") for n in names)
     assert topics.group("payments") == "run1.payments"
+
+
+def test_projection_cost_keeps_the_read_model_half_busy_by_default() -> None:
+    """Unset, the per-event cost is what half-loads the projection at the steady order rate."""
+    cfg = ServiceConfig(rate=4)
+    assert cfg.effective_projection_cost_s * 4 * 7.5 == pytest.approx(0.5)
+    assert ServiceConfig(rate=4, projection_cost_ms=20).effective_projection_cost_s == pytest.approx(0.02)

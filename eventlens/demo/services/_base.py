@@ -25,6 +25,7 @@ def run_service(name: str, argv: Sequence[str] | None,
 
     logging.basicConfig(level=logging.INFO, stream=sys.stdout,
                         format=f"%(asctime)s {name} %(levelname)s %(message)s")
+    logging.getLogger("kafka").setLevel(logging.WARNING)
     cfg = ServiceConfig.from_argv(sys.argv[1:] if argv is None else argv)
     instrument(service_name=name)
     stop = stop_event()

@@ -73,7 +73,7 @@ def body(cfg: ServiceConfig, stop: threading.Event) -> None:
     stock = initial_stock(cfg.seed)
     pending = PendingRequests(timeout_s=60.0)
     producer = make_producer(cfg.bootstrap, NAME)
-    consumer = make_consumer(cfg.bootstrap, topics.group(NAME), [topics.orders, topics.inventory_replies], NAME)
+    consumer = make_consumer(cfg.bootstrap, topics.group(NAME), topics.subscriptions()[NAME], NAME)
     answered = 0
 
     def handle(record: Any) -> None:

@@ -51,7 +51,7 @@ def body(cfg: ServiceConfig, stop: threading.Event) -> None:
     policy = RetryPolicy()
     points: dict[str, int] = {}
     producer = make_producer(cfg.bootstrap, NAME)
-    consumer = make_consumer(cfg.bootstrap, topics.group(NAME), [topics.payments, topics.loyalty_retry], NAME)
+    consumer = make_consumer(cfg.bootstrap, topics.group(NAME), topics.subscriptions()[NAME], NAME)
     counts = {"awarded": 0, "retried": 0, "dead_lettered": 0}
 
     def defer(record: Any) -> float | None:

@@ -34,7 +34,7 @@ def body(cfg: ServiceConfig, stop: threading.Event) -> None:
     claims = ClaimCheckStore(claims_folder(cfg.workdir))
     rate = cfg.effective_notify_rate
     bucket = TokenBucket(rate=rate, capacity=max(1.0, rate))
-    consumer = make_consumer(cfg.bootstrap, topics.group(NAME), [topics.shipments, topics.payments], NAME,
+    consumer = make_consumer(cfg.bootstrap, topics.group(NAME), topics.subscriptions()[NAME], NAME,
                              max_poll_records=10)
     sent = 0
 

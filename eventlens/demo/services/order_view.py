@@ -1,7 +1,8 @@
 """order-view: the CQRS read model. Projects orders, payments, reservations, stock levels and shipments into
 one SQLite table per view; its consumer lag is the read model's eventual-consistency window.
 
-Each update costs `projection_cost_ms` (a denormalising write), so the projection falls behind in bursts.
+Each update costs a fixed time (a denormalising write; by default what keeps the projection half busy at the
+steady rate), so it falls behind during order bursts and catches up afterwards.
 """
 
 from __future__ import annotations
@@ -101,10 +102,9 @@ def body(cfg: ServiceConfig, stop: threading.Event) -> None:
     """Project events until stopped."""
     topics = cfg.topics
     conn = connect(cfg.workdir / "order-view.db")
-    consumer = make_consumer(cfg.bootstrap, topics.group(NAME),
-                             [topics.orders, topics.payments, topics.inventory, topics.stock, topics.shipments], NAME,
+    consumer = make_consumer(cfg.bootstrap, topics.group(NAME), topics.subscriptions()[NAME], NAME,
                              max_poll_records=50)
-    cost_s = cfg.projection_cost_ms / 1000.0
+    cost_s = cfg.effective_projection_cost_s
 
     def handle(record: Any) -> None:
         event = read_event(record.headers, record.value)

@@ -85,7 +85,7 @@ def body(cfg: ServiceConfig, stop: threading.Event) -> None:
 
     conn = outbox.connect(database(cfg.workdir))
     conn.executescript(PAYMENTS_SCHEMA)
-    consumer = make_consumer(cfg.bootstrap, cfg.topics.group(NAME), [cfg.topics.orders], NAME)
+    consumer = make_consumer(cfg.bootstrap, cfg.topics.group(NAME), cfg.topics.subscriptions()[NAME], NAME)
 
     def handle(record: Any) -> None:
         order = parse_order(read_event(record.headers, record.value))

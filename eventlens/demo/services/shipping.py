@@ -53,7 +53,7 @@ def body(cfg: ServiceConfig, stop: threading.Event) -> None:
     topics = cfg.topics
     claims = ClaimCheckStore(claims_folder(cfg.workdir))
     producer = make_producer(cfg.bootstrap, NAME)
-    consumer = make_consumer(cfg.bootstrap, topics.group(NAME), [topics.payments, topics.shipping_commands], NAME)
+    consumer = make_consumer(cfg.bootstrap, topics.group(NAME), topics.subscriptions()[NAME], NAME)
     last_purge = time.monotonic()
 
     def handle(record: Any) -> None:
