@@ -1,6 +1,8 @@
 """The deprecations file the schema analysis reads: which version of which event type is deprecated after when.
 
-YAML, a list under `deprecations:` of `{event_type, version, deprecated_after}` (ISO date).
+YAML, a list under `deprecations:` of `{event_type, version, deprecated_after}`: `version` is a schema fingerprint
+or a version label (`v1` is the first structure seen for that event type, `v2` the next), `deprecated_after` an
+ISO date. The collector and the dashboard read it from the file named by `EVENTLENS_DEPRECATIONS`.
 """
 
 from __future__ import annotations
@@ -17,15 +19,15 @@ from eventlens.demo.events import ORDER_PLACED
 
 @dataclass(frozen=True, slots=True)
 class Deprecation:
-    """Version `version` of `event_type` is deprecated after `deprecated_after`."""
+    """Version `version` (label such as `v1`, or a fingerprint) of `event_type` is deprecated after a date."""
 
     event_type: str
-    version: int
+    version: str
     deprecated_after: date
 
 
 DEMO_DEPRECATIONS: tuple[Deprecation, ...] = (
-    Deprecation(event_type=ORDER_PLACED, version=1, deprecated_after=date(2026, 1, 31)),
+    Deprecation(event_type=ORDER_PLACED, version="v1", deprecated_after=date(2026, 1, 31)),
 )
 """The demo's own: `order.placed` v1 (still sent by the legacy mobile app)."""
 
@@ -54,7 +56,7 @@ def load(path: Path) -> list[Deprecation]:
     for i, item in enumerate(items):
         try:
             after = item["deprecated_after"]
-            result.append(Deprecation(event_type=str(item["event_type"]), version=int(item["version"]),
+            result.append(Deprecation(event_type=str(item["event_type"]), version=str(item["version"]),
                                       deprecated_after=after if isinstance(after, date) else date.fromisoformat(
                                           str(after))))
         except (KeyError, TypeError, ValueError) as exc:

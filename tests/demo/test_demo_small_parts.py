@@ -60,7 +60,7 @@ def test_deprecations_file_round_trips(tmp_path: Path) -> None:
     path = deprecations.write(tmp_path / "deprecations.yaml")
     text = path.read_text()
     assert "event_type: com.example.shop.order.placed" in text
-    assert "version: 1" in text
+    assert "version: v1" in text
     assert "deprecated_after: '2026-01-31'" in text
     assert deprecations.load(path) == list(deprecations.DEMO_DEPRECATIONS)
 
@@ -76,8 +76,8 @@ def test_a_malformed_deprecation_names_its_entry(tmp_path: Path) -> None:
 def test_unquoted_yaml_dates_are_accepted(tmp_path: Path) -> None:
     """A hand-written file with a bare date (a YAML date value) reads the same."""
     path = tmp_path / "d.yaml"
-    path.write_text("deprecations:\n  - {event_type: x, version: 2, deprecated_after: 2026-03-01}\n")
-    assert deprecations.load(path) == [deprecations.Deprecation("x", 2, date(2026, 3, 1))]
+    path.write_text("deprecations:\n  - {event_type: x, version: v2, deprecated_after: 2026-03-01}\n")
+    assert deprecations.load(path) == [deprecations.Deprecation("x", "v2", date(2026, 3, 1))]
 
 
 def test_service_options_round_trip() -> None:
