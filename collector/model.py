@@ -232,3 +232,315 @@ class SchemaSighting:
     last_seen_ns: int
     count: int
     errors: int
+
+
+# --- analysis results ---
+# Produced by `eventlens.collector.analysis` (topology, lineage, coupling, schemas); other parts only read them.
+
+
+@dataclass(frozen=True, slots=True)
+class LatencySummary:
+    """End-to-end latency percentiles in seconds, estimated from rollup histograms (None when no samples)."""
+
+    count: int = 0
+    mean_s: float | None = None
+    p50_s: float | None = None
+    p95_s: float | None = None
+    p99_s: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TopologyNode:
+    """A node of the topology graph: `service:<name>`, `topic:<name>` or `group:<name>`.
+
+    `partial` marks a topic seen on one side only (produced with no consumer seen, or consumed from an
+    uninstrumented producer); `partial_reason` says which.
+    """
+
+    id: str
+    kind: NodeKind
+    name: str
+    messages: int = 0
+    errors: int = 0
+    partial: bool = False
+    partial_reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class TopologyEdge:
+    """A directed edge (service → topic, topic → group, group → service, or topic → service without a group)
+    with its traffic over the window: messages, messages/s, errors, bytes, end-to-end latency, lag."""
+
+    source: str
+    target: str
+    topic: str
+    messages: int
+    rate_per_s: float
+    errors: int
+    bytes: int
+    latency: LatencySummary = field(default_factory=LatencySummary)
+    lag_offsets: int | None = None
+    lag_seconds: float | None = None
+    partial: bool = False
+    partial_reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class TopologyFlow:
+    """One producer → topic → (group, consumer) flow summed over the window; `producer` None = uninstrumented
+    producer, `consumer` None = the produce side of a topic with no consumer seen (both flagged partial)."""
+
+    producer: str | None
+    topic: str
+    consumer_group: str | None
+    consumer: str | None
+    messages: int
+    rate_per_s: float
+    errors: int
+    bytes: int
+    latency: LatencySummary = field(default_factory=LatencySummary)
+    partial: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Topology:
+    """The service → topic → group → service graph over [start_ns, end_ns), built from edge rollups."""
+
+    start_ns: int
+    end_ns: int
+    nodes: tuple[TopologyNode, ...] = ()
+    edges: tuple[TopologyEdge, ...] = ()
+    flows: tuple[TopologyFlow, ...] = ()
+
+
+class LineageNodeKind(enum.StrEnum):
+    """An event (a produced message: its send span) or a handling of events (a consumer's process span)."""
+
+    EVENT = "event"
+    HANDLING = "handling"
+
+
+class LineageRelation(enum.StrEnum):
+    """Why one lineage node leads to the next.
+
+    event → handling: PARENT (process span parented on the send), LINK (linked), BATCH (one of several linked
+    inputs). handling → event: PRODUCED (sent while handling), OUTBOX (outbox relay), RETRY, DEAD_LETTER,
+    REPLY (a reply carrying the request's correlation id). event → event: PRODUCED when the send is a
+    descendant of another send without a consumer span in between (e.g. an unconsumed request's reply).
+    """
+
+    PARENT = "parent"
+    LINK = "link"
+    BATCH = "batch"
+    PRODUCED = "produced"
+    OUTBOX = "outbox"
+    RETRY = "retry"
+    DEAD_LETTER = "dead_letter"
+    REPLY = "reply"
+
+
+@dataclass(frozen=True, slots=True)
+class LineageNode:
+    """One node of an event's causal DAG: `event:<trace>:<span>` (a send) or `handling:<trace>:<span>`."""
+
+    id: str
+    kind: LineageNodeKind
+    trace_id: str
+    span_id: str
+    service: str
+    start_ns: int
+    duration_ns: int
+    topic: str | None = None
+    partition: int | None = None
+    offset: int | None = None
+    key: str | None = None
+    event_id: str | None = None
+    event_type: str | None = None
+    consumer_group: str | None = None
+    error: bool = False
+    outbox: bool = False
+    retry_attempt: int | None = None
+    dead_letter: bool = False
+    correlation_id: str | None = None
+    reply_to: str | None = None
+    seed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class LineageEdge:
+    """A causal step; on event → handling edges `queue_ns` is consume start − produce start."""
+
+    source: str
+    target: str
+    relation: LineageRelation
+    queue_ns: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Lineage:
+    """The causal DAG of one event (or of every event matching a lookup) across services and traces.
+
+    `event_types` lists the business events in causal order; `story` tells it in plain sentences;
+    `truncated` says the node bound was hit.
+    """
+
+    nodes: tuple[LineageNode, ...] = ()
+    edges: tuple[LineageEdge, ...] = ()
+    event_types: tuple[str, ...] = ()
+    story: tuple[str, ...] = ()
+    trace_ids: tuple[str, ...] = ()
+    truncated: bool = False
+
+    @property
+    def text(self) -> str:
+        """The story as one paragraph."""
+        return " ".join(self.story)
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceCoupling:
+    """Coupling figures of one service through its events.
+
+    fan_in/fan_out: topics consumed/produced; afferent (Ca): services consuming what it produces;
+    efferent (Ce): services whose events it consumes; instability Ce/(Ca+Ce), None when both are 0.
+    """
+
+    service: str
+    fan_in: int
+    fan_out: int
+    afferent: int
+    efferent: int
+    instability: float | None
+    topics_produced: tuple[str, ...] = ()
+    topics_consumed: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class SharedTopic:
+    """A topic written or read by more than one service."""
+
+    topic: str
+    producers: tuple[str, ...]
+    consumers: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class EventTypeCoupling:
+    """Who depends on one producer's event type: the consumers of it (from schema sightings and flows)."""
+
+    event_type: str
+    producers: tuple[str, ...]
+    consumers: tuple[str, ...]
+    topics: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class TemporalCoupling:
+    """Request/reply pairs between two services that make an asynchronous link act like a synchronous call."""
+
+    requester: str
+    replier: str
+    request_topic: str
+    reply_topic: str | None
+    pairs: int
+    within_window: int
+    median_round_trip_s: float | None
+    max_round_trip_s: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class BlastRadius:
+    """Every service a change to an event type reaches: direct consumers, then transitive downstream ones."""
+
+    event_type: str
+    producers: tuple[str, ...]
+    direct: tuple[str, ...]
+    transitive: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CouplingReport:
+    """Coupling between services through their events over [start_ns, end_ns).
+
+    `matrix[i][j]` counts messages from `services[i]` to `services[j]`; `cycles` are service cycles
+    (bounded in number and length).
+    """
+
+    start_ns: int
+    end_ns: int
+    services: tuple[ServiceCoupling, ...] = ()
+    shared_topics: tuple[SharedTopic, ...] = ()
+    event_types: tuple[EventTypeCoupling, ...] = ()
+    temporal: tuple[TemporalCoupling, ...] = ()
+    cycles: tuple[tuple[str, ...], ...] = ()
+    matrix_services: tuple[str, ...] = ()
+    matrix: tuple[tuple[int, ...], ...] = ()
+    blast_radius: tuple[BlastRadius, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class SchemaVersion:
+    """One fingerprint of an event type: when it was seen, who produced and consumed it (label `v1`, `v2`, …
+    in order of first sighting)."""
+
+    event_type: str
+    fingerprint: str
+    label: str
+    first_seen_ns: int
+    last_seen_ns: int
+    producers: tuple[str, ...]
+    consumers: tuple[str, ...]
+    count: int
+    consumer_errors: int
+
+
+@dataclass(frozen=True, slots=True)
+class EventTypeSchemas:
+    """Every version of one event type seen in the window, oldest first."""
+
+    event_type: str
+    versions: tuple[SchemaVersion, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SchemaDrift:
+    """A producer started emitting a new fingerprint of an event type; consumer errors on the new one follow."""
+
+    event_type: str
+    producer: str
+    previous_fingerprint: str
+    new_fingerprint: str
+    at_ns: int
+    consumer_errors: int
+    failing_consumers: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Deprecation:
+    """A declared deprecation: `version` is a fingerprint or a label (`v2`), in use after `deprecated_after_ns`."""
+
+    event_type: str
+    version: str
+    deprecated_after_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class DeprecationViolation:
+    """A deprecated version still produced or consumed after its date."""
+
+    deprecation: Deprecation
+    fingerprint: str
+    producers: tuple[str, ...]
+    consumers: tuple[str, ...]
+    last_seen_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class SchemaReport:
+    """Schema versions per event type, drift and deprecation violations over [start_ns, end_ns)."""
+
+    start_ns: int
+    end_ns: int
+    event_types: tuple[EventTypeSchemas, ...] = ()
+    drifts: tuple[SchemaDrift, ...] = ()
+    violations: tuple[DeprecationViolation, ...] = ()

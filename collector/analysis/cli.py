@@ -1,0 +1,169 @@
+"""`eventlens graph …`: export the dependency graph, show an event's lineage, coupling and schema reports."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from eventlens.collector.model import NS_PER_S
+
+DEFAULT_STORE = "sqlite:///.eventlens/eventlens.db"
+
+app = typer.Typer(no_args_is_help=True, add_completion=False,
+                  help="Topology, lineage, coupling and schemas from the store; dependency-graph export.")
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_WINDOW_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
+
+
+def parse_window(text: str) -> int:
+    """A window like `15m`, `2h`, `30s`, `7d` (a bare number is seconds) in nanoseconds."""
+    match = _WINDOW_RE.match(text)
+    if not match or float(match.group(1)) <= 0:
+        raise typer.BadParameter(f"{text!r} is not a window like 30s, 15m, 2h, 7d")
+    return int(float(match.group(1)) * _UNITS[match.group(2) or "s"] * NS_PER_S)
+
+
+def _store_url(store: str | None) -> str:
+    return store or os.environ.get("EVENTLENS_STORE") or DEFAULT_STORE
+
+
+def _open(store: str | None) -> Any:
+    from eventlens.collector.storage.api import open_store
+
+    url = _store_url(store)
+    path = url.removeprefix("sqlite:///") if url.startswith("sqlite:///") else None
+    if path is not None and not Path(path).exists():
+        typer.echo(f"no store at {path} (set --store or EVENTLENS_STORE)", err=True)
+        raise typer.Exit(2)
+    return open_store(url)
+
+
+def _window(window: str) -> tuple[int, int]:
+    end = time.time_ns()
+    return end - parse_window(window), end
+
+
+def _jsonable(value: Any) -> Any:
+    return json.loads(json.dumps(asdict(value), default=str))
+
+
+StoreOpt = Annotated[str | None, typer.Option(
+    "--store", help=f"Store URL (default: $EVENTLENS_STORE or {DEFAULT_STORE})")]
+WindowOpt = Annotated[str, typer.Option("--window", help="How far back from now: 30s, 15m, 2h, 7d.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print the whole result as JSON.")]
+
+
+@app.command("export")
+def export_cmd(
+    fmt: Annotated[str, typer.Option("--format", "-f", help="graphml, gexf, dot, mermaid, json, csv, asyncapi, "
+                                                            "asyncapi-json")] = "json",
+    window: WindowOpt = "15m",
+    store: StoreOpt = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file, not stdout.")] = None,
+) -> None:
+    """Export the service → topic → service graph of the window in one format."""
+    from eventlens.collector.analysis.query import EXPORT_FORMATS, export_graph
+
+    if fmt not in EXPORT_FORMATS:
+        raise typer.BadParameter(f"unknown format {fmt!r}; one of {', '.join(EXPORT_FORMATS)}", param_hint="--format")
+    start, end = _window(window)
+    s = _open(store)
+    try:
+        text = export_graph(s, fmt, start, end)
+    finally:
+        s.close()
+    if output is None:
+        typer.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8")
+        typer.echo(f"wrote {output} ({EXPORT_FORMATS[fmt][0]})", err=True)
+
+
+@app.command("lineage")
+def lineage_cmd(
+    *,
+    event_id: Annotated[str | None, typer.Option("--event-id", help="CloudEvents id or message id.")] = None,
+    trace_id: Annotated[str | None, typer.Option("--trace-id")] = None,
+    key: Annotated[str | None, typer.Option("--key", help="Record key (with --topic to narrow).")] = None,
+    topic: Annotated[str | None, typer.Option("--topic")] = None,
+    partition: Annotated[int | None, typer.Option("--partition")] = None,
+    offset: Annotated[int | None, typer.Option("--offset")] = None,
+    max_nodes: Annotated[int, typer.Option("--max-nodes", min=1)] = 500,
+    as_json: JsonOpt = False,
+    store: StoreOpt = None,
+) -> None:
+    """Show the causal chain of one event: the event types in order, the story and each hop."""
+    from eventlens.collector.analysis.query import lineage
+
+    s = _open(store)
+    try:
+        result = lineage(s, event_id=event_id, trace_id=trace_id, key=key, topic=topic, partition=partition,
+                         offset=offset, max_nodes=max_nodes)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    finally:
+        s.close()
+    if as_json:
+        typer.echo(json.dumps(_jsonable(result), indent=2))
+        return
+    if not result.nodes:
+        typer.echo("no matching event found", err=True)
+        raise typer.Exit(1)
+    typer.echo("events: " + " → ".join(result.event_types))
+    for line in result.story:
+        typer.echo(line)
+    if result.truncated:
+        typer.echo(f"(truncated at {max_nodes} nodes)")
+
+
+@app.command("coupling")
+def coupling_cmd(window: WindowOpt = "15m", store: StoreOpt = None, as_json: JsonOpt = False) -> None:
+    """Per-service coupling (fan-in/out, Ca, Ce, instability), shared topics, cycles, request/reply pairs."""
+    from eventlens.collector.analysis.query import coupling
+
+    start, end = _window(window)
+    s = _open(store)
+    try:
+        report = coupling(s, start, end)
+    finally:
+        s.close()
+    if as_json:
+        typer.echo(json.dumps(_jsonable(report), indent=2))
+        return
+    typer.echo(f"{'service':<24} {'fan-in':>6} {'fan-out':>7} {'Ca':>4} {'Ce':>4} {'instability':>11}")
+    for c in report.services:
+        inst = "-" if c.instability is None else f"{c.instability:.2f}"
+        typer.echo(f"{c.service:<24} {c.fan_in:>6} {c.fan_out:>7} {c.afferent:>4} {c.efferent:>4} {inst:>11}")
+    for t in report.shared_topics:
+        typer.echo(f"shared topic {t.topic}: producers {', '.join(t.producers) or '-'}; "
+                   f"consumers {', '.join(t.consumers) or '-'}")
+    for cycle in report.cycles:
+        typer.echo("cycle: " + " → ".join((*cycle, cycle[0])))
+    for tc in report.temporal:
+        typer.echo(f"request/reply {tc.requester} → {tc.replier} on {tc.request_topic}: {tc.pairs} pairs, "
+                   f"{tc.within_window} within the window")
+
+
+@app.command("schemas")
+def schemas_cmd(
+    window: WindowOpt = "15m",
+    store: StoreOpt = None,
+    deprecations: Annotated[Path | None, typer.Option("--deprecations", help="Deprecations YAML file.")] = None,
+) -> None:
+    """Schema versions per event type, drift and deprecated versions still in use (as JSON)."""
+    from eventlens.collector.analysis.query import schemas
+
+    start, end = _window(window)
+    s = _open(store)
+    try:
+        report = schemas(s, start, end, deprecations or ())
+    finally:
+        s.close()
+    typer.echo(json.dumps(_jsonable(report), indent=2))

@@ -1,0 +1,69 @@
+"""`/api/lag` for the collector's HTTP server (starlette): group statuses now, and a group's history.
+
+`routes` reads the store from `request.app.state.store` (what the collector's app sets); `lag_routes(store)`
+binds a store explicitly. Both use the wall clock for `now`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from eventlens.collector.lag.query import group_history, group_status_json, group_statuses, sample_json
+from eventlens.collector.model import NS_PER_S
+from eventlens.collector.storage.api import LagStore
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+StoreFn = Callable[[Request], LagStore]
+
+
+def _seconds_param(request: Request, name: str, default: float) -> float | None:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        return None
+    return value if value > 0 else None
+
+
+def _endpoints(store_of: StoreFn, now_fn: Callable[[], int]) -> list[Route]:
+    async def statuses(request: Request) -> JSONResponse:
+        window_s = _seconds_param(request, "window", 600.0)
+        if window_s is None:
+            return JSONResponse({"error": "window must be a positive number of seconds"}, status_code=400)
+        now = now_fn()
+        found = group_statuses(store_of(request), now, int(window_s * NS_PER_S),
+                               group=request.query_params.get("group"))
+        return JSONResponse({"now_ns": now, "groups": [group_status_json(g) for g in found]})
+
+    async def history(request: Request) -> JSONResponse:
+        since_s = _seconds_param(request, "since", 3600.0)
+        if since_s is None:
+            return JSONResponse({"error": "since must be a positive number of seconds"}, status_code=400)
+        now = now_fn()
+        group = request.path_params["group"]
+        series = group_history(store_of(request), group, since_ns=now - int(since_s * NS_PER_S), until_ns=now)
+        return JSONResponse({"group": group, "partitions": [
+            {"topic": topic, "partition": partition, "samples": [sample_json(s) for s in rows]}
+            for (topic, partition), rows in series.items()]})
+
+    return [Route("/api/lag", statuses, methods=["GET"]),
+            Route("/api/lag/{group:path}/history", history, methods=["GET"])]
+
+
+def lag_routes(store: LagStore, now_fn: Callable[[], int] = time.time_ns) -> list[Route]:
+    """The `/api/lag` routes bound to one store: `GET /api/lag[?group=&window=S]`, `GET /api/lag/{group}/history`."""
+    return _endpoints(lambda _request: store, now_fn)
+
+
+def _app_store(request: Request) -> LagStore:
+    store: LagStore = request.app.state.store
+    return store
+
+
+routes: list[Route] = _endpoints(_app_store, time.time_ns)
+"""The `/api/lag` routes using `request.app.state.store`, for the collector's app to mount."""

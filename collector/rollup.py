@@ -1,0 +1,290 @@
+"""Rollup rules kept at ingest: per-minute edge aggregates, producer/consumer pairing, schema sightings.
+
+Pure logic, no I/O: a storage backend hands in the newly stored spans and a way to look up spans it already
+holds, and writes back what `plan` returns, inside the transaction that stored the spans. The rules:
+
+- A PRODUCER span with a topic adds one message to the produce-side row (producer, topic, None, None) of the
+  minute it started; its latency there is the send duration (send until acknowledged).
+- A consumed message pairs with its producer span through its creation context: the consumer span's parent
+  when that is a PRODUCER span, else its links. A `process` span (or an untyped CONSUMER span) is one
+  message; a `receive`/`poll` span counts each linked message, but only for a (service, group) never seen
+  emitting process spans, so a message is counted once. Latency is consume time − produce start, where consume
+  time is a process span's start and a receive/poll span's end (its start is when waiting began).
+- When the producer span is not stored yet, the consumption waits in `pending`; it pairs when the producer
+  arrives, or becomes a partial edge (producer None) once older than the TTL. A message with no creation
+  context at all (uninstrumented producer) is a partial edge at once.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+
+from eventlens.collector.model import (
+    LATENCY_BUCKETS_S,
+    NS_PER_MINUTE,
+    NS_PER_S,
+    EdgeRollup,
+    Operation,
+    Role,
+    SchemaSighting,
+    SpanKind,
+    SpanRecord,
+)
+
+DEFAULT_PENDING_TTL_NS = 5 * NS_PER_MINUTE
+"""How long a consumption waits for its producer span before it is counted as a partial edge."""
+
+N_BUCKETS = len(LATENCY_BUCKETS_S) + 1
+
+EdgeKey = tuple[int, str | None, str, str | None, str | None]
+"""(minute, producer service, topic, consumer group, consumer service)."""
+SightingKey = tuple[int, str, str, str, Role, str]
+"""(minute, event type, fingerprint, service, role, topic)."""
+Emitter = tuple[str, str]
+"""(consumer service, consumer group or "") known to emit process spans."""
+
+
+def minute_of(ns: int) -> int:
+    """Start of the minute holding `ns` (nanoseconds)."""
+    return ns - ns % NS_PER_MINUTE
+
+
+def bucket_index(latency_s: float) -> int:
+    """Index of the latency bucket: the first bound ≥ the latency, or the overflow bucket."""
+    return bisect.bisect_left(LATENCY_BUCKETS_S, latency_s)
+
+
+@dataclass(frozen=True, slots=True)
+class SpanInfo:
+    """What pairing needs to know about a span that may be a producer."""
+
+    trace_id: str
+    span_id: str
+    kind: SpanKind
+    service: str
+    topic: str | None
+    start_ns: int
+    body_size: int | None
+
+
+def info_of(span: SpanRecord) -> SpanInfo:
+    """The pairing view of a span."""
+    return SpanInfo(span.trace_id, span.span_id, span.kind, span.service, span.messaging.topic, span.start_ns,
+                    span.messaging.body_size)
+
+
+@dataclass(frozen=True, slots=True)
+class Consumption:
+    """One consumed message, waiting for (or paired with) the producer span named by its creation context."""
+
+    producer_trace_id: str
+    producer_span_id: str
+    consumer: str
+    consumer_group: str | None
+    topic: str | None
+    consumed_ns: int
+    error: bool
+    body_size: int | None
+    seen_ns: int
+
+
+@dataclass(slots=True)
+class EdgeAcc:
+    """Mutable per-edge-minute accumulator."""
+
+    count: int = 0
+    errors: int = 0
+    bytes: int = 0
+    latency_sum_s: float = 0.0
+    buckets: list[int] = field(default_factory=lambda: [0] * N_BUCKETS)
+
+    def add(self, *, error: bool, nbytes: int | None, latency_s: float | None, n: int = 1) -> None:
+        """Count `n` messages (latency, when given, for each)."""
+        self.count += n
+        self.errors += n if error else 0
+        self.bytes += nbytes or 0
+        if latency_s is not None:
+            latency_s = max(0.0, latency_s)
+            self.latency_sum_s += latency_s * n
+            self.buckets[bucket_index(latency_s)] += n
+
+    def freeze(self, key: EdgeKey) -> EdgeRollup:
+        """The model object for this accumulator."""
+        minute, producer, topic, group, consumer = key
+        return EdgeRollup(minute, producer, topic, group, consumer, self.count, self.errors, self.bytes,
+                          self.latency_sum_s, tuple(self.buckets))
+
+
+@dataclass(slots=True)
+class SightingAcc:
+    """Mutable per-minute schema sighting accumulator."""
+
+    first_seen_ns: int
+    last_seen_ns: int
+    count: int = 0
+    errors: int = 0
+
+
+@dataclass(slots=True)
+class RollupBatch:
+    """What one ingest batch adds: edge minutes, schema sightings, new pending consumptions, new emitters."""
+
+    edges: dict[EdgeKey, EdgeAcc] = field(default_factory=dict)
+    sightings: dict[SightingKey, SightingAcc] = field(default_factory=dict)
+    pending: list[Consumption] = field(default_factory=list)
+    new_emitters: set[Emitter] = field(default_factory=set)
+
+    def edge(self, key: EdgeKey) -> EdgeAcc:
+        """The accumulator of one edge minute (created empty)."""
+        acc = self.edges.get(key)
+        if acc is None:
+            acc = self.edges[key] = EdgeAcc()
+        return acc
+
+    def paired(self, c: Consumption, producer: SpanInfo) -> None:
+        """Count a consumption whose producer span is known."""
+        topic = c.topic if c.topic is not None else (producer.topic or "")
+        key = (minute_of(c.consumed_ns), producer.service, topic, c.consumer_group, c.consumer)
+        nbytes = c.body_size if c.body_size is not None else producer.body_size
+        self.edge(key).add(error=c.error, nbytes=nbytes, latency_s=(c.consumed_ns - producer.start_ns) / NS_PER_S)
+
+    def partial(self, c: Consumption, n: int = 1) -> None:
+        """Count a consumption whose producer is unknown (uninstrumented, or never arrived)."""
+        key = (minute_of(c.consumed_ns), None, c.topic or "", c.consumer_group, c.consumer)
+        self.edge(key).add(error=c.error, nbytes=c.body_size, latency_s=None, n=n)
+
+    def resolve(self, c: Consumption, arrived: SpanInfo) -> None:
+        """A pending consumption's creation-context span arrived: pair it, or count it partial if not a producer."""
+        if arrived.kind is SpanKind.PRODUCER:
+            self.paired(c, arrived)
+        else:
+            self.partial(c)
+
+    def edge_rollups(self) -> list[EdgeRollup]:
+        """The accumulated edge minutes as model objects."""
+        return [acc.freeze(key) for key, acc in self.edges.items()]
+
+    def schema_sightings(self) -> list[SchemaSighting]:
+        """The accumulated sightings as model objects (one per minute and key)."""
+        return [SchemaSighting(et, fp, svc, role, topic, a.first_seen_ns, a.last_seen_ns, a.count, a.errors)
+                for (_m, et, fp, svc, role, topic), a in self.sightings.items()]
+
+
+Lookup = Callable[[str, str], SpanInfo | None]
+
+
+def is_process(span: SpanRecord) -> bool:
+    """A span standing for the handling of one message."""
+    op = span.messaging.operation
+    return op is Operation.PROCESS or (op is None and span.kind is SpanKind.CONSUMER)
+
+
+def is_receive(span: SpanRecord) -> bool:
+    """A receive/poll span (one per fetched batch, or per record in older instrumentations)."""
+    return span.messaging.operation is Operation.RECEIVE and span.kind is not SpanKind.PRODUCER
+
+
+def is_produce(span: SpanRecord) -> bool:
+    """A PRODUCER span sending to a topic."""
+    return span.kind is SpanKind.PRODUCER and span.messaging.topic is not None
+
+
+def _consumption(span: SpanRecord, ctx: tuple[str, str], now_ns: int) -> Consumption:
+    consumed = span.start_ns if is_process(span) else span.end_ns
+    m = span.messaging
+    return Consumption(ctx[0], ctx[1], span.service, m.consumer_group, m.topic, consumed, span.is_error,
+                       m.body_size, now_ns)
+
+
+def _contexts(span: SpanRecord, look: Lookup) -> tuple[list[SpanInfo], list[tuple[str, str]]]:
+    """(producer spans found, contexts not found yet) among a consumer span's creation contexts."""
+    links = [(link.trace_id, link.span_id) for link in span.links]
+    if span.parent_span_id:
+        info = look(span.trace_id, span.parent_span_id)
+        if info is not None and info.kind is SpanKind.PRODUCER:
+            return [info], []
+        if info is None and not links:
+            return [], [(span.trace_id, span.parent_span_id)]
+    found: list[SpanInfo] = []
+    missing: list[tuple[str, str]] = []
+    for ctx in links:
+        info = look(*ctx)
+        if info is None:
+            missing.append(ctx)
+        elif info.kind is SpanKind.PRODUCER:
+            found.append(info)
+    return found, missing
+
+
+def plan(new_spans: Sequence[SpanRecord], lookup: Lookup, emitters: set[Emitter], now_ns: int) -> RollupBatch:
+    """The rollup increments for newly stored spans; `lookup` finds already stored spans, `emitters` the
+    (service, group) pairs known to emit process spans (not modified; new ones are in the result)."""
+    batch = RollupBatch()
+    here = {(s.trace_id, s.span_id): s for s in new_spans}
+
+    def look(trace_id: str, span_id: str) -> SpanInfo | None:
+        span = here.get((trace_id, span_id))
+        return info_of(span) if span is not None else lookup(trace_id, span_id)
+
+    for span in new_spans:
+        if is_process(span):
+            em = (span.service, span.messaging.consumer_group or "")
+            if em not in emitters:
+                batch.new_emitters.add(em)
+    known = emitters | batch.new_emitters
+    for span in new_spans:
+        _sighting(batch, span)
+        if is_produce(span):
+            m = span.messaging
+            key = (minute_of(span.start_ns), span.service, m.topic or "", None, None)
+            batch.edge(key).add(error=span.is_error, nbytes=m.body_size, latency_s=span.duration_ns / NS_PER_S)
+        elif is_process(span):
+            found, missing = _contexts(span, look)
+            if found:
+                batch.paired(_consumption(span, (found[0].trace_id, found[0].span_id), now_ns), found[0])
+            elif missing:
+                batch.pending.append(_consumption(span, missing[0], now_ns))
+            else:
+                batch.partial(_consumption(span, ("", ""), now_ns))
+        elif is_receive(span) and (span.service, span.messaging.consumer_group or "") not in known:
+            found, missing = _contexts(span, look)
+            for info in found:
+                batch.paired(_consumption(span, (info.trace_id, info.span_id), now_ns), info)
+            batch.pending.extend(_consumption(span, ctx, now_ns) for ctx in missing)
+            if not span.links and not span.parent_span_id:
+                batch.partial(_consumption(span, ("", ""), now_ns), n=max(1, span.messaging.batch_count or 1))
+    return batch
+
+
+def _sighting(batch: RollupBatch, span: SpanRecord) -> None:
+    m = span.messaging
+    if m.event_type is None or m.schema_fingerprint is None:
+        return
+    role = Role.PRODUCER if span.kind is SpanKind.PRODUCER else Role.CONSUMER
+    key = (minute_of(span.start_ns), m.event_type, m.schema_fingerprint, span.service, role, m.topic or "")
+    acc = batch.sightings.get(key)
+    if acc is None:
+        acc = batch.sightings[key] = SightingAcc(span.start_ns, span.start_ns)
+    acc.first_seen_ns = min(acc.first_seen_ns, span.start_ns)
+    acc.last_seen_ns = max(acc.last_seen_ns, span.start_ns)
+    acc.count += 1
+    acc.errors += 1 if span.is_error else 0
+
+
+def expired(pending: Iterable[Consumption], now_ns: int, ttl_ns: int) -> list[Consumption]:
+    """Pending consumptions that have waited at least `ttl_ns` and become partial edges."""
+    return [c for c in pending if now_ns - c.seen_ns >= ttl_ns]
+
+
+def merge_sightings(rows: Iterable[SchemaSighting]) -> list[SchemaSighting]:
+    """Aggregate per-minute sightings of the same (event type, fingerprint, service, role, topic)."""
+    out: dict[tuple[str, str, str, Role, str], SchemaSighting] = {}
+    for s in rows:
+        key = (s.event_type, s.fingerprint, s.service, s.role, s.topic)
+        prev = out.get(key)
+        out[key] = s if prev is None else SchemaSighting(
+            s.event_type, s.fingerprint, s.service, s.role, s.topic, min(prev.first_seen_ns, s.first_seen_ns),
+            max(prev.last_seen_ns, s.last_seen_ns), prev.count + s.count, prev.errors + s.errors)
+    return sorted(out.values(), key=lambda s: (s.event_type, s.fingerprint, s.service, s.role, s.topic))

@@ -1,0 +1,156 @@
+"""SpanRecord ⇄ table row codec shared by the SQLite and PostgreSQL backends (no I/O).
+
+Ids are kept as text for exact round trips; small integer keys derived from them (`trace_k`: the low 64 bits
+of the trace id, `span_k`: the span id, both as signed 64-bit integers) carry the indexes, because random text
+keys make every insert slow. Message lookups (event id, key, topic/partition/offset) go through 32-bit hash
+columns with partial indexes; queries re-check the real values, so hash collisions never return wrong rows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import zlib
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from eventlens.collector.model import (
+    AttrValue,
+    Messaging,
+    Operation,
+    SpanKind,
+    SpanLink,
+    SpanRecord,
+    StatusCode,
+)
+
+_U64 = 1 << 64
+_MASK = _U64 - 1
+_HEX = re.compile(r"[0-9a-fA-F]+")
+_I64_MAX = (1 << 63) - 1
+
+SPAN_COLUMNS: tuple[str, ...] = (
+    "trace_k", "span_k", "trace_id", "span_id", "parent_span_id", "name", "kind", "service",
+    "start_ns", "end_ns", "status", "status_message", "scope", "links", "attributes", "resource_id",
+    "m_system", "m_operation", "m_operation_name", "m_topic", "m_partition", "m_offset", "m_key",
+    "m_group", "m_client_id", "m_message_id", "m_batch_count", "m_body_size", "m_event_id", "m_event_type",
+    "m_event_source", "m_schema_fingerprint", "m_lag_offsets", "m_lag_seconds", "m_server_address",
+    "m_error_type", "ev_h", "key_h", "tpo_h",
+)
+"""Column order of the `spans` table rows this module builds (both backends use the same names)."""
+
+READ_COLUMNS: tuple[str, ...] = SPAN_COLUMNS[2:36]
+"""The columns a read needs to rebuild a SpanRecord (everything but keys and hashes)."""
+
+
+def _signed(value: int) -> int:
+    return value - _U64 if value > _I64_MAX else value
+
+
+def id_key(hex_id: str) -> int:
+    """A signed 64-bit integer key for an id: its 64-bit halves XOR-folded when it is hex, else a hash of it.
+
+    For a 128-bit trace id that is high ⊕ low (so zero-padded 64-bit ids keep their value); a span id is itself.
+    """
+    if 0 < len(hex_id) <= 32 and _HEX.fullmatch(hex_id):
+        value = int(hex_id, 16)
+        return _signed((value ^ (value >> 64)) & _MASK)
+    return _signed(int.from_bytes(hashlib.blake2b(hex_id.encode("utf-8", "surrogatepass"),
+                                                  digest_size=8).digest(), "big"))
+
+
+def text_hash(*parts: object) -> int:
+    """A 32-bit hash of some values, for the message lookup indexes (collisions are re-checked by queries)."""
+    return zlib.crc32("\x1f".join(str(p) for p in parts).encode("utf-8", "surrogatepass"))
+
+
+def event_hash(event_id: str) -> int:
+    """Hash column value for an event id lookup."""
+    return text_hash("e", event_id)
+
+
+def key_hash(key: str) -> int:
+    """Hash column value for a message key lookup."""
+    return text_hash("k", key)
+
+
+def tpo_hash(topic: str, partition: int, offset: int) -> int:
+    """Hash column value for a (topic, partition, offset) lookup."""
+    return text_hash("o", topic, partition, offset)
+
+
+def dumps(value: Mapping[str, AttrValue]) -> str:
+    """Attributes as compact JSON (tuples become arrays; ASCII-escaped so any Python string survives)."""
+    return json.dumps(value, separators=(",", ":"))
+
+
+def loads(text: str | None) -> dict[str, AttrValue]:
+    """Attributes back from JSON, arrays as tuples."""
+    if not text:
+        return {}
+    raw: dict[str, Any] = json.loads(text)
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in raw.items()}
+
+
+def _links_json(links: Sequence[SpanLink]) -> str | None:
+    if not links:
+        return None
+    return json.dumps([[link.trace_id, link.span_id, dict(link.attributes)] for link in links],
+                      separators=(",", ":"))
+
+
+def _links_from(text: str | None) -> tuple[SpanLink, ...]:
+    if not text:
+        return ()
+    out = []
+    for trace_id, span_id, attrs in json.loads(text):
+        out.append(SpanLink(trace_id, span_id,
+                            {k: tuple(v) if isinstance(v, list) else v for k, v in attrs.items()}))
+    return tuple(out)
+
+
+def span_row(span: SpanRecord, resource_id: int) -> tuple[object, ...]:
+    """The `spans` row of one record, in SPAN_COLUMNS order."""
+    m = span.messaging
+    attrs = span.attributes
+    ev_h = event_hash(m.event_id) if m.event_id is not None else None
+    key_h = key_hash(m.key) if m.key is not None else None
+    tpo_h = (tpo_hash(m.topic, m.partition, m.offset)
+             if m.topic is not None and m.partition is not None and m.offset is not None else None)
+    return (
+        id_key(span.trace_id), id_key(span.span_id), span.trace_id, span.span_id, span.parent_span_id,
+        span.name, int(span.kind), span.service, span.start_ns, span.end_ns, int(span.status),
+        span.status_message, span.scope, _links_json(span.links), dumps(attrs) if attrs else None, resource_id,
+        m.system, m.operation.value if m.operation is not None else None, m.operation_name, m.topic,
+        m.partition, m.offset, m.key, m.consumer_group, m.client_id, m.message_id, m.batch_count, m.body_size,
+        m.event_id, m.event_type, m.event_source, m.schema_fingerprint, m.lag_offsets, m.lag_seconds,
+        m.server_address, m.error_type, ev_h, key_h, tpo_h,
+    )
+
+
+def resource_key(text: str) -> int:
+    """Content-addressed id of a resource's attribute JSON."""
+    return _signed(int.from_bytes(hashlib.blake2b(text.encode("utf-8"), digest_size=8).digest(), "big"))
+
+
+def span_from_row(row: Sequence[Any], resource: Mapping[str, AttrValue]) -> SpanRecord:
+    """Rebuild a SpanRecord from a row in READ_COLUMNS order (the resource attributes looked up by the caller)."""
+    (trace_id, span_id, parent, name, kind, service, start_ns, end_ns, status, status_message, scope, links,
+     attrs, _resource_id, system, operation, operation_name, topic, partition, offset, key, group, client_id,
+     message_id, batch_count, body_size, event_id, event_type, event_source, fingerprint, lag_offsets,
+     lag_seconds, server_address, error_type) = row
+    messaging = Messaging(
+        system=system, operation=Operation(operation) if operation is not None else None,
+        operation_name=operation_name, topic=topic, partition=partition, offset=offset, key=key,
+        consumer_group=group, client_id=client_id, message_id=message_id, batch_count=batch_count,
+        body_size=body_size, event_id=event_id, event_type=event_type, event_source=event_source,
+        schema_fingerprint=fingerprint, lag_offsets=lag_offsets, lag_seconds=lag_seconds,
+        server_address=server_address, error_type=error_type,
+    )
+    return SpanRecord(
+        trace_id=trace_id, span_id=span_id, parent_span_id=parent, name=name, kind=SpanKind(kind),
+        service=service, start_ns=start_ns, end_ns=end_ns, status=StatusCode(status),
+        status_message=status_message, links=_links_from(links), messaging=messaging, attributes=loads(attrs),
+        resource=resource, scope=scope,
+    )

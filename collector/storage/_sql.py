@@ -1,0 +1,429 @@
+"""What the SQLite and PostgreSQL backends share: the queries and the ingest transaction (spans + rollups).
+
+A backend supplies connections (`_write_cursor`, `_read_cursor`), its placeholder style and its fastest way to
+insert a batch of span rows reporting which were new. SQL here is written with `?` placeholders.
+"""
+
+from __future__ import annotations
+
+import abc
+import contextlib
+import time
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, Protocol
+
+from eventlens.collector import rollup
+from eventlens.collector.model import (
+    EdgeRollup,
+    LagSample,
+    Role,
+    SchemaSighting,
+    SpanKind,
+    SpanRecord,
+)
+from eventlens.collector.storage import _rows
+from eventlens.collector.storage.api import StoreError
+
+_CHUNK = 400
+_BUCKET_COLS = [f"b{i}" for i in range(rollup.N_BUCKETS)]
+_EDGE_COLS = ["minute", "producer", "topic", "grp", "consumer", "count", "errors", "bytes", "latency_sum_s",
+              *_BUCKET_COLS]
+_PENDING_COLS = ["p_span_k", "p_trace_id", "p_span_id", "consumer", "grp", "topic", "consumed_ns", "error",
+                 "body_size", "seen_ns"]
+_READ = ", ".join(_rows.READ_COLUMNS)
+_READ_S = ", ".join(f"s.{c}" for c in _rows.READ_COLUMNS)
+
+
+class Cursor(Protocol):
+    """The DB-API cursor subset both drivers offer."""
+
+    @property
+    def rowcount(self) -> int: ...
+
+    def execute(self, sql: Any, params: Any = ..., /) -> Any: ...
+    def executemany(self, sql: Any, params: Any, /) -> Any: ...
+    def fetchone(self) -> Any: ...
+    def fetchall(self) -> list[Any]: ...
+
+
+def _edge_order(item: tuple[rollup.EdgeKey, rollup.EdgeAcc]) -> tuple[int, str, str, str, str]:
+    """Upsert order (a fixed order keeps concurrent writers from deadlocking on the same rows)."""
+    m, p, t, g, c = item[0]
+    return (m, p or "", t, g or "", c or "")
+
+
+def _none(value: str) -> str | None:
+    return value or None
+
+
+class SQLStore(abc.ABC):
+    """Store protocol implementation over a DB-API connection; subclasses bring the connections."""
+
+    def __init__(self, *, pending_ttl_ns: int = rollup.DEFAULT_PENDING_TTL_NS,
+                 clock: Callable[[], int] = time.time_ns) -> None:
+        self.pending_ttl_ns = pending_ttl_ns
+        self._clock = clock
+        self._resources: dict[int, dict[str, Any]] = {}
+        self._known_resource_ids: set[int] = set()
+        self._known_services: set[str] = set()
+        self._emitters: set[rollup.Emitter] | None = None
+
+    # -- backend hooks ---------------------------------------------------------------------------------------
+    placeholder = "?"
+
+    @abc.abstractmethod
+    def _write_cursor(self) -> contextlib.AbstractContextManager[Cursor]:
+        """A cursor inside one write transaction (committed on exit, rolled back on error)."""
+
+    @abc.abstractmethod
+    def _read_cursor(self) -> contextlib.AbstractContextManager[Cursor]:
+        """A cursor for reads."""
+
+    @abc.abstractmethod
+    def _insert_span_rows(self, cur: Cursor, rows: list[tuple[object, ...]]) -> set[tuple[str, str]] | None:
+        """Insert rows, skipping existing (trace_k, span_k); return the inserted (trace_id, span_id), or None if all."""
+
+    @abc.abstractmethod
+    def _errors(self) -> tuple[type[BaseException], ...]:
+        """The driver's exception types that mean a failed operation."""
+
+    def q(self, sql: str) -> str:
+        """The SQL in this backend's placeholder style."""
+        return sql if self.placeholder == "?" else sql.replace("?", self.placeholder)
+
+    @contextlib.contextmanager
+    def _guard(self, what: str) -> Iterator[None]:
+        try:
+            yield
+        except StoreError:
+            raise
+        except self._errors() as exc:
+            raise StoreError(f"{what} failed: {exc}") from exc
+
+    # -- writes ----------------------------------------------------------------------------------------------
+    def write_spans(self, spans: Sequence[SpanRecord]) -> int:
+        """Store a batch and its rollups in one transaction; returns how many spans were new."""
+        unique: dict[tuple[str, str], SpanRecord] = {}
+        for span in spans:
+            unique.setdefault((span.trace_id, span.span_id), span)
+        if not unique:
+            return 0
+        batch = list(unique.values())
+        now = self._clock()
+        memo: dict[int, int] = {}
+        new_resources: list[tuple[int, str]] = []
+        rows = []
+        for span in batch:
+            rid = memo.get(id(span.resource))
+            if rid is None:
+                text = _rows.dumps(span.resource)
+                rid = memo[id(span.resource)] = _rows.resource_key(text)
+                if rid not in self._known_resource_ids:
+                    new_resources.append((rid, text))
+            rows.append(_rows.span_row(span, rid))
+        with self._guard("write_spans"), self._write_cursor() as cur:
+            if new_resources:
+                cur.executemany(self.q("INSERT INTO resources (id, attributes) VALUES (?, ?) "
+                                       "ON CONFLICT (id) DO NOTHING"), new_resources)
+            inserted = self._insert_span_rows(cur, rows)
+            new = batch if inserted is None else [s for s in batch if (s.trace_id, s.span_id) in inserted]
+            if new:
+                self._after_insert(cur, new, now)
+        self._known_resource_ids.update(rid for rid, _ in new_resources)
+        self._known_services.update(s.service for s in new)
+        return len(new)
+
+    def _after_insert(self, cur: Cursor, new: list[SpanRecord], now: int) -> None:
+        links = [(_rows.id_key(link.trace_id), _rows.id_key(link.span_id), _rows.id_key(s.trace_id),
+                  _rows.id_key(s.span_id), s.start_ns) for s in new for link in s.links]
+        if links:
+            cur.executemany(self.q(
+                "INSERT INTO span_links (target_trace_k, target_span_k, src_trace_k, src_span_k, start_ns) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"), links)
+        services = {s.service for s in new} - self._known_services
+        if services:
+            cur.executemany(self.q("INSERT INTO services (service) VALUES (?) ON CONFLICT DO NOTHING"),
+                            [(s,) for s in sorted(services)])
+        cur.execute(self.q("UPDATE meta SET value = value + ? WHERE name = 'span_count'"), (len(new),))
+        self._update_rollups(cur, new, now)
+
+    def _lookup(self, cur: Cursor) -> rollup.Lookup:
+        sql = self.q("SELECT kind, service, m_topic, start_ns, m_body_size FROM spans "
+                     "WHERE trace_k = ? AND span_k = ? AND trace_id = ? AND span_id = ?")
+
+        def lookup(trace_id: str, span_id: str) -> rollup.SpanInfo | None:
+            cur.execute(sql, (_rows.id_key(trace_id), _rows.id_key(span_id), trace_id, span_id))
+            row = cur.fetchone()
+            if row is None:
+                return None
+            return rollup.SpanInfo(trace_id, span_id, SpanKind(row[0]), row[1], row[2], row[3], row[4])
+
+        return lookup
+
+    def _load_emitters(self, cur: Cursor) -> set[rollup.Emitter]:
+        if self._emitters is None:
+            cur.execute("SELECT service, grp FROM process_emitters")
+            self._emitters = {(r[0], r[1]) for r in cur.fetchall()}
+        return self._emitters
+
+    def _update_rollups(self, cur: Cursor, new: list[SpanRecord], now: int) -> None:
+        emitters = self._load_emitters(cur)
+        batch = rollup.plan(new, self._lookup(cur), emitters, now)
+        self._resolve_pending(cur, batch, new)
+        self._expire_pending(cur, batch, now)
+        if batch.pending:
+            cur.executemany(self.q(f"INSERT INTO pending ({', '.join(_PENDING_COLS)}) "
+                                   f"VALUES ({', '.join('?' * len(_PENDING_COLS))})"),
+                            [(_rows.id_key(c.producer_span_id), c.producer_trace_id, c.producer_span_id,
+                              c.consumer, c.consumer_group, c.topic, c.consumed_ns, c.error, c.body_size,
+                              c.seen_ns) for c in batch.pending])
+        if batch.new_emitters:
+            cur.executemany(self.q("INSERT INTO process_emitters (service, grp) VALUES (?, ?) "
+                                   "ON CONFLICT DO NOTHING"), sorted(batch.new_emitters))
+            emitters.update(batch.new_emitters)
+        self._write_rollups(cur, batch)
+
+    def _write_rollups(self, cur: Cursor, batch: rollup.RollupBatch) -> None:
+        if batch.edges:
+            adds = ", ".join(f"{c} = edge_minutes.{c} + excluded.{c}" for c in _EDGE_COLS[5:])
+            cur.executemany(self.q(
+                f"INSERT INTO edge_minutes ({', '.join(_EDGE_COLS)}) VALUES ({', '.join('?' * len(_EDGE_COLS))}) "
+                f"ON CONFLICT (minute, producer, topic, grp, consumer) DO UPDATE SET {adds}"),
+                [(m, p or "", t, g or "", c or "", a.count, a.errors, a.bytes, a.latency_sum_s, *a.buckets)
+                 for (m, p, t, g, c), a in sorted(batch.edges.items(), key=_edge_order)])
+        if batch.sightings:
+            cur.executemany(self.q(
+                "INSERT INTO schema_minutes (minute, event_type, fingerprint, service, role, topic, first_seen_ns, "
+                "last_seen_ns, count, errors) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (minute, event_type, fingerprint, service, role, topic) DO UPDATE SET "
+                "first_seen_ns = MIN(schema_minutes.first_seen_ns, excluded.first_seen_ns), "
+                "last_seen_ns = MAX(schema_minutes.last_seen_ns, excluded.last_seen_ns), "
+                "count = schema_minutes.count + excluded.count, errors = schema_minutes.errors + excluded.errors"
+                .replace("MIN(", self._min2).replace("MAX(", self._max2)),
+                [(m, et, fp, svc, role.value, topic, a.first_seen_ns, a.last_seen_ns, a.count, a.errors)
+                 for (m, et, fp, svc, role, topic), a in sorted(batch.sightings.items())])
+
+    _min2 = "MIN("
+    _max2 = "MAX("
+
+    def _pending_rows(self, cur: Cursor, where: str, params: Sequence[object]) -> list[tuple[Any, ...]]:
+        cur.execute(self.q(f"SELECT {self._rowid}, p_trace_id, p_span_id, consumer, grp, topic, consumed_ns, "
+                           f"error, body_size, seen_ns FROM pending WHERE {where}"), params)
+        return list(cur.fetchall())
+
+    _rowid = "rowid"
+
+    @staticmethod
+    def _consumption(row: Sequence[Any]) -> rollup.Consumption:
+        return rollup.Consumption(row[1], row[2], row[3], row[4], row[5], row[6], bool(row[7]), row[8], row[9])
+
+    def _resolve_pending(self, cur: Cursor, batch: rollup.RollupBatch, new: list[SpanRecord]) -> None:
+        cur.execute("SELECT 1 FROM pending LIMIT 1")
+        if cur.fetchone() is None:
+            return
+        by_id = {(s.trace_id, s.span_id): s for s in new}
+        keys = sorted({_rows.id_key(s.span_id) for s in new})
+        done = []
+        for i in range(0, len(keys), _CHUNK):
+            chunk = keys[i:i + _CHUNK]
+            for row in self._pending_rows(cur, f"p_span_k IN ({', '.join('?' * len(chunk))})", chunk):
+                span = by_id.get((row[1], row[2]))
+                if span is not None:
+                    batch.resolve(self._consumption(row), rollup.info_of(span))
+                    done.append((row[0],))
+        if done:
+            cur.executemany(self.q(f"DELETE FROM pending WHERE {self._rowid} = ?"), done)
+
+    def _expire_pending(self, cur: Cursor, batch: rollup.RollupBatch, now: int) -> None:
+        rows = self._pending_rows(cur, "seen_ns <= ?", (now - self.pending_ttl_ns,))
+        for row in rows:
+            batch.partial(self._consumption(row))
+        if rows:
+            cur.executemany(self.q(f"DELETE FROM pending WHERE {self._rowid} = ?"), [(r[0],) for r in rows])
+
+    def flush_pending(self, now_ns: int) -> int:
+        """Turn pending consumptions older than the TTL into partial edges now; returns how many."""
+        batch = rollup.RollupBatch()
+        with self._guard("flush_pending"), self._write_cursor() as cur:
+            self._expire_pending(cur, batch, now_ns)
+            self._write_rollups(cur, batch)
+        return sum(a.count for a in batch.edges.values())
+
+    def pending_count(self) -> int:
+        """How many consumptions wait for their producer span."""
+        with self._guard("pending_count"), self._read_cursor() as cur:
+            cur.execute("SELECT count(*) FROM pending")
+            return int(cur.fetchone()[0])
+
+    def write_lag_samples(self, samples: Sequence[LagSample]) -> None:
+        """Store lag samples taken by the poller."""
+        if not samples:
+            return
+        with self._guard("write_lag_samples"), self._write_cursor() as cur:
+            cur.executemany(self.q(
+                "INSERT INTO lag_samples (grp, topic, part, committed_offset, end_offset, observed_at_ns, "
+                "lag_seconds, lag_seconds_estimated) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"),
+                [(s.group, s.topic, s.partition, s.committed_offset, s.end_offset, s.observed_at_ns,
+                  s.lag_seconds, s.lag_seconds_estimated) for s in samples])
+
+    def forget_group(self, group: str) -> None:
+        """Drop every sample of a group that no longer exists."""
+        with self._guard("forget_group"), self._write_cursor() as cur:
+            cur.execute(self.q("DELETE FROM lag_samples WHERE grp = ?"), (group,))
+
+    def apply_retention(self, now_ns: int, *, spans_max_age_ns: int, rollups_max_age_ns: int) -> int:
+        """Delete raw spans older than `spans_max_age_ns` and rollups/lag samples older than theirs; also turns
+        expired pending consumptions into partial edges. Returns rows deleted."""
+        self.flush_pending(now_ns)
+        span_cut = now_ns - spans_max_age_ns
+        rollup_cut = now_ns - rollups_max_age_ns
+        deleted = 0
+        with self._guard("apply_retention"), self._write_cursor() as cur:
+            cur.execute(self.q("DELETE FROM spans WHERE start_ns < ?"), (span_cut,))
+            spans_deleted = max(0, cur.rowcount)
+            cur.execute(self.q("UPDATE meta SET value = value - ? WHERE name = 'span_count'"), (spans_deleted,))
+            deleted += spans_deleted
+            for sql, cut in (("DELETE FROM span_links WHERE start_ns < ?", span_cut),
+                             ("DELETE FROM edge_minutes WHERE minute < ?", rollup_cut),
+                             ("DELETE FROM schema_minutes WHERE minute < ?", rollup_cut),
+                             ("DELETE FROM lag_samples WHERE observed_at_ns < ?", rollup_cut)):
+                cur.execute(self.q(sql), (cut,))
+                deleted += max(0, cur.rowcount)
+        return deleted
+
+    # -- reads -----------------------------------------------------------------------------------------------
+    def _resource(self, cur: Cursor, rid: int) -> dict[str, Any]:
+        res = self._resources.get(rid)
+        if res is None:
+            cur.execute(self.q("SELECT attributes FROM resources WHERE id = ?"), (rid,))
+            row = cur.fetchone()
+            res = _rows.loads(row[0]) if row is not None else {}
+            if len(self._resources) > 10_000:
+                self._resources.clear()
+            self._resources[rid] = res
+        return res
+
+    def _spans(self, cur: Cursor, sql: str, params: Sequence[object]) -> list[SpanRecord]:
+        cur.execute(self.q(sql), params)
+        rows = cur.fetchall()
+        return [_rows.span_from_row(row, self._resource(cur, row[13])) for row in rows]
+
+    def get_trace(self, trace_id: str) -> list[SpanRecord]:
+        """Every stored span of one trace, by start time."""
+        with self._guard("get_trace"), self._read_cursor() as cur:
+            return self._spans(cur, f"SELECT {_READ} FROM spans WHERE trace_k = ? AND trace_id = ? "
+                                    "ORDER BY start_ns, span_id", (_rows.id_key(trace_id), trace_id))
+
+    def get_span(self, trace_id: str, span_id: str) -> SpanRecord | None:
+        """One span, or None."""
+        with self._guard("get_span"), self._read_cursor() as cur:
+            found = self._spans(cur, f"SELECT {_READ} FROM spans WHERE trace_k = ? AND span_k = ? "
+                                     "AND trace_id = ? AND span_id = ?",
+                                (_rows.id_key(trace_id), _rows.id_key(span_id), trace_id, span_id))
+        return found[0] if found else None
+
+    def find_spans(self, *, event_id: str | None = None, key: str | None = None, topic: str | None = None,
+                   partition: int | None = None, offset: int | None = None, service: str | None = None,
+                   start_ns: int | None = None, end_ns: int | None = None, limit: int = 1000) -> list[SpanRecord]:
+        """Spans matching every given filter (messaging fields, service, start-time window), newest first."""
+        where: list[str] = []
+        params: list[object] = []
+        indexed = False
+        if event_id is not None:
+            where += ["ev_h = ?", "m_event_id = ?"]
+            params += [_rows.event_hash(event_id), event_id]
+            indexed = True
+        if key is not None:
+            where += ["key_h = ?", "m_key = ?"]
+            params += [_rows.key_hash(key), key]
+            indexed = True
+        if topic is not None and partition is not None and offset is not None and not indexed:
+            where.append("tpo_h = ?")
+            params.append(_rows.tpo_hash(topic, partition, offset))
+            indexed = True
+        for column, value in (("m_topic", topic), ("m_partition", partition), ("m_offset", offset),
+                              ("service", service)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                params.append(value)
+        if start_ns is not None:
+            where.append("start_ns >= ?")
+            params.append(start_ns)
+        if end_ns is not None:
+            where.append("start_ns < ?")
+            params.append(end_ns)
+        sql = f"SELECT {_READ} FROM spans"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        order = "+start_ns" if indexed and self.placeholder == "?" else "start_ns"
+        sql += f" ORDER BY {order} DESC, span_id DESC LIMIT ?"
+        params.append(max(0, limit))
+        with self._guard("find_spans"), self._read_cursor() as cur:
+            return self._spans(cur, sql, params)
+
+    def spans_linking_to(self, trace_id: str, span_id: str) -> list[SpanRecord]:
+        """Spans (in any trace) that have a link to, or a parent of, the given span: its consumers."""
+        tk, sk = _rows.id_key(trace_id), _rows.id_key(span_id)
+        with self._guard("spans_linking_to"), self._read_cursor() as cur:
+            linked = self._spans(cur, f"SELECT {_READ_S} FROM span_links l JOIN spans s "
+                                      "ON s.trace_k = l.src_trace_k AND s.span_k = l.src_span_k "
+                                      "WHERE l.target_trace_k = ? AND l.target_span_k = ?", (tk, sk))
+            children = self._spans(cur, f"SELECT {_READ} FROM spans WHERE trace_k = ? AND trace_id = ? "
+                                        "AND parent_span_id = ?", (tk, trace_id, span_id))
+        out = {(s.trace_id, s.span_id): s for s in children}
+        for s in linked:
+            if any(link.trace_id == trace_id and link.span_id == span_id for link in s.links):
+                out[(s.trace_id, s.span_id)] = s
+        return sorted(out.values(), key=lambda s: (s.start_ns, s.trace_id, s.span_id))
+
+    def services(self) -> list[str]:
+        """Every service name seen, sorted."""
+        with self._guard("services"), self._read_cursor() as cur:
+            cur.execute("SELECT service FROM services ORDER BY service")
+            return [r[0] for r in cur.fetchall()]
+
+    def span_count(self) -> int:
+        """How many spans are stored (a counter kept by writes and retention)."""
+        with self._guard("span_count"), self._read_cursor() as cur:
+            cur.execute("SELECT value FROM meta WHERE name = 'span_count'")
+            row = cur.fetchone()
+            return int(row[0]) if row is not None else 0
+
+    def edge_rollups(self, start_ns: int, end_ns: int) -> list[EdgeRollup]:
+        """Per-minute edge rollups whose minute falls in [start_ns, end_ns)."""
+        with self._guard("edge_rollups"), self._read_cursor() as cur:
+            cur.execute(self.q(f"SELECT {', '.join(_EDGE_COLS)} FROM edge_minutes WHERE minute >= ? AND minute < ? "
+                               "ORDER BY minute, producer, topic, grp, consumer"), (start_ns, end_ns))
+            rows = cur.fetchall()
+        return [EdgeRollup(r[0], _none(r[1]), r[2], _none(r[3]), _none(r[4]), r[5], r[6], r[7], float(r[8]),
+                           tuple(r[9:])) for r in rows]
+
+    def schema_sightings(self, start_ns: int, end_ns: int) -> list[SchemaSighting]:
+        """Schema sightings last seen in [start_ns, end_ns), aggregated over that window."""
+        with self._guard("schema_sightings"), self._read_cursor() as cur:
+            cur.execute(self.q("SELECT event_type, fingerprint, service, role, topic, first_seen_ns, last_seen_ns, "
+                               "count, errors FROM schema_minutes WHERE minute >= ? AND minute < ? "
+                               "AND last_seen_ns >= ? AND last_seen_ns < ?"),
+                        (rollup.minute_of(start_ns), end_ns, start_ns, end_ns))
+            rows = cur.fetchall()
+        return rollup.merge_sightings(SchemaSighting(r[0], r[1], r[2], Role(r[3]), r[4], r[5], r[6], r[7], r[8])
+                                      for r in rows)
+
+    def lag_samples(self, *, group: str | None = None, since_ns: int | None = None,
+                    until_ns: int | None = None) -> list[LagSample]:
+        """Samples (oldest first), optionally for one group and a time window [since_ns, until_ns)."""
+        where, params = [], []
+        for clause, value in (("grp = ?", group), ("observed_at_ns >= ?", since_ns),
+                              ("observed_at_ns < ?", until_ns)):
+            if value is not None:
+                where.append(clause)
+                params.append(value)
+        sql = ("SELECT grp, topic, part, committed_offset, end_offset, observed_at_ns, lag_seconds, "
+               "lag_seconds_estimated FROM lag_samples")
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY observed_at_ns, grp, topic, part"
+        with self._guard("lag_samples"), self._read_cursor() as cur:
+            cur.execute(self.q(sql), params)
+            rows = cur.fetchall()
+        return [LagSample(r[0], r[1], r[2], r[3], r[4], r[5], r[6], bool(r[7])) for r in rows]

@@ -1,0 +1,159 @@
+-- eventlens storage schema (PostgreSQL). Applied with IF NOT EXISTS on every open; version in `meta`.
+-- Ids are kept as text for exact round trips; the indexes use integer keys derived from them (see _rows.py).
+
+CREATE TABLE IF NOT EXISTS meta (
+    name TEXT PRIMARY KEY,
+    value BIGINT NOT NULL
+);
+
+-- Raw spans. trace_k = trace id's 64-bit halves XOR-folded, span_k = span id (both signed 64-bit).
+CREATE TABLE IF NOT EXISTS spans (
+    trace_k BIGINT NOT NULL,
+    span_k BIGINT NOT NULL,
+    trace_id TEXT NOT NULL,
+    span_id TEXT NOT NULL,
+    parent_span_id TEXT,
+    name TEXT NOT NULL,
+    kind BIGINT NOT NULL,
+    service TEXT NOT NULL,
+    start_ns BIGINT NOT NULL,
+    end_ns BIGINT NOT NULL,
+    status BIGINT NOT NULL,
+    status_message TEXT NOT NULL,
+    scope TEXT NOT NULL,
+    links TEXT,
+    attributes TEXT,
+    resource_id BIGINT NOT NULL,
+    m_system TEXT,
+    m_operation TEXT,
+    m_operation_name TEXT,
+    m_topic TEXT,
+    m_partition BIGINT,
+    m_offset BIGINT,
+    m_key TEXT,
+    m_group TEXT,
+    m_client_id TEXT,
+    m_message_id TEXT,
+    m_batch_count BIGINT,
+    m_body_size BIGINT,
+    m_event_id TEXT,
+    m_event_type TEXT,
+    m_event_source TEXT,
+    m_schema_fingerprint TEXT,
+    m_lag_offsets BIGINT,
+    m_lag_seconds DOUBLE PRECISION,
+    m_server_address TEXT,
+    m_error_type TEXT,
+    ev_h BIGINT,
+    key_h BIGINT,
+    tpo_h BIGINT
+);
+CREATE UNIQUE INDEX IF NOT EXISTS spans_id ON spans (trace_k, span_k);
+CREATE INDEX IF NOT EXISTS spans_start ON spans (start_ns);
+CREATE INDEX IF NOT EXISTS spans_event ON spans (ev_h) WHERE ev_h IS NOT NULL;
+CREATE INDEX IF NOT EXISTS spans_key ON spans (key_h) WHERE key_h IS NOT NULL;
+CREATE INDEX IF NOT EXISTS spans_tpo ON spans (tpo_h) WHERE tpo_h IS NOT NULL;
+
+-- Resource attributes, content-addressed (spans of one process share one row).
+CREATE TABLE IF NOT EXISTS resources (
+    id BIGINT PRIMARY KEY,
+    attributes TEXT NOT NULL
+);
+
+-- Reverse index of span links, for "who consumed this message" (spans_linking_to).
+CREATE TABLE IF NOT EXISTS span_links (
+    target_trace_k BIGINT NOT NULL,
+    target_span_k BIGINT NOT NULL,
+    src_trace_k BIGINT NOT NULL,
+    src_span_k BIGINT NOT NULL,
+    start_ns BIGINT NOT NULL,
+    PRIMARY KEY (target_trace_k, target_span_k, src_trace_k, src_span_k)
+);
+
+CREATE TABLE IF NOT EXISTS services (
+    service TEXT PRIMARY KEY
+);
+
+-- Per-minute edge rollups; '' stands for None in producer, grp and consumer. b0..b18: latency histogram.
+CREATE TABLE IF NOT EXISTS edge_minutes (
+    minute BIGINT NOT NULL,
+    producer TEXT NOT NULL,
+    topic TEXT NOT NULL,
+    grp TEXT NOT NULL,
+    consumer TEXT NOT NULL,
+    count BIGINT NOT NULL,
+    errors BIGINT NOT NULL,
+    bytes BIGINT NOT NULL,
+    latency_sum_s DOUBLE PRECISION NOT NULL,
+    b0 BIGINT NOT NULL DEFAULT 0,
+    b1 BIGINT NOT NULL DEFAULT 0,
+    b2 BIGINT NOT NULL DEFAULT 0,
+    b3 BIGINT NOT NULL DEFAULT 0,
+    b4 BIGINT NOT NULL DEFAULT 0,
+    b5 BIGINT NOT NULL DEFAULT 0,
+    b6 BIGINT NOT NULL DEFAULT 0,
+    b7 BIGINT NOT NULL DEFAULT 0,
+    b8 BIGINT NOT NULL DEFAULT 0,
+    b9 BIGINT NOT NULL DEFAULT 0,
+    b10 BIGINT NOT NULL DEFAULT 0,
+    b11 BIGINT NOT NULL DEFAULT 0,
+    b12 BIGINT NOT NULL DEFAULT 0,
+    b13 BIGINT NOT NULL DEFAULT 0,
+    b14 BIGINT NOT NULL DEFAULT 0,
+    b15 BIGINT NOT NULL DEFAULT 0,
+    b16 BIGINT NOT NULL DEFAULT 0,
+    b17 BIGINT NOT NULL DEFAULT 0,
+    b18 BIGINT NOT NULL DEFAULT 0,
+    PRIMARY KEY (minute, producer, topic, grp, consumer)
+);
+
+CREATE TABLE IF NOT EXISTS schema_minutes (
+    minute BIGINT NOT NULL,
+    event_type TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    service TEXT NOT NULL,
+    role TEXT NOT NULL,
+    topic TEXT NOT NULL,
+    first_seen_ns BIGINT NOT NULL,
+    last_seen_ns BIGINT NOT NULL,
+    count BIGINT NOT NULL,
+    errors BIGINT NOT NULL,
+    PRIMARY KEY (minute, event_type, fingerprint, service, role, topic)
+);
+
+-- Consumptions waiting for their producer span (see collector/rollup.py).
+CREATE TABLE IF NOT EXISTS pending (
+    id BIGSERIAL PRIMARY KEY,
+    p_span_k BIGINT NOT NULL,
+    p_trace_id TEXT NOT NULL,
+    p_span_id TEXT NOT NULL,
+    consumer TEXT NOT NULL,
+    grp TEXT,
+    topic TEXT,
+    consumed_ns BIGINT NOT NULL,
+    error BOOLEAN NOT NULL,
+    body_size BIGINT,
+    seen_ns BIGINT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS pending_key ON pending (p_span_k);
+CREATE INDEX IF NOT EXISTS pending_seen ON pending (seen_ns);
+
+-- (consumer service, group or '') seen emitting process spans: their receive spans are not counted.
+CREATE TABLE IF NOT EXISTS process_emitters (
+    service TEXT NOT NULL,
+    grp TEXT NOT NULL,
+    PRIMARY KEY (service, grp)
+);
+
+CREATE TABLE IF NOT EXISTS lag_samples (
+    grp TEXT NOT NULL,
+    topic TEXT NOT NULL,
+    part BIGINT NOT NULL,
+    committed_offset BIGINT,
+    end_offset BIGINT NOT NULL,
+    observed_at_ns BIGINT NOT NULL,
+    lag_seconds DOUBLE PRECISION,
+    lag_seconds_estimated BOOLEAN NOT NULL
+);
+CREATE INDEX IF NOT EXISTS lag_group_time ON lag_samples (grp, observed_at_ns);
+CREATE INDEX IF NOT EXISTS lag_time ON lag_samples (observed_at_ns);

@@ -1,0 +1,158 @@
+-- eventlens storage schema (SQLite). Applied with IF NOT EXISTS on every open; version in `meta`.
+-- Ids are kept as text for exact round trips; the indexes use integer keys derived from them (see _rows.py).
+
+CREATE TABLE IF NOT EXISTS meta (
+    name TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+);
+
+-- Raw spans. trace_k = trace id's 64-bit halves XOR-folded, span_k = span id (both signed 64-bit).
+CREATE TABLE IF NOT EXISTS spans (
+    trace_k INTEGER NOT NULL,
+    span_k INTEGER NOT NULL,
+    trace_id TEXT NOT NULL,
+    span_id TEXT NOT NULL,
+    parent_span_id TEXT,
+    name TEXT NOT NULL,
+    kind INTEGER NOT NULL,
+    service TEXT NOT NULL,
+    start_ns INTEGER NOT NULL,
+    end_ns INTEGER NOT NULL,
+    status INTEGER NOT NULL,
+    status_message TEXT NOT NULL,
+    scope TEXT NOT NULL,
+    links TEXT,
+    attributes TEXT,
+    resource_id INTEGER NOT NULL,
+    m_system TEXT,
+    m_operation TEXT,
+    m_operation_name TEXT,
+    m_topic TEXT,
+    m_partition INTEGER,
+    m_offset INTEGER,
+    m_key TEXT,
+    m_group TEXT,
+    m_client_id TEXT,
+    m_message_id TEXT,
+    m_batch_count INTEGER,
+    m_body_size INTEGER,
+    m_event_id TEXT,
+    m_event_type TEXT,
+    m_event_source TEXT,
+    m_schema_fingerprint TEXT,
+    m_lag_offsets INTEGER,
+    m_lag_seconds REAL,
+    m_server_address TEXT,
+    m_error_type TEXT,
+    ev_h INTEGER,
+    key_h INTEGER,
+    tpo_h INTEGER
+);
+CREATE UNIQUE INDEX IF NOT EXISTS spans_id ON spans (trace_k, span_k);
+CREATE INDEX IF NOT EXISTS spans_start ON spans (start_ns);
+CREATE INDEX IF NOT EXISTS spans_event ON spans (ev_h) WHERE ev_h IS NOT NULL;
+CREATE INDEX IF NOT EXISTS spans_key ON spans (key_h) WHERE key_h IS NOT NULL;
+CREATE INDEX IF NOT EXISTS spans_tpo ON spans (tpo_h) WHERE tpo_h IS NOT NULL;
+
+-- Resource attributes, content-addressed (spans of one process share one row).
+CREATE TABLE IF NOT EXISTS resources (
+    id INTEGER PRIMARY KEY,
+    attributes TEXT NOT NULL
+);
+
+-- Reverse index of span links, for "who consumed this message" (spans_linking_to).
+CREATE TABLE IF NOT EXISTS span_links (
+    target_trace_k INTEGER NOT NULL,
+    target_span_k INTEGER NOT NULL,
+    src_trace_k INTEGER NOT NULL,
+    src_span_k INTEGER NOT NULL,
+    start_ns INTEGER NOT NULL,
+    PRIMARY KEY (target_trace_k, target_span_k, src_trace_k, src_span_k)
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS services (
+    service TEXT PRIMARY KEY
+);
+
+-- Per-minute edge rollups; '' stands for None in producer, grp and consumer. b0..b18: latency histogram.
+CREATE TABLE IF NOT EXISTS edge_minutes (
+    minute INTEGER NOT NULL,
+    producer TEXT NOT NULL,
+    topic TEXT NOT NULL,
+    grp TEXT NOT NULL,
+    consumer TEXT NOT NULL,
+    count INTEGER NOT NULL,
+    errors INTEGER NOT NULL,
+    bytes INTEGER NOT NULL,
+    latency_sum_s REAL NOT NULL,
+    b0 INTEGER NOT NULL DEFAULT 0,
+    b1 INTEGER NOT NULL DEFAULT 0,
+    b2 INTEGER NOT NULL DEFAULT 0,
+    b3 INTEGER NOT NULL DEFAULT 0,
+    b4 INTEGER NOT NULL DEFAULT 0,
+    b5 INTEGER NOT NULL DEFAULT 0,
+    b6 INTEGER NOT NULL DEFAULT 0,
+    b7 INTEGER NOT NULL DEFAULT 0,
+    b8 INTEGER NOT NULL DEFAULT 0,
+    b9 INTEGER NOT NULL DEFAULT 0,
+    b10 INTEGER NOT NULL DEFAULT 0,
+    b11 INTEGER NOT NULL DEFAULT 0,
+    b12 INTEGER NOT NULL DEFAULT 0,
+    b13 INTEGER NOT NULL DEFAULT 0,
+    b14 INTEGER NOT NULL DEFAULT 0,
+    b15 INTEGER NOT NULL DEFAULT 0,
+    b16 INTEGER NOT NULL DEFAULT 0,
+    b17 INTEGER NOT NULL DEFAULT 0,
+    b18 INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (minute, producer, topic, grp, consumer)
+);
+
+CREATE TABLE IF NOT EXISTS schema_minutes (
+    minute INTEGER NOT NULL,
+    event_type TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    service TEXT NOT NULL,
+    role TEXT NOT NULL,
+    topic TEXT NOT NULL,
+    first_seen_ns INTEGER NOT NULL,
+    last_seen_ns INTEGER NOT NULL,
+    count INTEGER NOT NULL,
+    errors INTEGER NOT NULL,
+    PRIMARY KEY (minute, event_type, fingerprint, service, role, topic)
+);
+
+-- Consumptions waiting for their producer span (see collector/rollup.py).
+CREATE TABLE IF NOT EXISTS pending (
+    p_span_k INTEGER NOT NULL,
+    p_trace_id TEXT NOT NULL,
+    p_span_id TEXT NOT NULL,
+    consumer TEXT NOT NULL,
+    grp TEXT,
+    topic TEXT,
+    consumed_ns INTEGER NOT NULL,
+    error INTEGER NOT NULL,
+    body_size INTEGER,
+    seen_ns INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS pending_key ON pending (p_span_k);
+CREATE INDEX IF NOT EXISTS pending_seen ON pending (seen_ns);
+
+-- (consumer service, group or '') seen emitting process spans: their receive spans are not counted.
+CREATE TABLE IF NOT EXISTS process_emitters (
+    service TEXT NOT NULL,
+    grp TEXT NOT NULL,
+    PRIMARY KEY (service, grp)
+);
+
+CREATE TABLE IF NOT EXISTS lag_samples (
+    grp TEXT NOT NULL,
+    topic TEXT NOT NULL,
+    part INTEGER NOT NULL,
+    committed_offset INTEGER,
+    end_offset INTEGER NOT NULL,
+    observed_at_ns INTEGER NOT NULL,
+    lag_seconds REAL,
+    lag_seconds_estimated INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS lag_group_time ON lag_samples (grp, observed_at_ns);
+CREATE INDEX IF NOT EXISTS lag_time ON lag_samples (observed_at_ns);

@@ -1,0 +1,128 @@
+"""The embedded default backend: one SQLite file in WAL mode, written by the collector, read concurrently.
+
+Durability: each `write_spans` is one transaction committed before the call returns, with
+`synchronous=NORMAL` in WAL mode: a committed batch survives a crash or kill -9 of any process; after a power
+loss or OS crash the last transactions before it may be rolled back (the database stays consistent). Pass
+`synchronous="FULL"` (URL `sqlite:///path?synchronous=FULL`) to survive those too, at some write cost.
+Each thread uses its own connection; writes in this process are serialised by a lock, and across processes
+by SQLite's write lock (waiting up to `busy_timeout_s`). Readers in other processes never block the writer.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator
+from importlib import resources
+from pathlib import Path
+
+from eventlens.collector import rollup
+from eventlens.collector.storage import _rows
+from eventlens.collector.storage._sql import Cursor, SQLStore
+
+SCHEMA_VERSION = 1
+_INSERT = (f"INSERT INTO spans ({', '.join(_rows.SPAN_COLUMNS)}) VALUES ({', '.join('?' * len(_rows.SPAN_COLUMNS))}) "
+           "ON CONFLICT (trace_k, span_k) DO NOTHING")
+
+
+class SQLiteStore(SQLStore):
+    """Store protocol on one SQLite file (created with its folder if missing)."""
+
+    def __init__(self, path: str | Path, *, synchronous: str = "NORMAL", busy_timeout_s: float = 30.0,
+                 cache_mib: int = 64, pending_ttl_ns: int = rollup.DEFAULT_PENDING_TTL_NS,
+                 clock: Callable[[], int] = time.time_ns) -> None:
+        super().__init__(pending_ttl_ns=pending_ttl_ns, clock=clock)
+        if synchronous.upper() not in {"OFF", "NORMAL", "FULL", "EXTRA"}:
+            raise ValueError(f"synchronous must be OFF, NORMAL, FULL or EXTRA, not {synchronous!r}")
+        self.path = str(path)
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self._synchronous = synchronous.upper()
+        self._busy_timeout_s = busy_timeout_s
+        self._cache_mib = cache_mib
+        self._local = threading.local()
+        self._write_lock = threading.Lock()
+        self._connections: list[sqlite3.Connection] = []
+        self._connections_lock = threading.Lock()
+        self._closed = False
+        conn = self._conn()
+        with self._write_lock:
+            conn.execute("BEGIN IMMEDIATE")
+            for statement in _statements(resources.files("eventlens.collector.storage")
+                                         .joinpath("schema_sqlite.sql").read_text()):
+                conn.execute(statement)
+            conn.execute("INSERT INTO meta (name, value) VALUES ('span_count', 0) ON CONFLICT DO NOTHING")
+            conn.execute("INSERT INTO meta (name, value) VALUES ('schema_version', ?) ON CONFLICT DO NOTHING",
+                         (SCHEMA_VERSION,))
+            conn.execute("COMMIT")
+
+    def _errors(self) -> tuple[type[BaseException], ...]:
+        return (sqlite3.Error,)
+
+    def _conn(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is not None:
+            return conn
+        if self._closed:
+            raise sqlite3.ProgrammingError("store is closed")
+        conn = sqlite3.connect(self.path, timeout=self._busy_timeout_s, isolation_level=None,
+                               check_same_thread=False)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute(f"PRAGMA synchronous={self._synchronous}")
+        conn.execute(f"PRAGMA cache_size=-{self._cache_mib * 1024}")
+        conn.execute("PRAGMA temp_store=MEMORY")
+        self._local.conn = conn
+        with self._connections_lock:
+            self._connections.append(conn)
+        return conn
+
+    @contextlib.contextmanager
+    def _write_cursor(self) -> Iterator[Cursor]:
+        conn = self._conn()
+        with self._write_lock:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn.cursor()
+            except BaseException:
+                conn.execute("ROLLBACK")
+                self._emitters = None
+                raise
+            conn.execute("COMMIT")
+
+    @contextlib.contextmanager
+    def _read_cursor(self) -> Iterator[Cursor]:
+        conn = self._conn()
+        conn.execute("BEGIN")
+        try:
+            yield conn.cursor()
+        finally:
+            conn.execute("COMMIT")
+
+    def _insert_span_rows(self, cur: Cursor, rows: list[tuple[object, ...]]) -> set[tuple[str, str]] | None:
+        cur.execute("SELECT coalesce(max(rowid), 0) FROM spans")
+        before = cur.fetchone()[0]
+        conn = self._conn()
+        changes = conn.total_changes
+        cur.executemany(_INSERT, rows)
+        if conn.total_changes - changes == len(rows):
+            return None
+        cur.execute("SELECT trace_id, span_id FROM spans WHERE rowid > ?", (before,))
+        return {(r[0], r[1]) for r in cur.fetchall()}
+
+    def close(self) -> None:
+        """Close every connection this store opened (in any thread)."""
+        self._closed = True
+        with self._connections_lock:
+            for conn in self._connections:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.close()
+            self._connections.clear()
+        self._local = threading.local()
+
+
+def _statements(script: str) -> list[str]:
+    """Split a schema script (no semicolons inside statements) into statements, comments dropped."""
+    lines = [line for line in script.splitlines() if not line.lstrip().startswith("--")]
+    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]

@@ -1,0 +1,422 @@
+"""The storage contract suite: every backend subclasses `StoreContract` and provides a `make_store` fixture.
+
+`make_store(**options)` returns a fresh store on one empty database (options: `pending_ttl_ns`, `clock`);
+calling it twice in one test opens the same database twice (a second collector or a restart).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from eventlens.collector.model import (
+    LATENCY_BUCKETS_S,
+    NS_PER_MINUTE,
+    NS_PER_S,
+    EdgeRollup,
+    LagSample,
+    Operation,
+    Role,
+    SpanKind,
+    SpanLink,
+    StatusCode,
+)
+from eventlens.collector.rollup import bucket_index, minute_of
+from eventlens.collector.storage.api import Store
+
+from eventlens.testing import (
+    T0_NS,
+    messaging,
+    poll_span,
+    process_span,
+    producer_consumer_pair,
+    send_span,
+    span_record,
+)
+
+HOUR = 3600 * NS_PER_S
+
+
+class FakeClock:
+    """A settable clock for pending-TTL behaviour."""
+
+    def __init__(self, now: int = T0_NS) -> None:
+        self.now = now
+
+    def __call__(self) -> int:
+        return self.now
+
+
+def rich_span():
+    """A span using every field of the model."""
+    return span_record(
+        parent_span_id="00f067aa0ba902b7", name="process orders", kind=SpanKind.CONSUMER, service="billing",
+        status=StatusCode.ERROR, status_message="boom", scope="eventlens.kafka",
+        links=(SpanLink("4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7", {"a": 1, "b": ("x", "y")}),),
+        messaging=messaging(
+            operation=Operation.PROCESS, operation_name="process", topic="orders", partition=3, offset=42,
+            key="order-1", consumer_group="billing-g", client_id="c1", message_id="m1", batch_count=None,
+            body_size=321, event_id="ev-1", event_type="OrderPlaced", event_source="/shop",
+            schema_fingerprint="json:abc", lag_offsets=5, lag_seconds=0.25, server_address="127.0.0.1",
+            error_type="ValueError"),
+        attributes={"s": "é\u2028", "i": 2**62, "f": 1.5, "b": True, "ts": ("a", "b"), "ti": (1, 2), "tf": (0.1,),
+                    "tb": (True, False), "empty": ()},
+        resource={"service.name": "billing", "telemetry.sdk.language": "java"},
+    )
+
+
+def edges(store: Store, **match) -> list[EdgeRollup]:
+    rows = store.edge_rollups(T0_NS - HOUR, T0_NS + HOUR)
+    return [r for r in rows if all(getattr(r, k) == v for k, v in match.items())]
+
+
+class StoreContract:
+    """Behaviour every Store backend must have."""
+
+    # -- writes and round trip -------------------------------------------------------------------------------
+    def test_written_span_reads_back_equal(self, make_store):
+        """A span with every field set reads back equal to what was written."""
+        store = make_store()
+        span = rich_span()
+        assert store.write_spans([span]) == 1
+        assert store.get_span(span.trace_id, span.span_id) == span
+        assert store.get_trace(span.trace_id) == [span]
+
+    def test_minimal_span_reads_back_equal(self, make_store):
+        """A span with only the required fields reads back equal, empty mappings included."""
+        store = make_store()
+        span = span_record(attributes={}, resource={}, scope="")
+        store.write_spans([span])
+        assert store.get_span(span.trace_id, span.span_id) == span
+
+    def test_retried_batch_stores_once(self, make_store):
+        """Writing the same batch twice stores each span once and reports 0 new the second time."""
+        store = make_store()
+        batch = [span_record() for _ in range(5)]
+        assert store.write_spans(batch) == 5
+        assert store.write_spans(batch) == 0
+        assert store.span_count() == 5
+
+    def test_partly_new_batch_counts_only_new_spans(self, make_store):
+        """A batch mixing stored and new spans reports only the new ones."""
+        store = make_store()
+        old = [span_record() for _ in range(3)]
+        store.write_spans(old)
+        assert store.write_spans([*old, span_record(), span_record()]) == 2
+        assert store.span_count() == 5
+
+    def test_duplicate_inside_one_batch_stores_once(self, make_store):
+        """A span repeated inside one batch is stored once."""
+        store = make_store()
+        span = span_record()
+        assert store.write_spans([span, span]) == 1
+
+    def test_empty_batch_writes_nothing(self, make_store):
+        """An empty batch is a no-op."""
+        store = make_store()
+        assert store.write_spans([]) == 0
+        assert store.span_count() == 0
+
+    def test_reopened_store_sees_written_spans(self, make_store):
+        """Spans survive closing and reopening the store."""
+        store = make_store()
+        span = span_record()
+        store.write_spans([span])
+        store.close()
+        assert make_store().get_span(span.trace_id, span.span_id) == span
+
+    # -- readers ---------------------------------------------------------------------------------------------
+    def test_get_trace_returns_only_that_trace_by_start(self, make_store):
+        """get_trace returns the trace's spans ordered by start time, nothing from other traces."""
+        store = make_store()
+        root = span_record(start_ns=T0_NS + 10)
+        child = span_record(trace_id=root.trace_id, parent_span_id=root.span_id, start_ns=T0_NS + 5)
+        store.write_spans([root, child, span_record()])
+        assert store.get_trace(root.trace_id) == [child, root]
+
+    def test_get_trace_of_unknown_id_is_empty(self, make_store):
+        """An unknown trace id gives an empty list, and an unknown span None."""
+        store = make_store()
+        store.write_spans([span_record()])
+        assert store.get_trace("0" * 32) == []
+        assert store.get_span("0" * 32, "1" * 16) is None
+
+    def test_same_span_id_in_two_traces_are_two_spans(self, make_store):
+        """Idempotence is keyed on (trace id, span id), not span id alone."""
+        store = make_store()
+        a = span_record(span_id="aaaaaaaaaaaaaaaa")
+        b = span_record(span_id="aaaaaaaaaaaaaaaa")
+        assert store.write_spans([a, b]) == 2
+
+    def test_find_spans_by_event_id(self, make_store):
+        """find_spans(event_id=) returns the spans of that event only."""
+        store = make_store()
+        send, proc = producer_consumer_pair()
+        other = span_record(messaging=messaging(event_id="other"))
+        ev = span_record(messaging=messaging(event_id="ev-7"))
+        store.write_spans([send, proc, other, ev])
+        assert store.find_spans(event_id="ev-7") == [ev]
+
+    def test_find_spans_by_key(self, make_store):
+        """find_spans(key=) returns the spans of that message key, newest first."""
+        store = make_store()
+        a = span_record(messaging=messaging(key="k"), start_ns=T0_NS + 1)
+        b = span_record(messaging=messaging(key="k"), start_ns=T0_NS + 2)
+        store.write_spans([a, b, span_record(messaging=messaging(key="other"))])
+        assert store.find_spans(key="k") == [b, a]
+
+    def test_find_spans_by_topic_partition_offset(self, make_store):
+        """find_spans(topic=, partition=, offset=) returns the spans of that record."""
+        store = make_store()
+        hit = span_record(messaging=messaging(topic="t", partition=1, offset=9))
+        store.write_spans([hit, span_record(messaging=messaging(topic="t", partition=1, offset=8)),
+                           span_record(messaging=messaging(topic="t", partition=2, offset=9)),
+                           span_record(messaging=messaging(topic="u", partition=1, offset=9))])
+        assert store.find_spans(topic="t", partition=1, offset=9) == [hit]
+
+    def test_find_spans_by_topic_alone(self, make_store):
+        """find_spans(topic=) returns every span on the topic."""
+        store = make_store()
+        a, b = span_record(messaging=messaging(topic="t")), span_record(messaging=messaging(topic="t"))
+        store.write_spans([a, b, span_record(messaging=messaging(topic="u"))])
+        assert {s.span_id for s in store.find_spans(topic="t")} == {a.span_id, b.span_id}
+
+    def test_find_spans_by_service_and_window(self, make_store):
+        """find_spans filters by service and by the [start_ns, end_ns) window of start times."""
+        store = make_store()
+        inside = span_record(service="a", start_ns=T0_NS + 100)
+        store.write_spans([inside, span_record(service="a", start_ns=T0_NS + 200),
+                           span_record(service="a", start_ns=T0_NS + 50),
+                           span_record(service="b", start_ns=T0_NS + 100)])
+        assert store.find_spans(service="a", start_ns=T0_NS + 100, end_ns=T0_NS + 200) == [inside]
+
+    def test_find_spans_respects_limit_newest_first(self, make_store):
+        """find_spans returns at most `limit` spans, the newest."""
+        store = make_store()
+        spans = [span_record(start_ns=T0_NS + i) for i in range(10)]
+        store.write_spans(spans)
+        assert store.find_spans(limit=3) == [spans[9], spans[8], spans[7]]
+
+    def test_spans_linking_to_finds_linked_and_child_spans(self, make_store):
+        """spans_linking_to returns spans linking to the span (any trace) and its children, not others."""
+        store = make_store()
+        send = send_span()
+        child = process_span(send)
+        linked = process_span(send, link_only=True)
+        poll = poll_span([send, send_span()])
+        store.write_spans([send, child, linked, poll, span_record()])
+        found = store.spans_linking_to(send.trace_id, send.span_id)
+        assert {s.span_id for s in found} == {child.span_id, linked.span_id, poll.span_id}
+
+    def test_services_lists_each_service_once_sorted(self, make_store):
+        """services() lists every service seen, sorted, once."""
+        store = make_store()
+        store.write_spans([span_record(service="b"), span_record(service="a"), span_record(service="b")])
+        store.write_spans([span_record(service="c")])
+        assert store.services() == ["a", "b", "c"]
+
+    # -- rollups ---------------------------------------------------------------------------------------------
+    def test_send_span_makes_produce_side_row(self, make_store):
+        """A PRODUCER span counts on the produce-side row of its minute, with its bytes."""
+        store = make_store()
+        send = send_span(topic="orders", service="shop")
+        store.write_spans([send])
+        [row] = edges(store)
+        assert (row.minute, row.producer, row.topic, row.consumer_group, row.consumer) == (
+            minute_of(send.start_ns), "shop", "orders", None, None)
+        assert (row.count, row.errors, row.bytes) == (1, 0, 100)
+
+    def test_consumer_paired_via_parent(self, make_store):
+        """A process span parented on a send span makes a consumer edge with the end-to-end latency."""
+        store = make_store()
+        send, proc = producer_consumer_pair(producer="shop", consumer="billing", group="g", delay_ns=30_000_000)
+        store.write_spans([send, proc])
+        [row] = edges(store, consumer="billing")
+        assert (row.producer, row.topic, row.consumer_group, row.count) == ("shop", "orders", "g", 1)
+        assert abs(row.latency_sum_s - 0.03) < 1e-9
+        assert row.latency_buckets[bucket_index(0.03)] == 1
+        assert sum(row.latency_buckets) == 1
+
+    def test_consumer_paired_via_link(self, make_store):
+        """A process span linking to the send span (link-only mode) pairs the same way."""
+        store = make_store()
+        send, proc = producer_consumer_pair(producer="shop", consumer="billing", link_only=True)
+        store.write_spans([send, proc])
+        [row] = edges(store, consumer="billing")
+        assert (row.producer, row.count) == ("shop", 1)
+
+    def test_producer_in_earlier_batch_is_found_in_store(self, make_store):
+        """The producer span stored by an earlier batch pairs a later consumer span."""
+        store = make_store()
+        send, proc = producer_consumer_pair(producer="shop", consumer="billing")
+        store.write_spans([send])
+        store.write_spans([proc])
+        [row] = edges(store, consumer="billing")
+        assert row.producer == "shop"
+
+    def test_poll_span_fan_in_counts_each_linked_message(self, make_store):
+        """A poll span linking three sends (no process spans) counts three consumed messages."""
+        store = make_store()
+        sends = [send_span(service="shop") for _ in range(3)]
+        store.write_spans([*sends, poll_span(sends, service="billing", group="g")])
+        [row] = edges(store, consumer="billing")
+        assert (row.producer, row.consumer_group, row.count) == ("shop", "g", 3)
+
+    def test_poll_and_process_spans_count_a_message_once(self, make_store):
+        """When a consumer emits process spans, its poll spans' links are not counted again."""
+        store = make_store()
+        sends = [send_span(service="shop") for _ in range(2)]
+        procs = [process_span(s, service="billing", group="g") for s in sends]
+        store.write_spans([*sends, poll_span(sends, service="billing", group="g"), *procs])
+        sends2 = [send_span(service="shop") for _ in range(2)]
+        store.write_spans([*sends2, poll_span(sends2, service="billing", group="g")])
+        store.write_spans([process_span(s, service="billing", group="g") for s in sends2])
+        assert sum(r.count for r in edges(store, consumer="billing")) == 4
+
+    def test_retried_batch_counts_rollups_once(self, make_store):
+        """Re-writing a batch does not count its spans in the rollups again."""
+        store = make_store()
+        batch = list(producer_consumer_pair(consumer="billing"))
+        store.write_spans(batch)
+        store.write_spans(batch)
+        assert [r.count for r in edges(store, consumer="billing")] == [1]
+        assert [r.count for r in edges(store, consumer=None)] == [1]
+
+    def test_late_producer_resolves_pending_consumer(self, make_store):
+        """A consumer span stored before its producer is paired when the producer arrives."""
+        store = make_store()
+        send, proc = producer_consumer_pair(producer="shop", consumer="billing")
+        store.write_spans([proc])
+        assert edges(store, consumer="billing") == []
+        store.write_spans([send])
+        [row] = edges(store, consumer="billing")
+        assert (row.producer, row.count) == ("shop", 1)
+
+    def test_pending_consumer_becomes_partial_after_ttl(self, make_store):
+        """A consumer whose producer never arrives becomes a partial edge (producer None) after the TTL."""
+        clock = FakeClock()
+        store = make_store(pending_ttl_ns=60 * NS_PER_S, clock=clock)
+        _, proc = producer_consumer_pair(consumer="billing")
+        store.write_spans([proc])
+        clock.now += 59 * NS_PER_S
+        store.write_spans([span_record()])
+        assert edges(store, consumer="billing") == []
+        clock.now += 2 * NS_PER_S
+        store.write_spans([span_record()])
+        [row] = edges(store, consumer="billing")
+        assert (row.producer, row.count, row.latency_sum_s) == (None, 1, 0.0)
+
+    def test_flush_pending_turns_expired_into_partial(self, make_store):
+        """apply_retention also turns expired pending consumptions into partial edges."""
+        store = make_store(pending_ttl_ns=60 * NS_PER_S, clock=FakeClock())
+        _, proc = producer_consumer_pair(consumer="billing")
+        store.write_spans([proc])
+        store.apply_retention(T0_NS + 120 * NS_PER_S, spans_max_age_ns=100 * HOUR, rollups_max_age_ns=100 * HOUR)
+        assert [r.producer for r in edges(store, consumer="billing")] == [None]
+
+    def test_consumer_without_creation_context_is_partial_at_once(self, make_store):
+        """A process span with neither parent nor links (uninstrumented producer) is a partial edge."""
+        store = make_store()
+        proc = span_record(kind=SpanKind.CONSUMER, service="billing", messaging=messaging(
+            topic="orders", operation=Operation.PROCESS, consumer_group="g"))
+        store.write_spans([proc])
+        [row] = edges(store, consumer="billing")
+        assert (row.producer, row.topic, row.count) == (None, "orders", 1)
+
+    def test_errors_and_bytes_are_summed(self, make_store):
+        """Failed consumptions count as errors and body sizes add up per edge minute."""
+        store = make_store()
+        send1, send2 = send_span(service="shop"), send_span(service="shop")
+        ok = process_span(send1, service="billing")
+        bad = process_span(send2, service="billing", status=StatusCode.ERROR)
+        store.write_spans([send1, send2, ok, bad])
+        [row] = edges(store, consumer="billing")
+        assert (row.count, row.errors, row.bytes) == (2, 1, 200)
+
+    def test_latency_histogram_buckets(self, make_store):
+        """Latencies land in the bucket of the first bound not below them, overflow in the last."""
+        store = make_store()
+        batch = []
+        for delay_s in (0.001, 0.2, 1000.0):
+            send = send_span(service="shop", start_ns=T0_NS)
+            batch += [send, process_span(send, service="billing", delay_ns=int(delay_s * NS_PER_S),
+                                         start_ns=T0_NS + int(delay_s * NS_PER_S))]
+        store.write_spans(batch)
+        rows = edges(store, consumer="billing")
+        buckets = [sum(b) for b in zip(*(r.latency_buckets for r in rows), strict=True)]
+        assert len(buckets) == len(LATENCY_BUCKETS_S) + 1
+        assert buckets[0] == 1 and buckets[LATENCY_BUCKETS_S.index(0.25)] == 1 and buckets[-1] == 1
+
+    def test_edge_rollups_window_is_half_open(self, make_store):
+        """edge_rollups returns minutes in [start, end)."""
+        store = make_store()
+        store.write_spans([send_span(start_ns=T0_NS), send_span(start_ns=T0_NS + NS_PER_MINUTE)])
+        m0 = minute_of(T0_NS)
+        assert [r.minute for r in store.edge_rollups(m0, m0 + NS_PER_MINUTE)] == [m0]
+
+    # -- schema sightings ------------------------------------------------------------------------------------
+    def test_schema_sightings_aggregate_over_window(self, make_store):
+        """Spans with event type and fingerprint become sightings per (type, fingerprint, service, role)."""
+        store = make_store()
+        m = messaging(event_type="OrderPlaced", schema_fingerprint="json:1", operation=Operation.SEND)
+        sends = [send_span(service="shop", messaging=m, start_ns=T0_NS + i * NS_PER_MINUTE) for i in range(3)]
+        bad = dataclasses.replace(sends[2], status=StatusCode.ERROR, span_id="ab" * 8)
+        store.write_spans([*sends, bad, send_span(service="shop")])
+        [s] = store.schema_sightings(T0_NS - HOUR, T0_NS + HOUR)
+        assert (s.event_type, s.fingerprint, s.service, s.role, s.topic) == ("OrderPlaced", "json:1", "shop",
+                                                                             Role.PRODUCER, "orders")
+        assert (s.first_seen_ns, s.last_seen_ns, s.count, s.errors) == (T0_NS, T0_NS + 2 * NS_PER_MINUTE, 4, 1)
+
+    def test_schema_sightings_outside_window_are_left_out(self, make_store):
+        """A sighting last seen before the window is not returned."""
+        store = make_store()
+        m = messaging(event_type="E", schema_fingerprint="f")
+        store.write_spans([send_span(messaging=m, start_ns=T0_NS)])
+        assert store.schema_sightings(T0_NS + HOUR, T0_NS + 2 * HOUR) == []
+
+    # -- lag samples -----------------------------------------------------------------------------------------
+    def test_lag_samples_round_trip_oldest_first(self, make_store):
+        """Lag samples read back equal, oldest first, filtered by group and window."""
+        store = make_store()
+        a = LagSample("g1", "t", 0, 5, 10, T0_NS + 2, 1.5, True)
+        b = LagSample("g1", "t", 1, None, 10, T0_NS + 1)
+        c = LagSample("g2", "t", 0, 3, 4, T0_NS + 3)
+        store.write_lag_samples([a, b, c])
+        assert store.lag_samples() == [b, a, c]
+        assert store.lag_samples(group="g1") == [b, a]
+        assert store.lag_samples(since_ns=T0_NS + 2, until_ns=T0_NS + 3) == [a]
+
+    def test_forget_group_drops_its_samples(self, make_store):
+        """forget_group removes one group's samples only."""
+        store = make_store()
+        store.write_lag_samples([LagSample("g1", "t", 0, 1, 2, T0_NS), LagSample("g2", "t", 0, 1, 2, T0_NS)])
+        store.forget_group("g1")
+        assert [s.group for s in store.lag_samples()] == ["g2"]
+
+    # -- retention -------------------------------------------------------------------------------------------
+    def test_retention_drops_old_spans_but_keeps_rollups(self, make_store):
+        """Spans and rollups have separate retention."""
+        store = make_store()
+        old, new = send_span(start_ns=T0_NS), send_span(start_ns=T0_NS + 2 * HOUR)
+        store.write_spans([old, new])
+        deleted = store.apply_retention(T0_NS + 3 * HOUR, spans_max_age_ns=2 * HOUR, rollups_max_age_ns=10 * HOUR)
+        assert deleted == 1
+        assert store.get_span(old.trace_id, old.span_id) is None
+        assert store.get_span(new.trace_id, new.span_id) == new
+        assert store.span_count() == 1
+        assert len(store.edge_rollups(T0_NS - HOUR, T0_NS + 3 * HOUR)) == 2
+
+    def test_retention_drops_old_rollups_and_lag_samples(self, make_store):
+        """Rollups, sightings and lag samples older than their retention are deleted."""
+        store = make_store()
+        m = messaging(event_type="E", schema_fingerprint="f")
+        store.write_spans([send_span(messaging=m, start_ns=T0_NS)])
+        store.write_lag_samples([LagSample("g", "t", 0, 1, 2, T0_NS)])
+        store.apply_retention(T0_NS + 3 * HOUR, spans_max_age_ns=10 * HOUR, rollups_max_age_ns=2 * HOUR)
+        assert store.edge_rollups(T0_NS - HOUR, T0_NS + 3 * HOUR) == []
+        assert store.schema_sightings(T0_NS - HOUR, T0_NS + 3 * HOUR) == []
+        assert store.lag_samples() == []
+        assert store.span_count() == 1
+
+    def test_store_satisfies_protocol(self, make_store):
+        """The backend is a runtime-checkable Store."""
+        assert isinstance(make_store(), Store)

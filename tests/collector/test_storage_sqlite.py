@@ -1,0 +1,83 @@
+"""The storage contract on SQLite, plus what only the embedded backend promises (other processes read)."""
+
+from __future__ import annotations
+
+import multiprocessing
+import sqlite3
+
+import pytest
+from eventlens.collector.storage.api import open_store
+from eventlens.collector.storage.sqlite import SQLiteStore
+from storage_contract import StoreContract
+
+from eventlens.testing import span_record
+
+
+@pytest.fixture
+def make_store(tmp_path):
+    """Open SQLite stores on one file in tmp_path; closes them after the test."""
+    opened: list[SQLiteStore] = []
+
+    def _make(**options):
+        store = SQLiteStore(tmp_path / "store" / "eventlens.db", **options)
+        opened.append(store)
+        return store
+
+    yield _make
+    for store in opened:
+        store.close()
+
+
+class TestSQLiteStore(StoreContract):
+    """The contract suite on SQLite."""
+
+
+def test_open_store_accepts_sqlite_url_and_plain_path(tmp_path):
+    """open_store understands `sqlite:///path` and a bare path."""
+    a = open_store(f"sqlite:///{tmp_path}/a.db")
+    b = open_store(str(tmp_path / "b.db"))
+    assert isinstance(a, SQLiteStore) and isinstance(b, SQLiteStore)
+    assert a.path == f"{tmp_path}/a.db"
+    a.close()
+    b.close()
+
+
+def test_database_is_in_wal_mode(tmp_path):
+    """The file is in WAL mode, so readers in other processes do not block the writer."""
+    store = SQLiteStore(tmp_path / "x.db")
+    store.write_spans([span_record()])
+    with sqlite3.connect(tmp_path / "x.db") as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    store.close()
+
+
+def _read_counts(path: str, stop, out) -> None:
+    """Child process: read span counts until told to stop; report every count seen."""
+    store = SQLiteStore(path)
+    seen = []
+    while not stop.is_set():
+        seen.append(store.span_count())
+        assert len(store.find_spans(limit=5)) <= 5
+    seen.append(store.span_count())
+    store.close()
+    out.put(seen)
+
+
+def test_other_process_reads_while_this_one_writes(tmp_path):
+    """A reader process sees a consistent, growing span count while this process writes batches."""
+    path = str(tmp_path / "shared.db")
+    writer = SQLiteStore(path)
+    ctx = multiprocessing.get_context("spawn")
+    stop, out = ctx.Event(), ctx.Queue()
+    reader = ctx.Process(target=_read_counts, args=(path, stop, out))
+    reader.start()
+    for _ in range(40):
+        writer.write_spans([span_record() for _ in range(50)])
+    stop.set()
+    seen = out.get(timeout=120)
+    reader.join(timeout=60)
+    assert reader.exitcode == 0
+    assert seen[-1] == 2000
+    assert all(n % 50 == 0 for n in seen)
+    assert seen == sorted(seen)
+    writer.close()
