@@ -94,6 +94,11 @@ def header(headers: Sequence[tuple[str, bytes | None]] | None, name: str) -> str
     return found
 
 
+def cloudevent_type(record: Any) -> str | None:
+    """The `ce_type` header of a record being sent or consumed: the event type the instrumentation records."""
+    return header(getattr(record, "headers", None), "ce_type")
+
+
 def read_event(headers: Sequence[tuple[str, bytes | None]] | None, value: bytes | None) -> Received:
     """Read a binary-mode CloudEvent; raises EventError when headers or data are missing or malformed."""
     ce_id, ce_type, source = header(headers, "ce_id"), header(headers, "ce_type"), header(headers, "ce_source")

@@ -54,11 +54,27 @@ def make_producer(bootstrap: str, client_id: str) -> KafkaProducer:
 
 
 def make_consumer(bootstrap: str, group: str, topics: Iterable[str], client_id: str, *,
-                  max_poll_records: int = 100) -> KafkaConsumer:
-    """A consumer in `group` subscribed to `topics`, starting from the earliest offset on first run."""
-    return KafkaConsumer(*topics, bootstrap_servers=bootstrap, group_id=group, client_id=client_id,
-                         auto_offset_reset="earliest", enable_auto_commit=True, auto_commit_interval_ms=1000,
-                         max_poll_records=max_poll_records)
+                  max_poll_records: int = 100, timeout_s: float = 60.0) -> KafkaConsumer:
+    """A consumer in `group` subscribed to `topics`, starting from the earliest offset on first run.
+
+    It subscribes only once its metadata knows every topic's partitions: a group that joins while a topic's
+    metadata is missing is assigned nothing for that topic, and kafka-python may not rebalance when it appears.
+    """
+    names = list(topics)
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=group, client_id=client_id,
+                             auto_offset_reset="earliest", enable_auto_commit=True, auto_commit_interval_ms=1000,
+                             max_poll_records=max_poll_records)
+    deadline = time.monotonic() + timeout_s
+    missing = names
+    while missing:
+        missing = [t for t in names if not consumer.partitions_for_topic(t)]
+        if missing and time.monotonic() > deadline:
+            consumer.close()
+            raise KafkaError(f"no partition metadata for {', '.join(missing)} after {timeout_s:.0f} s")
+        if missing:
+            time.sleep(0.5)
+    consumer.subscribe(names)
+    return consumer
 
 
 def stop_event() -> threading.Event:

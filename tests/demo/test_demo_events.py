@@ -101,3 +101,14 @@ def test_stock_level_is_fat_and_inventory_reserved_is_thin() -> None:
     assert fat.data["available"] == 10
     assert len(fat.value()) > 1000
     assert set(thin.data) == {"order_id", "reservation_id"}
+
+
+def test_cloudevent_type_reads_the_type_header_of_sent_and_consumed_records() -> None:
+    """The event-type getter given to the instrumentation reads `ce_type` from any record with headers."""
+
+    from types import SimpleNamespace
+
+    record = SimpleNamespace(headers=[("ce_type", b"com.example.shop.order.placed")])
+    assert events.cloudevent_type(record) == "com.example.shop.order.placed"
+    assert events.cloudevent_type(SimpleNamespace(headers=None)) is None
+    assert events.cloudevent_type(object()) is None
