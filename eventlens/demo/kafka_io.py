@@ -57,13 +57,15 @@ def make_consumer(bootstrap: str, group: str, topics: Iterable[str], client_id: 
                   max_poll_records: int = 100, timeout_s: float = 60.0) -> KafkaConsumer:
     """A consumer in `group` subscribed to `topics`, starting from the earliest offset on first run.
 
+    Offsets are committed by `consume_loop` after each handled batch (at least once), not in the background.
     It subscribes only once its metadata knows every topic's partitions: a group that joins while a topic's
     metadata is missing is assigned nothing for that topic, and kafka-python may not rebalance when it appears.
     """
     names = list(topics)
     consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=group, client_id=client_id,
-                             auto_offset_reset="earliest", enable_auto_commit=True, auto_commit_interval_ms=1000,
-                             max_poll_records=max_poll_records)
+                             auto_offset_reset="earliest", enable_auto_commit=False, max_poll_records=max_poll_records,
+                             # a short rebalance timeout: a join stuck behind a vanished member resolves in 30 s
+                             max_poll_interval_ms=30_000, session_timeout_ms=10_000, heartbeat_interval_ms=2_000)
     deadline = time.monotonic() + timeout_s
     missing = names
     while missing:
@@ -94,6 +96,15 @@ Handler = Callable[[Any], None]
 """User code for one ConsumerRecord."""
 
 
+def _resume_due(consumer: KafkaConsumer, paused: dict[TopicPartition, float]) -> None:
+    now = time.monotonic()
+    due = [tp for tp, at in paused.items() if at <= now]
+    if due:
+        consumer.resume(*due)
+        for tp in due:
+            del paused[tp]
+
+
 def consume_loop(consumer: KafkaConsumer, stop: threading.Event, handle: Handler, *,
                  throttle: Callable[[Any], float] | None = None,
                  defer: Callable[[Any], float | None] | None = None,
@@ -102,42 +113,55 @@ def consume_loop(consumer: KafkaConsumer, stop: threading.Event, handle: Handler
 
     `throttle(record)` returns seconds to wait before handling it (a rate limit); `defer(record)` returns the
     seconds until a record is due (a retry with backoff): its partition is paused and rewound to it until then.
-    A record that is not a readable event is logged and skipped (never crashes the service).
+    A record that is not a readable event is logged and skipped (never crashes the service). Offsets are
+    committed after each batch and once more at the end; a failed commit (the group rebalanced) is logged and the
+    records after the last commit are delivered again.
     """
     from eventlens.instrumentation import processing
 
     paused: dict[TopicPartition, float] = {}
+
+    def gate(tp: TopicPartition, record: Any) -> bool:
+        """False when the record must not be handled now (deferred, or stopping)."""
+        wait = defer(record) if defer is not None else None
+        if wait is not None and wait > 0:
+            consumer.pause(tp)
+            paused[tp] = time.monotonic() + wait
+            return False
+        wait = throttle(record) if throttle is not None else 0.0
+        if wait > 0:
+            stop.wait(wait)
+        return not stop.is_set()
+
     while not stop.is_set():
-        now = time.monotonic()
-        due = [tp for tp, at in paused.items() if at <= now]
-        if due:
-            consumer.resume(*due)
-            for tp in due:
-                del paused[tp]
-        batches = consumer.poll(timeout_ms=poll_timeout_ms)
-        for tp, records in batches.items():
+        _resume_due(consumer, paused)
+        handled = 0
+        for tp, records in consumer.poll(timeout_ms=poll_timeout_ms).items():
             for record in records:
-                if stop.is_set():
+                if not gate(tp, record):
+                    consumer.seek(tp, record.offset)  # poll() moved past it: rewind, so it is not committed
                     break
-                if defer is not None:
-                    wait = defer(record)
-                    if wait is not None and wait > 0:
-                        consumer.pause(tp)
-                        consumer.seek(tp, record.offset)
-                        paused[tp] = time.monotonic() + wait
-                        break
-                if throttle is not None:
-                    wait = throttle(record)
-                    if wait > 0 and stop.wait(wait):
-                        consumer.seek(tp, record.offset)
-                        break
                 try:
                     with processing(record):
                         handle(record)
                 except EventError as exc:
                     log.warning("skipped %s[%d]@%d: %s", record.topic, record.partition, record.offset, exc)
+                handled += 1
+        if handled:
+            commit(consumer)
         if on_idle is not None:
             on_idle()
+    commit(consumer)
+
+
+def commit(consumer: KafkaConsumer) -> bool:
+    """Commit the consumed positions; False (logged) when the commit failed, e.g. because the group rebalanced."""
+    try:
+        consumer.commit()
+    except (KafkaError, OSError) as exc:
+        log.warning("offset commit failed (records since the last commit will be redelivered): %s", exc)
+        return False
+    return True
 
 
 def close_quietly(*clients: KafkaConsumer | KafkaProducer) -> None:

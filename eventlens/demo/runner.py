@@ -30,6 +30,8 @@ from eventlens.demo.topics import DEFAULT_PREFIX
 
 log = logging.getLogger("eventlens.demo.runner")
 
+NEVER_S = 1e9
+"""A schema switch that never comes (the first storefront sends v1 only)."""
 INSTRUMENTATION_API = ("instrument", "processing", "capture_context", "restore_context", "send_context")
 
 
@@ -190,6 +192,7 @@ class Demo:
     collector: ManagedProcess | None = None
     dashboard: ManagedProcess | None = None
     services: dict[str, ManagedProcess] = field(default_factory=dict)
+    traffic_started: float = 0.0
 
     @property
     def logs(self) -> Path:
@@ -252,15 +255,40 @@ class Demo:
             "OTEL_LOGS_EXPORTER": "none",
         }
 
+    def _service_process(self, name: str, config: ServiceConfig) -> ManagedProcess:
+        return ManagedProcess(name, [sys.executable, "-m", "eventlens.demo.services", name, *config.to_argv()],
+                              self.logs / f"{name}.log", env=self.service_env(name))
+
     def start_services(self) -> None:
-        """Start every shop service as its own process; the storefront last, once the consumers run."""
-        argv = self.options.service_config(self.bootstrap).to_argv()
-        order = [name for name in SERVICES if name != "storefront"] + ["storefront"]
+        """Start every shop service as its own process; the storefront last, once the consumers run.
+
+        The storefront starts as the version that sends `order.placed` v1; `redeploy_storefront` replaces it.
+        """
+        config = self.options.service_config(self.bootstrap)
+        order = [name for name in SERVICES if name != "storefront"]
         for name in order:
-            proc = ManagedProcess(name, [sys.executable, "-m", "eventlens.demo.services", name, *argv],
-                                  self.logs / f"{name}.log", env=self.service_env(name))
-            self.services[name] = proc.start()
-        self.out(f"services: {', '.join(order)} (logs in {self.logs})")
+            self.services[name] = self._service_process(name, config).start()
+        self.services["storefront"] = self._service_process(
+            "storefront", replace(config, schema_switch_s=NEVER_S)).start()
+        self.traffic_started = time.monotonic()
+        self.out(f"services: {', '.join([*order, 'storefront'])} (logs in {self.logs})")
+
+    def redeploy_storefront(self) -> None:
+        """The schema change ships with a deployment: stop the storefront, start the version sending v2.
+
+        A new process, as in a rolling update, so its instrumentation fingerprints the new payloads afresh.
+        The legacy mobile app's share of orders keeps arriving as the deprecated v1.
+        """
+        o = self.options
+        elapsed = time.monotonic() - self.traffic_started
+        remaining = o.duration_s - elapsed if o.duration_s else 0.0
+        if o.duration_s and remaining <= 1.0:
+            return
+        self.services["storefront"].stop(timeout_s=20)
+        config = replace(o.service_config(self.bootstrap), schema_switch_s=0.0, seed=o.seed + 1,
+                         duration_s=max(0.0, remaining))
+        self.services["storefront"] = self._service_process("storefront", config).start()
+        self.out(f"storefront redeployed after {elapsed:.0f} s: order.placed v2 (legacy app still sends v1)")
 
     def start_dashboard(self) -> None:
         """Start `eventlens dashboard` on the same store and wait until it answers."""
@@ -302,9 +330,14 @@ class Demo:
         return None
 
     def wait(self) -> None:
-        """Block until a stop signal, the end of the traffic (and the drain), or a part dying unexpectedly."""
-        storefront = self.services["storefront"]
+        """Block until a stop signal, the end of the traffic (and the drain), or a part dying unexpectedly;
+        redeploy the storefront when the schema change is due."""
+        redeployed = False
         while not self.stop_event.wait(0.5):
+            if not redeployed and time.monotonic() - self.traffic_started >= self.options.schema_switch_s:
+                self.redeploy_storefront()
+                redeployed = True
+            storefront = self.services["storefront"]
             dead = self._died()
             if dead is not None:
                 raise DemoError(f"{dead.name} exited unexpectedly with code {dead.returncode}; "
