@@ -150,6 +150,9 @@ def run(bootstrap: str, quick: bool) -> list[Result]:
                    _best(lambda: build_coupling(build_topology(rollups, start, end),
                                                 store.schema_sightings(start, end)), repeat) * 1000, "ms"),
         ]
+        for fmt in ("graphml", "asyncapi"):
+            results.append(Result(f"export_graph {fmt} of the window",
+                                  _best(lambda fmt=fmt: query.export_graph(store, fmt, start, end), 3) * 1000, "ms"))
         rng = random.Random(7)
         chains = total // SPANS_PER_CHAIN
         picks = [rng.randrange(chains) for _ in range(20)]

@@ -235,27 +235,38 @@ def plan(new_spans: Sequence[SpanRecord], lookup: Lookup, emitters: set[Emitter]
                 batch.new_emitters.add(em)
     known = emitters | batch.new_emitters
     for span in new_spans:
-        _sighting(batch, span)
+        if span.messaging.schema_fingerprint is not None:
+            _sighting(batch, span)
         if is_produce(span):
             m = span.messaging
             key = (minute_of(span.start_ns), span.service, m.topic or "", None, None)
             batch.edge(key).add(error=span.is_error, nbytes=m.body_size, latency_s=span.duration_ns / NS_PER_S)
         elif is_process(span):
-            found, missing = _contexts(span, look)
-            if found:
-                batch.paired(_consumption(span, (found[0].trace_id, found[0].span_id), now_ns), found[0])
-            elif missing:
-                batch.pending.append(_consumption(span, missing[0], now_ns))
-            else:
-                batch.partial(_consumption(span, ("", ""), now_ns))
+            _consume_one(batch, span, look, now_ns)
         elif is_receive(span) and (span.service, span.messaging.consumer_group or "") not in known:
-            found, missing = _contexts(span, look)
-            for info in found:
-                batch.paired(_consumption(span, (info.trace_id, info.span_id), now_ns), info)
-            batch.pending.extend(_consumption(span, ctx, now_ns) for ctx in missing)
-            if not span.links and not span.parent_span_id:
-                batch.partial(_consumption(span, ("", ""), now_ns), n=max(1, span.messaging.batch_count or 1))
+            _consume_linked(batch, span, look, now_ns)
     return batch
+
+
+def _consume_one(batch: RollupBatch, span: SpanRecord, look: Lookup, now_ns: int) -> None:
+    """A process span: one message, paired with its first producer context, else pending, else partial."""
+    found, missing = _contexts(span, look)
+    if found:
+        batch.paired(_consumption(span, (found[0].trace_id, found[0].span_id), now_ns), found[0])
+    elif missing:
+        batch.pending.append(_consumption(span, missing[0], now_ns))
+    else:
+        batch.partial(_consumption(span, ("", ""), now_ns))
+
+
+def _consume_linked(batch: RollupBatch, span: SpanRecord, look: Lookup, now_ns: int) -> None:
+    """A receive/poll span: one message per creation context (a batch without any is counted partial)."""
+    found, missing = _contexts(span, look)
+    for info in found:
+        batch.paired(_consumption(span, (info.trace_id, info.span_id), now_ns), info)
+    batch.pending.extend(_consumption(span, ctx, now_ns) for ctx in missing)
+    if not span.links and not span.parent_span_id:
+        batch.partial(_consumption(span, ("", ""), now_ns), n=max(1, span.messaging.batch_count or 1))
 
 
 def _sighting(batch: RollupBatch, span: SpanRecord) -> None:

@@ -12,6 +12,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 
 import networkx as nx
+from eventlens.collector.analysis.lineage import CONVERSATION_ID
 from eventlens.collector.analysis.topology import service_edges
 from eventlens.collector.model import (
     NS_PER_S,
@@ -179,7 +180,7 @@ def temporal_coupling(spans: Iterable[SpanRecord],
     replies: dict[str, list[SpanRecord]] = defaultdict(list)
     consumed: dict[str, list[SpanRecord]] = defaultdict(list)
     for span in spans:
-        cid = _str_attr(span, CORRELATION_ID)
+        cid = _str_attr(span, CORRELATION_ID) or _str_attr(span, CONVERSATION_ID)
         if cid is None:
             continue
         if _is_send(span):

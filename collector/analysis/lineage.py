@@ -27,6 +27,8 @@ from eventlens.collector.model import (
 from eventlens.instrumentation.attributes import CORRELATION_ID, DEAD_LETTER, OUTBOX, REPLY_TO, RETRY_ATTEMPT
 
 DEFAULT_MAX_NODES = 500
+CONVERSATION_ID = "messaging.message.conversation_id"
+"""Semantic-convention key instrumentations use for the correlation id (read when eventlens' own is absent)."""
 SpanKey = tuple[str, str]
 
 _CONSUME_RELATIONS = (LineageRelation.PARENT, LineageRelation.LINK, LineageRelation.BATCH)
@@ -78,7 +80,7 @@ def to_node(span: SpanRecord, seed: bool = False) -> LineageNode:
         duration_ns=span.duration_ns, topic=m.topic, partition=m.partition, offset=m.offset, key=m.key,
         event_id=m.event_id, event_type=m.event_type, consumer_group=m.consumer_group, error=span.is_error,
         outbox=_truthy(a.get(OUTBOX)), retry_attempt=_opt_int(a.get(RETRY_ATTEMPT)),
-        dead_letter=_truthy(a.get(DEAD_LETTER)), correlation_id=_opt_str(a.get(CORRELATION_ID)),
+        dead_letter=_truthy(a.get(DEAD_LETTER)), correlation_id=_opt_str(a.get(CORRELATION_ID, a.get(CONVERSATION_ID))),
         reply_to=_opt_str(a.get(REPLY_TO)), seed=seed,
     )
 

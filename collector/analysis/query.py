@@ -41,8 +41,9 @@ LAG_LOOKBACK_NS = 10 * NS_PER_MINUTE
 """Topology lag: the latest sample per partition from the last ten minutes of the window."""
 REPLY_SPAN_SAMPLE = 5000
 """Coupling: how many of the window's newest spans are scanned for request/reply pairs."""
-PAYLOAD_SAMPLE = 50
-"""AsyncAPI: how many of a topic's newest spans are looked at for opted-in payload samples."""
+PAYLOAD_SPAN_SAMPLE = 5000
+"""AsyncAPI: how many of the window's newest spans are looked at for opted-in payload samples."""
+PAYLOADS_PER_MESSAGE = 20
 SEED_LIMIT = 50
 
 
@@ -152,15 +153,17 @@ def schemas(store: Store, start_ns: int, end_ns: int,
     return build_schemas(store.schema_sightings(start_ns, end_ns), start_ns, end_ns, deps)
 
 
-def payload_samples(store: Store, topics: Iterable[str], start_ns: int,
-                    end_ns: int) -> dict[tuple[str, str], list[str]]:
-    """(topic, event type) → opted-in payloads (`eventlens.payload`) of the topics' newest send spans."""
+def payload_samples(store: Store, start_ns: int, end_ns: int,
+                    span_sample: int = PAYLOAD_SPAN_SAMPLE) -> dict[tuple[str, str], list[str]]:
+    """(topic, event type) → opted-in payloads (`eventlens.payload`) of send spans among the window's newest
+    `span_sample` spans (one bounded read; at most PAYLOADS_PER_MESSAGE per message)."""
     out: dict[tuple[str, str], list[str]] = {}
-    for topic in topics:
-        for span in store.find_spans(topic=topic, start_ns=start_ns, end_ns=end_ns, limit=PAYLOAD_SAMPLE):
-            payload = span.attributes.get(PAYLOAD)
-            if is_event(span) and isinstance(payload, str):
-                out.setdefault((topic, span.messaging.event_type or ""), []).append(payload)
+    for span in store.find_spans(start_ns=start_ns, end_ns=end_ns, limit=span_sample):
+        payload = span.attributes.get(PAYLOAD)
+        if is_event(span) and isinstance(payload, str) and span.messaging.topic:
+            samples = out.setdefault((span.messaging.topic, span.messaging.event_type or ""), [])
+            if len(samples) < PAYLOADS_PER_MESSAGE:
+                samples.append(payload)
     return out
 
 
@@ -171,7 +174,6 @@ def export_graph(store: Store, fmt: str, start_ns: int, end_ns: int) -> str:
     topo = topology(store, start_ns, end_ns)
     if fmt in GRAPH_EXPORTERS:
         return GRAPH_EXPORTERS[fmt](topo)
-    topics = [n.name for n in topo.nodes if n.kind == "topic"]
     document = build_asyncapi(topo, store.schema_sightings(start_ns, end_ns),
-                              payload_samples(store, topics, start_ns, end_ns))
+                              payload_samples(store, start_ns, end_ns))
     return asyncapi_json(document) if fmt == "asyncapi-json" else asyncapi_yaml(document)

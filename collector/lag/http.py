@@ -46,7 +46,8 @@ def _endpoints(store_of: StoreFn, now_fn: Callable[[], int]) -> list[Route]:
             return JSONResponse({"error": "since must be a positive number of seconds"}, status_code=400)
         now = now_fn()
         group = request.path_params["group"]
-        series = group_history(store_of(request), group, since_ns=now - int(since_s * NS_PER_S), until_ns=now)
+        since_ns = now - int(since_s * NS_PER_S)
+        series = group_history(store_of(request), group, since_ns=since_ns, until_ns=now + 1)
         return JSONResponse({"group": group, "partitions": [
             {"topic": topic, "partition": partition, "samples": [sample_json(s) for s in rows]}
             for (topic, partition), rows in series.items()]})

@@ -22,12 +22,12 @@ class MemoryLagStore:
 
     def lag_samples(self, *, group: str | None = None, since_ns: int | None = None,
                     until_ns: int | None = None) -> list[LagSample]:
-        """Samples (oldest first), optionally for one group and a time window [since, until]."""
+        """Samples (oldest first), optionally for one group and a time window [since_ns, until_ns)."""
         with self._lock:
             rows = [s for s in self._samples
                     if (group is None or s.group == group)
                     and (since_ns is None or s.observed_at_ns >= since_ns)
-                    and (until_ns is None or s.observed_at_ns <= until_ns)]
+                    and (until_ns is None or s.observed_at_ns < until_ns)]
         return sorted(rows, key=lambda s: s.observed_at_ns)
 
     def forget_group(self, group: str) -> None:

@@ -28,7 +28,7 @@ def group_statuses(store: LagStore, now_ns: int, window_ns: int | None = None, *
     drops out at once), groups sorted by name.
     """
     window = thresholds.window_ns if window_ns is None else window_ns
-    samples = store.lag_samples(group=group, since_ns=now_ns - window, until_ns=now_ns)
+    samples = store.lag_samples(group=group, since_ns=now_ns - window, until_ns=now_ns + 1)  # until is exclusive
     by_group: dict[str, list[LagSample]] = defaultdict(list)
     for sample in samples:
         by_group[sample.group].append(sample)

@@ -2,15 +2,15 @@
 
 Ids are kept as text for exact round trips; small integer keys derived from them (`trace_k`: the low 64 bits
 of the trace id, `span_k`: the span id, both as signed 64-bit integers) carry the indexes, because random text
-keys make every insert slow. Message lookups (event id, key, topic/partition/offset) go through 32-bit hash
-columns with partial indexes; queries re-check the real values, so hash collisions never return wrong rows.
+keys make every insert slow. Event id and key lookups go through `msg_keys` rows (32-bit hash of the value →
+trace key), written once per (value, trace); queries re-check the real values, so collisions never return
+wrong rows.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import re
 import zlib
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -27,7 +27,6 @@ from eventlens.collector.model import (
 
 _U64 = 1 << 64
 _MASK = _U64 - 1
-_HEX = re.compile(r"[0-9a-fA-F]+")
 _I64_MAX = (1 << 63) - 1
 
 SPAN_COLUMNS: tuple[str, ...] = (
@@ -36,12 +35,12 @@ SPAN_COLUMNS: tuple[str, ...] = (
     "m_system", "m_operation", "m_operation_name", "m_topic", "m_partition", "m_offset", "m_key",
     "m_group", "m_client_id", "m_message_id", "m_batch_count", "m_body_size", "m_event_id", "m_event_type",
     "m_event_source", "m_schema_fingerprint", "m_lag_offsets", "m_lag_seconds", "m_server_address",
-    "m_error_type", "ev_h", "key_h", "tpo_h",
+    "m_error_type",
 )
 """Column order of the `spans` table rows this module builds (both backends use the same names)."""
 
-READ_COLUMNS: tuple[str, ...] = SPAN_COLUMNS[2:36]
-"""The columns a read needs to rebuild a SpanRecord (everything but keys and hashes)."""
+READ_COLUMNS: tuple[str, ...] = SPAN_COLUMNS[2:]
+"""The columns a read needs to rebuild a SpanRecord (everything but the integer keys)."""
 
 
 def _signed(value: int) -> int:
@@ -53,36 +52,52 @@ def id_key(hex_id: str) -> int:
 
     For a 128-bit trace id that is high ⊕ low (so zero-padded 64-bit ids keep their value); a span id is itself.
     """
-    if 0 < len(hex_id) <= 32 and _HEX.fullmatch(hex_id):
-        value = int(hex_id, 16)
-        return _signed((value ^ (value >> 64)) & _MASK)
+    n = len(hex_id)
+    if n in (16, 32) and hex_id.isascii() and hex_id.isalnum() and hex_id[1] not in "xX":
+        try:
+            value = int(hex_id, 16)
+        except ValueError:
+            pass
+        else:
+            value = (value ^ (value >> 64)) & _MASK
+            return value - _U64 if value > _I64_MAX else value
     return _signed(int.from_bytes(hashlib.blake2b(hex_id.encode("utf-8", "surrogatepass"),
                                                   digest_size=8).digest(), "big"))
 
 
 def text_hash(*parts: object) -> int:
-    """A 32-bit hash of some values, for the message lookup indexes (collisions are re-checked by queries)."""
+    """A 32-bit hash of some values, for the message lookup keys (collisions are re-checked by queries)."""
     return zlib.crc32("\x1f".join(str(p) for p in parts).encode("utf-8", "surrogatepass"))
 
 
 def event_hash(event_id: str) -> int:
-    """Hash column value for an event id lookup."""
-    return text_hash("e", event_id)
+    """Lookup key of an event id."""
+    return zlib.crc32(b"e\x1f" + event_id.encode("utf-8", "surrogatepass"))
 
 
 def key_hash(key: str) -> int:
-    """Hash column value for a message key lookup."""
-    return text_hash("k", key)
+    """Lookup key of a message key."""
+    return zlib.crc32(b"k\x1f" + key.encode("utf-8", "surrogatepass"))
 
 
-def tpo_hash(topic: str, partition: int, offset: int) -> int:
-    """Hash column value for a (topic, partition, offset) lookup."""
-    return text_hash("o", topic, partition, offset)
+def lookup_keys(span: SpanRecord, trace_k: int) -> list[tuple[int, int, int]]:
+    """The `msg_keys` rows of a span: (hash, trace key, start minute) for its event id and its key."""
+    m = span.messaging
+    out = []
+    minute = span.start_ns - span.start_ns % 60_000_000_000
+    if m.event_id is not None:
+        out.append((event_hash(m.event_id), trace_k, minute))
+    if m.key is not None:
+        out.append((key_hash(m.key), trace_k, minute))
+    return out
+
+
+_ENCODE = json.JSONEncoder(separators=(",", ":"), check_circular=False).encode
 
 
 def dumps(value: Mapping[str, AttrValue]) -> str:
     """Attributes as compact JSON (tuples become arrays; ASCII-escaped so any Python string survives)."""
-    return json.dumps(value, separators=(",", ":"))
+    return _ENCODE(value if isinstance(value, dict) else dict(value))
 
 
 def loads(text: str | None) -> dict[str, AttrValue]:
@@ -96,8 +111,7 @@ def loads(text: str | None) -> dict[str, AttrValue]:
 def _links_json(links: Sequence[SpanLink]) -> str | None:
     if not links:
         return None
-    return json.dumps([[link.trace_id, link.span_id, dict(link.attributes)] for link in links],
-                      separators=(",", ":"))
+    return _ENCODE([[link.trace_id, link.span_id, dict(link.attributes)] for link in links])
 
 
 def _links_from(text: str | None) -> tuple[SpanLink, ...]:
@@ -110,22 +124,20 @@ def _links_from(text: str | None) -> tuple[SpanLink, ...]:
     return tuple(out)
 
 
-def span_row(span: SpanRecord, resource_id: int) -> tuple[object, ...]:
-    """The `spans` row of one record, in SPAN_COLUMNS order."""
+def span_row(span: SpanRecord, resource_id: int, trace_k: int | None = None,
+             span_k: int | None = None) -> tuple[object, ...]:
+    """The `spans` row of one record, in SPAN_COLUMNS order (pass the id keys when already computed)."""
     m = span.messaging
     attrs = span.attributes
-    ev_h = event_hash(m.event_id) if m.event_id is not None else None
-    key_h = key_hash(m.key) if m.key is not None else None
-    tpo_h = (tpo_hash(m.topic, m.partition, m.offset)
-             if m.topic is not None and m.partition is not None and m.offset is not None else None)
     return (
-        id_key(span.trace_id), id_key(span.span_id), span.trace_id, span.span_id, span.parent_span_id,
+        id_key(span.trace_id) if trace_k is None else trace_k, id_key(span.span_id) if span_k is None else span_k,
+        span.trace_id, span.span_id, span.parent_span_id,
         span.name, int(span.kind), span.service, span.start_ns, span.end_ns, int(span.status),
         span.status_message, span.scope, _links_json(span.links), dumps(attrs) if attrs else None, resource_id,
         m.system, m.operation.value if m.operation is not None else None, m.operation_name, m.topic,
         m.partition, m.offset, m.key, m.consumer_group, m.client_id, m.message_id, m.batch_count, m.body_size,
         m.event_id, m.event_type, m.event_source, m.schema_fingerprint, m.lag_offsets, m.lag_seconds,
-        m.server_address, m.error_type, ev_h, key_h, tpo_h,
+        m.server_address, m.error_type,
     )
 
 

@@ -113,6 +113,8 @@ class SQLStore(abc.ABC):
         memo: dict[int, int] = {}
         new_resources: list[tuple[int, str]] = []
         rows = []
+        tkeys: dict[str, int] = {}
+        id_key = _rows.id_key
         for span in batch:
             rid = memo.get(id(span.resource))
             if rid is None:
@@ -120,7 +122,10 @@ class SQLStore(abc.ABC):
                 rid = memo[id(span.resource)] = _rows.resource_key(text)
                 if rid not in self._known_resource_ids:
                     new_resources.append((rid, text))
-            rows.append(_rows.span_row(span, rid))
+            tk = tkeys.get(span.trace_id)
+            if tk is None:
+                tk = tkeys[span.trace_id] = id_key(span.trace_id)
+            rows.append(_rows.span_row(span, rid, tk, id_key(span.span_id)))
         with self._guard("write_spans"), self._write_cursor() as cur:
             if new_resources:
                 cur.executemany(self.q("INSERT INTO resources (id, attributes) VALUES (?, ?) "
@@ -128,18 +133,27 @@ class SQLStore(abc.ABC):
             inserted = self._insert_span_rows(cur, rows)
             new = batch if inserted is None else [s for s in batch if (s.trace_id, s.span_id) in inserted]
             if new:
-                self._after_insert(cur, new, now)
+                self._after_insert(cur, new, now, tkeys)
         self._known_resource_ids.update(rid for rid, _ in new_resources)
         self._known_services.update(s.service for s in new)
         return len(new)
 
-    def _after_insert(self, cur: Cursor, new: list[SpanRecord], now: int) -> None:
-        links = [(_rows.id_key(link.trace_id), _rows.id_key(link.span_id), _rows.id_key(s.trace_id),
-                  _rows.id_key(s.span_id), s.start_ns) for s in new for link in s.links]
+    def _after_insert(self, cur: Cursor, new: list[SpanRecord], now: int, tkeys: dict[str, int]) -> None:
+        id_key = _rows.id_key
+        links = [(id_key(link.trace_id), id_key(link.span_id), tkeys[s.trace_id], id_key(s.span_id), s.start_ns)
+                 for s in new if s.links for link in s.links]
         if links:
             cur.executemany(self.q(
                 "INSERT INTO span_links (target_trace_k, target_span_k, src_trace_k, src_span_k, start_ns) "
                 "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"), links)
+        keys: dict[tuple[int, int], int] = {}
+        for s in new:
+            if s.messaging.event_id is not None or s.messaging.key is not None:
+                for h, tk, minute in _rows.lookup_keys(s, tkeys[s.trace_id]):
+                    keys.setdefault((h, tk), minute)
+        if keys:
+            cur.executemany(self.q("INSERT INTO msg_keys (h, trace_k, minute) VALUES (?, ?, ?) "
+                                   "ON CONFLICT DO NOTHING"), [(h, tk, m) for (h, tk), m in keys.items()])
         services = {s.service for s in new} - self._known_services
         if services:
             cur.executemany(self.q("INSERT INTO services (service) VALUES (?) ON CONFLICT DO NOTHING"),
@@ -284,6 +298,7 @@ class SQLStore(abc.ABC):
             cur.execute(self.q("UPDATE meta SET value = value - ? WHERE name = 'span_count'"), (spans_deleted,))
             deleted += spans_deleted
             for sql, cut in (("DELETE FROM span_links WHERE start_ns < ?", span_cut),
+                             ("DELETE FROM msg_keys WHERE minute < ?", rollup.minute_of(span_cut)),
                              ("DELETE FROM edge_minutes WHERE minute < ?", rollup_cut),
                              ("DELETE FROM schema_minutes WHERE minute < ?", rollup_cut),
                              ("DELETE FROM lag_samples WHERE observed_at_ns < ?", rollup_cut)):
@@ -328,21 +343,8 @@ class SQLStore(abc.ABC):
         """Spans matching every given filter (messaging fields, service, start-time window), newest first."""
         where: list[str] = []
         params: list[object] = []
-        indexed = False
-        if event_id is not None:
-            where += ["ev_h = ?", "m_event_id = ?"]
-            params += [_rows.event_hash(event_id), event_id]
-            indexed = True
-        if key is not None:
-            where += ["key_h = ?", "m_key = ?"]
-            params += [_rows.key_hash(key), key]
-            indexed = True
-        if topic is not None and partition is not None and offset is not None and not indexed:
-            where.append("tpo_h = ?")
-            params.append(_rows.tpo_hash(topic, partition, offset))
-            indexed = True
-        for column, value in (("m_topic", topic), ("m_partition", partition), ("m_offset", offset),
-                              ("service", service)):
+        for column, value in (("m_event_id", event_id), ("m_key", key), ("m_topic", topic),
+                              ("m_partition", partition), ("m_offset", offset), ("service", service)):
             if value is not None:
                 where.append(f"{column} = ?")
                 params.append(value)
@@ -352,14 +354,29 @@ class SQLStore(abc.ABC):
         if end_ns is not None:
             where.append("start_ns < ?")
             params.append(end_ns)
-        sql = f"SELECT {_READ} FROM spans"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        order = "+start_ns" if indexed and self.placeholder == "?" else "start_ns"
-        sql += f" ORDER BY {order} DESC, span_id DESC LIMIT ?"
-        params.append(max(0, limit))
+        limit = max(0, limit)
+        order = " ORDER BY start_ns DESC, span_id DESC LIMIT ?"
         with self._guard("find_spans"), self._read_cursor() as cur:
-            return self._spans(cur, sql, params)
+            if event_id is None and key is None:
+                sql = f"SELECT {_READ} FROM spans" + (" WHERE " + " AND ".join(where) if where else "")
+                return self._spans(cur, sql + order, [*params, limit])
+            h = _rows.event_hash(event_id) if event_id is not None else _rows.key_hash(key or "")
+            if end_ns is None:
+                cur.execute(self.q("SELECT trace_k FROM msg_keys WHERE h = ?"), (h,))
+            else:  # a trace's row is stamped with its first span's minute: none of it can start later
+                cur.execute(self.q("SELECT trace_k FROM msg_keys WHERE h = ? AND minute < ?"), (h, end_ns))
+            traces = [r[0] for r in cur.fetchall()]
+            found: list[SpanRecord] = []
+            for i in range(0, len(traces), _CHUNK):
+                chunk = traces[i:i + _CHUNK]
+                sql = (f"SELECT {_READ} FROM spans WHERE trace_k IN ({', '.join('?' * len(chunk))}) AND "
+                       + " AND ".join(where))
+                found += self._spans(cur, sql + order.replace("start_ns DESC", self._unindexed + "start_ns DESC"),
+                                     [*chunk, *params, limit])
+        found.sort(key=lambda s: (s.start_ns, s.span_id), reverse=True)
+        return found[:limit]
+
+    _unindexed = "+"
 
     def spans_linking_to(self, trace_id: str, span_id: str) -> list[SpanRecord]:
         """Spans (in any trace) that have a link to, or a parent of, the given span: its consumers."""

@@ -10,7 +10,8 @@ runs against every backend.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
+from urllib.parse import parse_qs
 
 from eventlens.collector.model import EdgeRollup, LagSample, SchemaSighting, SpanRecord
 
@@ -105,13 +106,22 @@ class Store(SpanWriter, SpanReader, RollupReader, LagStore, Protocol):
         ...
 
 
-def open_store(url: str) -> Store:
-    """Open a backend from a URL: `sqlite:///path/to.db` (or a plain path), or `postgresql://…`."""
+def open_store(url: str, **options: Any) -> Store:
+    """Open a backend from a URL: `sqlite:///path/to.db` (or a plain path), or `postgresql://…`.
+
+    A SQLite URL may carry `?synchronous=FULL`; `options` (e.g. `pending_ttl_ns=`) go to the backend.
+    """
     if url.startswith(("postgresql://", "postgres://")):
         from eventlens.collector.storage.postgres import PostgresStore
 
-        return PostgresStore(url)
+        return PostgresStore(url, **options)
     from eventlens.collector.storage.sqlite import SQLiteStore
 
     path = url.removeprefix("sqlite:///") if url.startswith("sqlite:///") else url.removeprefix("sqlite://")
-    return SQLiteStore(path)
+    if url.startswith("sqlite:") and "?" in path:
+        path, _, query = path.partition("?")
+        for key, values in parse_qs(query).items():
+            if key != "synchronous":
+                raise ValueError(f"unknown SQLite store option {key!r} in {url!r} (known: synchronous)")
+            options.setdefault("synchronous", values[-1])
+    return SQLiteStore(path, **options)

@@ -32,6 +32,7 @@ class PostgresStore(SQLStore):
     _rowid = "id"
     _min2 = "LEAST("
     _max2 = "GREATEST("
+    _unindexed = ""
 
     def __init__(self, dsn: str, *, pending_ttl_ns: int = rollup.DEFAULT_PENDING_TTL_NS,
                  clock: Callable[[], int] = time.time_ns, connect_timeout_s: int = 30) -> None:
@@ -53,7 +54,7 @@ class PostgresStore(SQLStore):
                              (SCHEMA_VERSION,))
 
     def _errors(self) -> tuple[type[BaseException], ...]:
-        return (psycopg.Error,)
+        return (psycopg.Error, OverflowError, UnicodeError)
 
     def _conn(self) -> psycopg.Connection[Any]:
         conn: psycopg.Connection[Any] | None = getattr(self._local, "conn", None)
@@ -76,6 +77,7 @@ class PostgresStore(SQLStore):
                 yield cur
         except BaseException:
             self._emitters = None
+            self._local.temp_ready = False  # a temp table created in the failed transaction is gone
             raise
 
     @contextlib.contextmanager

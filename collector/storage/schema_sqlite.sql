@@ -43,16 +43,21 @@ CREATE TABLE IF NOT EXISTS spans (
     m_lag_offsets INTEGER,
     m_lag_seconds REAL,
     m_server_address TEXT,
-    m_error_type TEXT,
-    ev_h INTEGER,
-    key_h INTEGER,
-    tpo_h INTEGER
+    m_error_type TEXT
 );
 CREATE UNIQUE INDEX IF NOT EXISTS spans_id ON spans (trace_k, span_k);
 CREATE INDEX IF NOT EXISTS spans_start ON spans (start_ns);
-CREATE INDEX IF NOT EXISTS spans_event ON spans (ev_h) WHERE ev_h IS NOT NULL;
-CREATE INDEX IF NOT EXISTS spans_key ON spans (key_h) WHERE key_h IS NOT NULL;
-CREATE INDEX IF NOT EXISTS spans_tpo ON spans (tpo_h) WHERE tpo_h IS NOT NULL;
+-- Offsets grow per partition, so this index is written near its end (cheap), unlike random keys.
+CREATE INDEX IF NOT EXISTS spans_record ON spans (m_topic, m_partition, m_offset) WHERE m_offset IS NOT NULL;
+
+-- Event id / message key lookups: 32-bit hash of the value → trace key, one row per (value, trace), so the
+-- send span and the process spans parented on it share one row. Queries re-check the values on the spans.
+CREATE TABLE IF NOT EXISTS msg_keys (
+    h INTEGER NOT NULL,
+    trace_k INTEGER NOT NULL,
+    minute INTEGER NOT NULL,
+    PRIMARY KEY (h, trace_k)
+) WITHOUT ROWID;
 
 -- Resource attributes, content-addressed (spans of one process share one row).
 CREATE TABLE IF NOT EXISTS resources (

@@ -6,6 +6,9 @@ loss or OS crash the last transactions before it may be rolled back (the databas
 `synchronous="FULL"` (URL `sqlite:///path?synchronous=FULL`) to survive those too, at some write cost.
 Each thread uses its own connection; writes in this process are serialised by a lock, and across processes
 by SQLite's write lock (waiting up to `busy_timeout_s`). Readers in other processes never block the writer.
+Checkpoints (copying the WAL into the database file, the only step that waits for the disk) run in a
+background thread of the writing process, off the write path; the writer checkpoints itself only when the WAL
+passes `wal_max_mib`.
 """
 
 from __future__ import annotations
@@ -31,7 +34,8 @@ class SQLiteStore(SQLStore):
     """Store protocol on one SQLite file (created with its folder if missing)."""
 
     def __init__(self, path: str | Path, *, synchronous: str = "NORMAL", busy_timeout_s: float = 30.0,
-                 cache_mib: int = 64, pending_ttl_ns: int = rollup.DEFAULT_PENDING_TTL_NS,
+                 cache_mib: int = 64, wal_max_mib: int = 256, checkpoint_interval_s: float = 1.0,
+                 pending_ttl_ns: int = rollup.DEFAULT_PENDING_TTL_NS,
                  clock: Callable[[], int] = time.time_ns) -> None:
         super().__init__(pending_ttl_ns=pending_ttl_ns, clock=clock)
         if synchronous.upper() not in {"OFF", "NORMAL", "FULL", "EXTRA"}:
@@ -47,6 +51,10 @@ class SQLiteStore(SQLStore):
         self._connections: list[sqlite3.Connection] = []
         self._connections_lock = threading.Lock()
         self._closed = False
+        self._wal_max_pages = wal_max_mib * 256
+        self._checkpoint_interval_s = checkpoint_interval_s
+        self._checkpointer: threading.Thread | None = None
+        self._stop = threading.Event()
         conn = self._conn()
         with self._write_lock:
             conn.execute("BEGIN IMMEDIATE")
@@ -59,7 +67,8 @@ class SQLiteStore(SQLStore):
             conn.execute("COMMIT")
 
     def _errors(self) -> tuple[type[BaseException], ...]:
-        return (sqlite3.Error,)
+        # OverflowError: an integer beyond 64 bits; UnicodeError: a string that is not valid Unicode text.
+        return (sqlite3.Error, OverflowError, UnicodeError)
 
     def _conn(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
@@ -73,23 +82,40 @@ class SQLiteStore(SQLStore):
         conn.execute(f"PRAGMA synchronous={self._synchronous}")
         conn.execute(f"PRAGMA cache_size=-{self._cache_mib * 1024}")
         conn.execute("PRAGMA temp_store=MEMORY")
+        conn.execute(f"PRAGMA wal_autocheckpoint={self._wal_max_pages}")
+        conn.execute("PRAGMA journal_size_limit=67108864")
         self._local.conn = conn
         with self._connections_lock:
             self._connections.append(conn)
         return conn
 
+    def _checkpoint_loop(self) -> None:
+        """Background thread: passive checkpoints, so writers rarely wait for the disk themselves."""
+        conn = sqlite3.connect(self.path, timeout=self._busy_timeout_s, isolation_level=None)
+        try:
+            while not self._stop.wait(self._checkpoint_interval_s):
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        finally:
+            conn.close()
+
     @contextlib.contextmanager
     def _write_cursor(self) -> Iterator[Cursor]:
+        if self._checkpointer is None and self._checkpoint_interval_s > 0 and self.path != ":memory:":
+            self._checkpointer = threading.Thread(target=self._checkpoint_loop, name="eventlens-sqlite-checkpoint",
+                                                  daemon=True)
+            self._checkpointer.start()
         conn = self._conn()
         with self._write_lock:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 yield conn.cursor()
+                conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
                 self._emitters = None
                 raise
-            conn.execute("COMMIT")
 
     @contextlib.contextmanager
     def _read_cursor(self) -> Iterator[Cursor]:
@@ -112,8 +138,11 @@ class SQLiteStore(SQLStore):
         return {(r[0], r[1]) for r in cur.fetchall()}
 
     def close(self) -> None:
-        """Close every connection this store opened (in any thread)."""
+        """Stop the checkpointer and close every connection this store opened (in any thread)."""
         self._closed = True
+        self._stop.set()
+        if self._checkpointer is not None:
+            self._checkpointer.join(timeout=30)
         with self._connections_lock:
             for conn in self._connections:
                 with contextlib.suppress(sqlite3.Error):

@@ -7,7 +7,9 @@ calling it twice in one test opens the same database twice (a second collector o
 from __future__ import annotations
 
 import dataclasses
+from concurrent.futures import ThreadPoolExecutor
 
+import pytest
 from eventlens.collector.model import (
     LATENCY_BUCKETS_S,
     NS_PER_MINUTE,
@@ -21,7 +23,7 @@ from eventlens.collector.model import (
     StatusCode,
 )
 from eventlens.collector.rollup import bucket_index, minute_of
-from eventlens.collector.storage.api import Store
+from eventlens.collector.storage.api import Store, StoreError
 
 from eventlens.testing import (
     T0_NS,
@@ -420,3 +422,24 @@ class StoreContract:
     def test_store_satisfies_protocol(self, make_store):
         """The backend is a runtime-checkable Store."""
         assert isinstance(make_store(), Store)
+
+    def test_unstorable_value_raises_store_error_and_stores_nothing(self, make_store):
+        """A batch holding a value the backend cannot store raises StoreError; none of the batch is stored."""
+        store = make_store()
+        good = span_record()
+        bad = span_record(start_ns=2**70)
+        with pytest.raises(StoreError):
+            store.write_spans([good, bad])
+        assert store.get_span(good.trace_id, good.span_id) is None
+        assert store.write_spans([good]) == 1
+
+    def test_writes_and_reads_from_several_threads(self, make_store):
+        """Batches written from several threads while others read all land, each once."""
+        store = make_store()
+        batches = [[span_record() for _ in range(20)] for _ in range(8)]
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            written = list(pool.map(store.write_spans, batches))
+            reads = list(pool.map(lambda b: store.get_trace(b[0].trace_id), batches))
+        assert written == [20] * 8
+        assert store.span_count() == 160
+        assert [r[0] for r in reads] == [b[0] for b in batches]

@@ -81,3 +81,17 @@ def test_other_process_reads_while_this_one_writes(tmp_path):
     assert all(n % 50 == 0 for n in seen)
     assert seen == sorted(seen)
     writer.close()
+
+
+def test_open_store_reads_synchronous_option(tmp_path):
+    """`?synchronous=FULL` in a SQLite URL selects FULL durability."""
+    store = open_store(f"sqlite:///{tmp_path}/full.db?synchronous=FULL")
+    assert isinstance(store, SQLiteStore)
+    assert store._conn().execute("PRAGMA synchronous").fetchone()[0] == 2
+    store.close()
+
+
+def test_open_store_rejects_unknown_option(tmp_path):
+    """An unknown SQLite URL option is an error, not silently ignored."""
+    with pytest.raises(ValueError, match="bogus"):
+        open_store(f"sqlite:///{tmp_path}/x.db?bogus=1")

@@ -130,3 +130,11 @@ def test_report_carries_the_window():
     """The report states the window it covers."""
     report = build_coupling(_shop())
     assert (report.start_ns, report.end_ns) == WINDOW
+
+
+def test_semconv_conversation_id_pairs_requests_too():
+    """Spans from other instrumentations carrying only `messaging.message.conversation_id` still pair."""
+    request = send("a", "req", attrs={REPLY_TO: "rep", "messaging.message.conversation_id": "k"})
+    reply = send("b", "rep", attrs={"messaging.message.conversation_id": "k"}, at_ms=5)
+    (pair,) = temporal_coupling([request, reply])
+    assert (pair.requester, pair.replier, pair.max_round_trip_s) == ("a", "b", pytest.approx(0.005))

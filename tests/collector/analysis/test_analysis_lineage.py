@@ -212,3 +212,25 @@ def test_unknown_seed_gives_an_empty_lineage():
     """A seed not among the spans yields an empty lineage, not an error."""
     lineage = build_lineage(_shop(), [("0" * 32, "0" * 16)])
     assert lineage.nodes == () and lineage.story == ()
+
+
+def test_corrupt_parent_cycle_neither_hangs_nor_crashes():
+    """Spans whose parents form a loop (bad data) end the ancestor walk; the lineage is still built."""
+    from dataclasses import replace
+
+    a = send("p", "t")
+    b = internal("p", a)
+    looped = replace(a, parent_span_id=b.span_id)
+    lineage = build_lineage([looped, b], [_key(looped)])
+    assert [n.span_id for n in lineage.nodes] == [a.span_id]
+
+
+def test_string_valued_flags_are_understood():
+    """Flags sent as strings by other SDKs ("true", "2") still mark retries and dead letters."""
+    placed = send("orders", "t")
+    handle = process("billing", placed)
+    retry = send("billing", "t.retry", trace=handle.trace_id, parent=handle.span_id, attrs={RETRY_ATTEMPT: "2"})
+    dead = send("billing", "t.dlt", trace=handle.trace_id, parent=handle.span_id, attrs={DEAD_LETTER: "true"})
+    nodes = {n.span_id: n for n in build_lineage([placed, handle, retry, dead], [_key(placed)]).nodes}
+    assert nodes[retry.span_id].retry_attempt == 2
+    assert nodes[dead.span_id].dead_letter

@@ -112,7 +112,7 @@ def test_malformed_histogram_rows_are_folded_not_fatal():
 
     good = consumed("p", "t", "g", "c", 1, latency_s=0.02)
     long_row = replace(good, latency_buckets=(*good.latency_buckets, 3, 4))
-    negative = replace(good, latency_buckets=(-5,) + good.latency_buckets[1:])
+    negative = replace(good, latency_buckets=(-5, *good.latency_buckets[1:]))
     latency = _edge(build_topology([good, long_row, negative], *WINDOW), "topic:t", "group:g").latency
     assert latency.count == 3 + 7
     assert latency.p99_s == 900.0

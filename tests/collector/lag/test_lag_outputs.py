@@ -146,3 +146,21 @@ def test_cli_without_broker_or_store_explains_itself() -> None:
     """`eventlens lag` with nothing to read says what to give and exits 2."""
     result = CliRunner().invoke(app, [])
     assert result.exit_code == 2 and "--bootstrap" in result.output
+
+
+def test_memory_store_answers_like_the_sqlite_store(tmp_path) -> None:
+    """The standalone CLI's in-memory store filters, orders and forgets exactly as the SQLite backend does."""
+    from eventlens.collector.storage.api import open_store
+
+    sqlite = open_store(f"sqlite:///{tmp_path / 'lag.db'}")
+    memory = MemoryLagStore()
+    rows = [LagSample(g, "t", p, 1, 5, NOW + i, 0.5, bool(i % 2))
+            for i, (g, p) in enumerate([("b", 0), ("a", 1), ("a", 0), ("b", 1)])]
+    for backend in (sqlite, memory):
+        backend.write_lag_samples(rows)
+        backend.forget_group("b")
+    try:
+        for kwargs in ({}, {"group": "a"}, {"since_ns": NOW + 2}, {"until_ns": NOW + 2}):
+            assert memory.lag_samples(**kwargs) == sqlite.lag_samples(**kwargs), kwargs
+    finally:
+        sqlite.close()

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 from eventlens.collector.lag.cli import app as lag_app
-from eventlens.collector.lag.memory import MemoryLagStore
 from eventlens.collector.lag.poller import LagPoller
 from eventlens.collector.lag.query import group_history, group_statuses
 from eventlens.collector.model import NS_PER_S, GroupStatus, LagStatus
+from eventlens.collector.storage.api import Store, open_store
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import OffsetSpec
 from typer.testing import CliRunner
@@ -26,9 +26,11 @@ MIN = 60 * NS_PER_S
 
 
 @pytest.fixture
-def store() -> Iterator[MemoryLagStore]:
-    """The store the poller writes to."""
-    yield MemoryLagStore()
+def store(tmp_path: Path) -> Iterator[Store]:
+    """The store the poller writes to: the real SQLite backend."""
+    backend = open_store(f"sqlite:///{tmp_path / 'lag.db'}")
+    yield backend
+    backend.close()
 
 
 @pytest.fixture
@@ -38,7 +40,7 @@ def group() -> str:
 
 
 @pytest.fixture
-def poller(kafka_bootstrap: str, store: MemoryLagStore, group: str) -> Iterator[LagPoller]:
+def poller(kafka_bootstrap: str, store: Store, group: str) -> Iterator[LagPoller]:
     """A poller watching only this test's group (the session broker is shared)."""
     p = LagPoller(kafka_bootstrap, store, interval_s=1.0, include=[f"^{group}$"], budget_s=5.0)
     yield p
@@ -70,7 +72,7 @@ def consume_and_commit(bootstrap: str, topic: str, group: str, n: int, partition
     consumer.close()
 
 
-def status_of(store: MemoryLagStore, group: str, now_ns: int) -> GroupStatus:
+def status_of(store: Store, group: str, now_ns: int) -> GroupStatus:
     """The single group's evaluated status."""
     statuses = group_statuses(store, now_ns, group=group)
     assert [s.group for s in statuses] == [group]
@@ -78,7 +80,7 @@ def status_of(store: MemoryLagStore, group: str, now_ns: int) -> GroupStatus:
 
 
 def test_caught_up_group_is_ok_with_zero_lag_and_zero_seconds(kafka_bootstrap: str, make_topic, group: str,
-                                                              poller: LagPoller, store: MemoryLagStore) -> None:
+                                                              poller: LagPoller, store: Store) -> None:
     """A group that has read everything is OK, 0 offsets and 0 s behind."""
     topic = make_topic(partitions=2)
     produce(kafka_bootstrap, topic, 5, partition=0)
@@ -92,7 +94,7 @@ def test_caught_up_group_is_ok_with_zero_lag_and_zero_seconds(kafka_bootstrap: s
 
 
 def test_idle_topic_stays_ok_with_zero_seconds(kafka_bootstrap: str, make_topic, group: str,
-                                               poller: LagPoller, store: MemoryLagStore) -> None:
+                                               poller: LagPoller, store: Store) -> None:
     """No new records for 15 minutes with the consumer caught up is OK, not Burrow's false STOP."""
     topic = make_topic(partitions=1)
     produce(kafka_bootstrap, topic, 3)
@@ -107,7 +109,7 @@ def test_idle_topic_stays_ok_with_zero_seconds(kafka_bootstrap: str, make_topic,
 
 
 def test_stopped_consumer_is_stop(kafka_bootstrap: str, make_topic, group: str,
-                                  poller: LagPoller, store: MemoryLagStore) -> None:
+                                  poller: LagPoller, store: Store) -> None:
     """A consumer that stops while records keep arriving is STOP once it has made no progress for 5 min."""
     topic = make_topic(partitions=1)
     produce(kafka_bootstrap, topic, 10)
@@ -123,7 +125,7 @@ def test_stopped_consumer_is_stop(kafka_bootstrap: str, make_topic, group: str,
 
 
 def test_slow_consumer_has_rising_lag_and_warns(kafka_bootstrap: str, make_topic, group: str,
-                                                poller: LagPoller, store: MemoryLagStore) -> None:
+                                                poller: LagPoller, store: Store) -> None:
     """A consumer reading 5 records per interval while 20 arrive has rising lag and is WARN."""
     topic = make_topic(partitions=1)
     start = time.time_ns()
@@ -140,7 +142,7 @@ def test_slow_consumer_has_rising_lag_and_warns(kafka_bootstrap: str, make_topic
 
 
 def test_reset_to_earliest_is_rewind_with_exact_seconds(kafka_bootstrap: str, make_topic, group: str,
-                                                        poller: LagPoller, store: MemoryLagStore) -> None:
+                                                        poller: LagPoller, store: Store) -> None:
     """Resetting a caught-up group to the earliest offset is REWIND, with the first record's age as lag."""
     topic = make_topic(partitions=1)
     first_ms = int(time.time() * 1000) - 600_000
@@ -159,7 +161,7 @@ def test_reset_to_earliest_is_rewind_with_exact_seconds(kafka_bootstrap: str, ma
 
 def test_lag_seconds_match_produce_timestamps_within_one_interval(kafka_bootstrap: str, make_topic, group: str,
                                                                   poller: LagPoller,
-                                                                  store: MemoryLagStore) -> None:
+                                                                  store: Store) -> None:
     """Lag in seconds is the age of the first unconsumed record, read from its produce timestamp."""
     topic = make_topic(partitions=1)
     base_ms = int(time.time() * 1000) - 120_000
@@ -176,7 +178,7 @@ def test_lag_seconds_match_produce_timestamps_within_one_interval(kafka_bootstra
 
 
 def test_seconds_are_interpolated_and_marked_when_not_read(kafka_bootstrap: str, make_topic, group: str,
-                                                           store: MemoryLagStore) -> None:
+                                                           store: Store) -> None:
     """Without exact reads, seconds come from the (end offset, time) table and are marked estimated."""
     topic = make_topic(partitions=1)
     produce(kafka_bootstrap, topic, 10)
@@ -196,7 +198,7 @@ def test_seconds_are_interpolated_and_marked_when_not_read(kafka_bootstrap: str,
 
 
 def test_budget_exhausted_falls_back_to_estimates(kafka_bootstrap: str, make_topic, group: str,
-                                                  store: MemoryLagStore) -> None:
+                                                  store: Store) -> None:
     """A zero record budget reads nothing and estimates every lagging partition."""
     topic = make_topic(partitions=1)
     produce(kafka_bootstrap, topic, 10)
@@ -213,7 +215,7 @@ def test_budget_exhausted_falls_back_to_estimates(kafka_bootstrap: str, make_top
 
 
 def test_deleted_group_disappears(kafka_bootstrap: str, make_topic, group: str,
-                                  poller: LagPoller, store: MemoryLagStore) -> None:
+                                  poller: LagPoller, store: Store) -> None:
     """A group deleted on the broker is dropped from the store and from statuses."""
     topic = make_topic(partitions=1)
     produce(kafka_bootstrap, topic, 4)
@@ -229,7 +231,7 @@ def test_deleted_group_disappears(kafka_bootstrap: str, make_topic, group: str,
 
 
 def test_include_and_exclude_patterns_select_groups(kafka_bootstrap: str, make_topic, group: str,
-                                                    store: MemoryLagStore) -> None:
+                                                    store: Store) -> None:
     """Only groups matching an include pattern and no exclude pattern are polled."""
     topic = make_topic(partitions=1)
     produce(kafka_bootstrap, topic, 2)
@@ -254,7 +256,7 @@ def wait_for(condition: Callable[[], bool], timeout_s: float, what: str) -> None
 
 
 @pytest.mark.slow
-def test_broker_outage_is_reported_and_the_poller_recovers(tmp_path: Path, store: MemoryLagStore,
+def test_broker_outage_is_reported_and_the_poller_recovers(tmp_path: Path, store: Store,
                                                            caplog: pytest.LogCaptureFixture) -> None:
     """Stopping the broker makes cycles report an outage; when it returns the poller recovers by itself."""
     broker = LocalKafka(workdir=tmp_path / "kafka", port=free_port(), controller_port=free_port()).start()
@@ -304,3 +306,23 @@ def test_cli_table_shows_the_group(kafka_bootstrap: str, make_topic, group: str)
                                 env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
     assert group in result.output and topic in result.output and "OK" in result.output
+
+
+def test_groups_at_different_offsets_of_one_partition_each_get_their_own_seconds(
+        kafka_bootstrap: str, make_topic, group: str, store: Store) -> None:
+    """Two groups behind on the same partition each get the age of their own first unconsumed record."""
+    topic = make_topic(partitions=1)
+    base_ms = int(time.time() * 1000) - 300_000
+    produce(kafka_bootstrap, topic, 10, timestamps_ms=[base_ms + i * 10_000 for i in range(10)])
+    consume_and_commit(kafka_bootstrap, topic, group + "-a", 2)
+    consume_and_commit(kafka_bootstrap, topic, group + "-b", 5)
+    poller = LagPoller(kafka_bootstrap, store, include=[f"^{group}-"], budget_s=10.0)
+    try:
+        now = time.time_ns()
+        assert poller.poll_once(now).exact_read == 2
+    finally:
+        poller.stop()
+    seconds = {s.group: s.lag_seconds for s in store.lag_samples()}
+    for suffix, offset in (("-a", 2), ("-b", 5)):
+        expected = (now - (base_ms + offset * 10_000) * 1_000_000) / NS_PER_S
+        assert seconds[group + suffix] == pytest.approx(expected, abs=0.01)

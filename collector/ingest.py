@@ -1,0 +1,73 @@
+"""What every receiver does with a decoded request: count it, queue it, and report the outcome.
+
+Receivers differ only in transport; this keeps the accounting (Prometheus counters by reason) and the
+mapping from pipeline exceptions to retryable answers in one place.
+"""
+
+from __future__ import annotations
+
+import enum
+from concurrent.futures import Future
+
+from eventlens.collector.metrics import CollectorMetrics
+from eventlens.collector.otlp import DecodedTraces
+from eventlens.collector.pipeline import BatchResult, IngestPipeline, PipelineClosed, QueueFull
+
+
+class Refusal(enum.StrEnum):
+    """Why a decoded request was not acknowledged; all are retryable."""
+
+    QUEUE_FULL = "queue_full"
+    SHUTTING_DOWN = "shutting_down"
+    STORE_ERROR = "store_error"
+
+
+class Refused(RuntimeError):
+    """A request was refused for a retryable reason (`reason`); the message is for the client."""
+
+    def __init__(self, reason: Refusal, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class Ingest:
+    """The receivers' entry into the pipeline."""
+
+    def __init__(self, pipeline: IngestPipeline, metrics: CollectorMetrics) -> None:
+        self.pipeline = pipeline
+        self.metrics = metrics
+
+    def submit(self, decoded: DecodedTraces, receiver: str, *, count: bool = True) -> Future[BatchResult]:
+        """Count (unless `count` is False: a retry of the same spans) and queue a decoded request; raises
+        `Refused` when the queue cannot take it."""
+        spans = decoded.spans
+        if count:
+            self.metrics.spans_received.labels(receiver).inc(len(spans) + decoded.rejected)
+            if decoded.rejected:
+                self.metrics.spans_rejected.labels(receiver, "invalid_span").inc(decoded.rejected)
+        try:
+            return self.pipeline.submit(spans)
+        except QueueFull as exc:
+            self.metrics.reject(receiver, "traces", Refusal.QUEUE_FULL, len(spans))
+            raise Refused(Refusal.QUEUE_FULL, str(exc)) from exc
+        except PipelineClosed as exc:
+            self.metrics.reject(receiver, "traces", Refusal.SHUTTING_DOWN, len(spans))
+            raise Refused(Refusal.SHUTTING_DOWN, str(exc)) from exc
+
+    def stored(self, receiver: str) -> None:
+        """Count an acknowledged request."""
+        self.metrics.requests.labels(receiver, "traces", "ok").inc()
+
+    def failed(self, receiver: str, spans: int, error: BaseException) -> Refused:
+        """Count a request whose store write failed; returns the `Refused` to answer with."""
+        self.metrics.reject(receiver, "traces", Refusal.STORE_ERROR, spans)
+        return Refused(Refusal.STORE_ERROR, f"store error, retry later: {error}")
+
+    def check_room(self, receiver: str, signal: str = "traces") -> None:
+        """Refuse at once (before reading a body) when the queue is already full."""
+        if self.pipeline.closing:
+            self.metrics.reject(receiver, signal, Refusal.SHUTTING_DOWN)
+            raise Refused(Refusal.SHUTTING_DOWN, "the collector is shutting down, retry later")
+        if not self.pipeline.has_room():
+            self.metrics.reject(receiver, signal, Refusal.QUEUE_FULL)
+            raise Refused(Refusal.QUEUE_FULL, "ingest queue full, retry later")

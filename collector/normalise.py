@@ -1,0 +1,263 @@
+"""Map the messaging attributes of every Kafka instrumentation to one `Messaging` model; pure.
+
+Sources understood (each key list below is in order of preference, newest convention first):
+eventlens (semantic conventions v1.44 plus `instrumentation/attributes.py`), the upstream
+opentelemetry-instrumentation-kafka-python 0.66b1 (`{topic} send` / `{topic} receive`, `messaging.destination`,
+integer `messaging.kafka.partition`, `messaging.url`), the OpenTelemetry Java agent (legacy default
+`{topic} publish` / `{topic} process` with `messaging.operation`, and its `OTEL_SEMCONV_STABILITY_OPT_IN=messaging`
+shape) and @opentelemetry/instrumentation-kafkajs (semconv 1.30 names). When no attribute names the operation it
+is derived from the span kind and name.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+
+from eventlens.collector.model import AttrValue, Messaging, Operation, SpanKind
+from eventlens.instrumentation import attributes as el
+
+TOPIC_KEYS = ("messaging.destination.name", "messaging.destination", "messaging.source.name")
+PARTITION_KEYS = ("messaging.destination.partition.id", "messaging.kafka.destination.partition",
+                  "messaging.kafka.partition", "messaging.kafka.source.partition")
+OFFSET_KEYS = ("messaging.kafka.offset", "messaging.kafka.message.offset")
+KEY_KEYS = ("messaging.kafka.message.key",)
+GROUP_KEYS = ("messaging.consumer.group.name", "messaging.kafka.consumer.group", "messaging.kafka.consumer_group")
+CLIENT_ID_KEYS = ("messaging.client.id", "messaging.client_id", "messaging.kafka.client_id")
+MESSAGE_ID_KEYS = ("messaging.message.id", "messaging.message_id")
+BATCH_KEYS = ("messaging.batch.message_count",)
+BODY_SIZE_KEYS = ("messaging.message.body.size", "messaging.message.payload_size_bytes",
+                  "messaging.message_payload_size_bytes")
+EVENT_ID_KEYS = (el.CLOUDEVENTS_EVENT_ID,)
+EVENT_TYPE_KEYS = (el.CLOUDEVENTS_EVENT_TYPE, el.EVENT_TYPE)
+EVENT_SOURCE_KEYS = (el.CLOUDEVENTS_EVENT_SOURCE,)
+SERVER_KEYS = ("server.address", "net.peer.name", "messaging.url")
+
+# `messaging.operation.type` (and the legacy `messaging.operation`) values, old spellings included.
+_OPERATION_TYPES: dict[str, Operation] = {
+    "create": Operation.CREATE,
+    "send": Operation.SEND,
+    "publish": Operation.SEND,
+    "receive": Operation.RECEIVE,
+    "process": Operation.PROCESS,
+    "deliver": Operation.PROCESS,
+    "settle": Operation.SETTLE,
+}
+# `messaging.operation.name` values (and span-name words) Kafka clients use.
+_OPERATION_NAMES: dict[str, Operation] = {
+    **_OPERATION_TYPES,
+    "produce": Operation.SEND,
+    "poll": Operation.RECEIVE,
+    "consume": Operation.RECEIVE,
+    "commit": Operation.SETTLE,
+    "ack": Operation.SETTLE,
+}
+
+
+def first(attributes: Mapping[str, AttrValue], keys: tuple[str, ...]) -> AttrValue | None:
+    """The value of the first key present (and not empty) in `attributes`."""
+    for key in keys:
+        value = attributes.get(key)
+        if value is not None and value != "":
+            return value
+    return None
+
+
+def as_int(value: AttrValue | None) -> int | None:
+    """An attribute as an int: ints as they are, decimal strings parsed; anything else None."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return int(value) if value.is_integer() else None
+    if isinstance(value, str):
+        try:
+            return int(value.strip())
+        except ValueError:
+            return None
+    return None
+
+
+def as_float(value: AttrValue | None) -> float | None:
+    """An attribute as a float (ints and numeric strings included); anything else None."""
+    if value is None or isinstance(value, bool | tuple):
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        return None
+
+
+def as_str(value: AttrValue | None) -> str | None:
+    """An attribute as a string (numbers formatted, arrays joined with commas)."""
+    if value is None:
+        return None
+    if isinstance(value, tuple):
+        return ",".join(str(v) for v in value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def server_address(value: AttrValue | None) -> str | None:
+    """A broker address; upstream kafka-python's `messaging.url` is a JSON list of bootstrap servers."""
+    text = as_str(value)
+    if text and text.startswith("["):
+        try:
+            servers = json.loads(text)
+        except ValueError:
+            return text
+        if isinstance(servers, list):
+            return ",".join(str(s) for s in servers) or None
+    return text
+
+
+def _name_words(name: str) -> list[str]:
+    return name.lower().split()
+
+
+def operation_name(name: str, attributes: Mapping[str, AttrValue]) -> str | None:
+    """`messaging.operation.name`, else the legacy `messaging.operation`, else the span name's operation word.
+
+    Span names are `{operation} {topic}` (current conventions, kafkajs) or `{topic} {operation}` (older ones,
+    upstream kafka-python and the Java agent's default), or just `{operation}` (kafkajs `poll`).
+    """
+    explicit = as_str(first(attributes, ("messaging.operation.name", "messaging.operation")))
+    return explicit or _name_operation(name)
+
+
+def _name_operation(name: str) -> str | None:
+    words = _name_words(name)
+    if not words:
+        return None
+    if words[0] in _OPERATION_NAMES:
+        return words[0]
+    if words[-1] in _OPERATION_NAMES:
+        return words[-1]
+    return None
+
+
+def operation(name: str, kind: SpanKind, attributes: Mapping[str, AttrValue],
+              op_name: str | None, batch_count: int | None) -> Operation | None:
+    """The normalised operation type: from `messaging.operation.type`, the legacy `messaging.operation`,
+    `messaging.operation.name`, else the span kind and name.
+
+    A single-record CONSUMER span named `… receive` without an explicit operation type (upstream kafka-python,
+    one span per record handed to user code and parented on the producer) plays the process role, so it is a
+    PROCESS; batch receive spans (with `messaging.batch.message_count`) stay RECEIVE.
+    """
+    explicit = as_str(first(attributes, ("messaging.operation.type", "messaging.operation")))
+    return _operation(kind, explicit, op_name, "messaging.operation.name" in attributes, batch_count)
+
+
+def _operation(kind: SpanKind, explicit: str | None, op_name: str | None, has_op_name: bool,
+               batch_count: int | None) -> Operation | None:
+    if explicit:
+        typed = _OPERATION_TYPES.get(explicit.lower())
+        if typed is not None:
+            return typed
+    lowered = op_name.lower() if op_name else None
+    derived = _OPERATION_NAMES.get(lowered) if lowered else None
+    if derived is Operation.RECEIVE and kind is SpanKind.CONSUMER and batch_count is None \
+            and not has_op_name and lowered == "receive":
+        return Operation.PROCESS
+    if derived is not None:
+        return derived
+    if kind is SpanKind.PRODUCER:
+        return Operation.SEND
+    if kind is SpanKind.CONSUMER:
+        return Operation.RECEIVE if batch_count is not None else Operation.PROCESS
+    return None
+
+
+def topic_from_name(name: str, op_name: str | None) -> str | None:
+    """The topic in a span name `{op} {topic}` or `{topic} {op}`, when the attributes do not carry it."""
+    parts = name.split()
+    if len(parts) != 2 or op_name is None:
+        return None
+    op = op_name.lower()
+    if parts[0].lower() == op:
+        return parts[1]
+    if parts[1].lower() == op:
+        return parts[0]
+    return None
+
+
+def is_messaging(attributes: Mapping[str, AttrValue]) -> bool:
+    """True when a span carries any messaging attribute (other spans get an empty `Messaging`)."""
+    return "messaging.system" in attributes or any(k.startswith("messaging.") for k in attributes)
+
+
+_EMPTY = Messaging()
+
+# One pass over a span's attributes: each known key names a slot and a priority (its place in the key lists).
+_SLOTS = ("system", "topic", "partition", "offset", "key", "group", "client_id", "message_id", "batch",
+          "body_size", "event_id", "event_type", "event_source", "fingerprint", "lag_offsets", "lag_seconds",
+          "server", "error_type", "op_name", "op_type")
+_SLOT_KEYS: tuple[tuple[str, ...], ...] = (
+    ("messaging.system",), TOPIC_KEYS, PARTITION_KEYS, OFFSET_KEYS, KEY_KEYS, GROUP_KEYS, CLIENT_ID_KEYS,
+    MESSAGE_ID_KEYS, BATCH_KEYS, BODY_SIZE_KEYS, EVENT_ID_KEYS, EVENT_TYPE_KEYS, EVENT_SOURCE_KEYS,
+    (el.SCHEMA_FINGERPRINT,), (el.LAG_OFFSETS,), (el.LAG_SECONDS,), SERVER_KEYS, ("error.type",),
+    ("messaging.operation.name", "messaging.operation"), ("messaging.operation.type", "messaging.operation"),
+)
+_KEY_SLOTS: dict[str, list[tuple[int, int]]] = {}
+for _slot, _keys in enumerate(_SLOT_KEYS):
+    for _prio, _key in enumerate(_keys):
+        _KEY_SLOTS.setdefault(_key, []).append((_slot, _prio))
+_N = len(_SLOTS)
+(_SYSTEM, _TOPIC, _PARTITION, _OFFSET, _KEY, _GROUP, _CLIENT, _MSG_ID, _BATCH, _BODY, _EV_ID, _EV_TYPE, _EV_SRC,
+ _FPR, _LAG_OFF, _LAG_S, _SERVER, _ERROR, _OP_NAME, _OP_TYPE) = range(_N)
+
+
+def _str(value: AttrValue | None) -> str | None:
+    return value if type(value) is str else as_str(value)
+
+
+def _int(value: AttrValue | None) -> int | None:
+    return value if type(value) is int else as_int(value)
+
+
+def messaging_fields(name: str, kind: SpanKind, attributes: Mapping[str, AttrValue]) -> Messaging:
+    """Pull the messaging fields out of a span's attributes, whichever instrumentation emitted them."""
+    values: list[AttrValue | None] = [None] * _N
+    prios = [99] * _N
+    messaging = False
+    key_slots = _KEY_SLOTS
+    for k, v in attributes.items():
+        hits = key_slots.get(k)
+        if hits is None or v == "":
+            continue
+        if k[0] == "m":
+            messaging = True
+        for slot, prio in hits:
+            if prio < prios[slot]:
+                values[slot], prios[slot] = v, prio
+    if not messaging and not any(k.startswith("messaging.") for k in attributes):
+        return _EMPTY
+    batch_count = _int(values[_BATCH])
+    op_name = _str(values[_OP_NAME]) or _name_operation(name)
+    topic = _str(values[_TOPIC]) or topic_from_name(name, op_name)
+    return Messaging(
+        system=_str(values[_SYSTEM]),
+        operation=_operation(kind, _str(values[_OP_TYPE]), op_name, "messaging.operation.name" in attributes,
+                             batch_count),
+        operation_name=op_name,
+        topic=topic,
+        partition=_int(values[_PARTITION]),
+        offset=_int(values[_OFFSET]),
+        key=_str(values[_KEY]),
+        consumer_group=_str(values[_GROUP]),
+        client_id=_str(values[_CLIENT]),
+        message_id=_str(values[_MSG_ID]),
+        batch_count=batch_count,
+        body_size=_int(values[_BODY]),
+        event_id=_str(values[_EV_ID]),
+        event_type=_str(values[_EV_TYPE]),
+        event_source=_str(values[_EV_SRC]),
+        schema_fingerprint=_str(values[_FPR]),
+        lag_offsets=_int(values[_LAG_OFF]),
+        lag_seconds=as_float(values[_LAG_S]),
+        server_address=server_address(values[_SERVER]),
+        error_type=_str(values[_ERROR]),
+    )

@@ -1,0 +1,172 @@
+"""The ingest pipeline: a bounded queue of span batches and one writer thread that stores them.
+
+Receivers `submit()` a batch and wait on the returned future; the writer thread coalesces queued batches into
+one `SpanWriter.write_spans` call (one transaction) and resolves every future only after that call returned,
+so a receiver acknowledges a request only once its spans are durably committed. When the queue holds
+`max_queue_spans` spans, `submit()` raises `QueueFull` at once: the receiver answers with OTLP's retryable
+"try again later" instead of buffering without bound or dropping data.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass
+
+from eventlens.collector.model import SpanRecord
+from eventlens.collector.storage.api import SpanWriter
+
+log = logging.getLogger(__name__)
+
+
+class QueueFull(RuntimeError):
+    """The ingest queue cannot take this batch now; the client should retry later."""
+
+
+class PipelineClosed(RuntimeError):
+    """The pipeline is stopping and takes no more batches."""
+
+
+@dataclass(frozen=True, slots=True)
+class BatchResult:
+    """What the store did with one submitted batch."""
+
+    spans: int
+    """Spans of this batch, now committed."""
+    written_with: int
+    """Spans in the coalesced transaction that carried this batch."""
+
+
+@dataclass(slots=True)
+class _Item:
+    spans: Sequence[SpanRecord]
+    future: Future[BatchResult]
+
+
+class PipelineObserver:
+    """Hooks for metrics; the default does nothing (the service plugs Prometheus in)."""
+
+    def stored(self, spans: int, new: int, seconds: float) -> None:
+        """A coalesced write of `spans` spans (`new` of them not stored before) committed in `seconds`."""
+
+    def store_failed(self, spans: int, seconds: float, error: BaseException) -> None:
+        """A coalesced write of `spans` spans failed."""
+
+    def depth(self, spans: int) -> None:
+        """The queue now holds `spans` spans."""
+
+
+class IngestPipeline:
+    """Bounded queue + writer thread in front of a `SpanWriter` (see the module docstring)."""
+
+    def __init__(self, writer: SpanWriter, *, max_queue_spans: int = 100_000, max_batch_spans: int = 8192,
+                 observer: PipelineObserver | None = None,
+                 clock: Callable[[], float] = time.perf_counter) -> None:
+        if max_queue_spans < 1 or max_batch_spans < 1:
+            raise ValueError("max_queue_spans and max_batch_spans must be positive")
+        self._writer = writer
+        self.max_queue_spans = max_queue_spans
+        self.max_batch_spans = max_batch_spans
+        self._observer = observer or PipelineObserver()
+        self._clock = clock
+        self._queue: deque[_Item] = deque()
+        self._queued_spans = 0
+        self._cond = threading.Condition()
+        self._closing = False
+        self._thread: threading.Thread | None = None
+
+    @property
+    def queued_spans(self) -> int:
+        """Spans waiting to be written (not counting the batch being written)."""
+        return self._queued_spans
+
+    @property
+    def closing(self) -> bool:
+        """True once `stop()` was called: no batch is taken any more."""
+        return self._closing
+
+    def has_room(self, spans: int = 1) -> bool:
+        """True when a batch of `spans` spans would be accepted now (a cheap check before reading a body)."""
+        return not self._closing and (self._queued_spans == 0 or self._queued_spans + spans <= self.max_queue_spans)
+
+    def start(self) -> IngestPipeline:
+        """Start the writer thread."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="eventlens-ingest-writer", daemon=True)
+            self._thread.start()
+        return self
+
+    def submit(self, spans: Sequence[SpanRecord]) -> Future[BatchResult]:
+        """Queue a batch; the future resolves once it is committed (or fails with the store's error).
+
+        Raises `QueueFull` when the queue has no room (a batch larger than the whole queue is still taken
+        when the queue is empty, so no valid request is refused forever), `PipelineClosed` when stopping.
+        """
+        future: Future[BatchResult] = Future()
+        if not spans:
+            future.set_result(BatchResult(0, 0))
+            return future
+        with self._cond:
+            if self._closing:
+                raise PipelineClosed("the collector is shutting down")
+            if self._queued_spans and self._queued_spans + len(spans) > self.max_queue_spans:
+                raise QueueFull(f"ingest queue full ({self._queued_spans} of {self.max_queue_spans} spans queued)")
+            self._queue.append(_Item(spans, future))
+            self._queued_spans += len(spans)
+            depth = self._queued_spans
+            self._cond.notify()
+        self._observer.depth(depth)
+        return future
+
+    def stop(self, timeout: float | None = 30.0) -> None:
+        """Refuse new batches, write everything queued, then end the writer thread."""
+        with self._cond:
+            self._closing = True
+            self._cond.notify_all()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _take(self) -> list[_Item] | None:
+        with self._cond:
+            while not self._queue:
+                if self._closing:
+                    return None
+                self._cond.wait()
+            items = [self._queue.popleft()]
+            count = len(items[0].spans)
+            while self._queue and count + len(self._queue[0].spans) <= self.max_batch_spans:
+                item = self._queue.popleft()
+                items.append(item)
+                count += len(item.spans)
+            self._queued_spans -= count
+            depth = self._queued_spans
+        self._observer.depth(depth)
+        return items
+
+    def _run(self) -> None:
+        while (items := self._take()) is not None:
+            self._write(items)
+
+    def _write(self, items: list[_Item]) -> None:
+        batch: list[SpanRecord] = []
+        for item in items:
+            batch.extend(item.spans)
+        started = self._clock()
+        try:
+            new = self._writer.write_spans(batch)
+        except BaseException as exc:  # every waiter must learn about the failure, whatever it is
+            elapsed = self._clock() - started
+            log.warning("storing %d spans failed: %s", len(batch), exc)
+            self._observer.store_failed(len(batch), elapsed, exc)
+            for item in items:
+                item.future.set_exception(exc)
+            if not isinstance(exc, Exception):
+                raise
+            return
+        self._observer.stored(len(batch), new, self._clock() - started)
+        for item in items:
+            item.future.set_result(BatchResult(len(item.spans), len(batch)))

@@ -1,0 +1,113 @@
+"""OTLP/gRPC receiver: TraceService/Export and MetricsService/Export on one grpcio server.
+
+A trace request returns only after its spans are committed. A full queue, a store error or a shutdown
+answers UNAVAILABLE (always retryable under the OTLP spec, and retried by the OpenTelemetry exporters);
+a wrong or missing bearer token UNAUTHENTICATED; requests over the size limit are refused by grpcio
+(RESOURCE_EXHAUSTED).
+"""
+
+from __future__ import annotations
+
+import hmac
+from concurrent import futures
+
+import grpc
+from eventlens.collector.ingest import Ingest, Refused
+from eventlens.collector.otlp import count_metric_points, flatten
+from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2_grpc
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
+    ExportMetricsServiceRequest,
+    ExportMetricsServiceResponse,
+)
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTraceServiceRequest,
+    ExportTraceServiceResponse,
+)
+
+RECEIVER = "grpc"
+
+
+def _check_token(context: grpc.ServicerContext, token: str | None, ingest: Ingest, signal: str) -> None:
+    if token is None:
+        return
+    for key, value in context.invocation_metadata():
+        if key == "authorization":
+            scheme, _, given = str(value).partition(" ")
+            if scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token.encode()):
+                return
+    ingest.metrics.reject(RECEIVER, signal, "unauthorized")
+    context.abort(grpc.StatusCode.UNAUTHENTICATED, "missing or wrong bearer token")
+
+
+class TraceServicer(trace_service_pb2_grpc.TraceServiceServicer):
+    """TraceService/Export into the ingest pipeline."""
+
+    def __init__(self, ingest: Ingest, token: str | None) -> None:
+        self.ingest = ingest
+        self.token = token
+
+    def Export(self, request: ExportTraceServiceRequest,
+               context: grpc.ServicerContext) -> ExportTraceServiceResponse:
+        """Decode, queue, and answer once the spans are committed."""
+        _check_token(context, self.token, self.ingest, "traces")
+        decoded = flatten(request)
+        try:
+            future = self.ingest.submit(decoded, RECEIVER)
+        except Refused as exc:
+            context.abort(grpc.StatusCode.UNAVAILABLE, str(exc))
+        try:
+            future.result()
+        except Exception as exc:
+            context.abort(grpc.StatusCode.UNAVAILABLE, str(self.ingest.failed(RECEIVER, len(decoded.spans), exc)))
+        self.ingest.stored(RECEIVER)
+        response = ExportTraceServiceResponse()
+        if decoded.rejected:
+            response.partial_success.rejected_spans = decoded.rejected
+            response.partial_success.error_message = decoded.reason
+        return response
+
+
+class MetricsServicer(metrics_service_pb2_grpc.MetricsServiceServicer):
+    """MetricsService/Export: validated and counted, not stored."""
+
+    def __init__(self, ingest: Ingest, token: str | None) -> None:
+        self.ingest = ingest
+        self.token = token
+
+    def Export(self, request: ExportMetricsServiceRequest,
+               context: grpc.ServicerContext) -> ExportMetricsServiceResponse:
+        """Count the data points."""
+        _check_token(context, self.token, self.ingest, "metrics")
+        self.ingest.metrics.metric_points.labels(RECEIVER).inc(count_metric_points(request))
+        self.ingest.metrics.requests.labels(RECEIVER, "metrics", "ok").inc()
+        return ExportMetricsServiceResponse()
+
+
+class GrpcReceiver:
+    """A grpcio server bound to `host:port` (port 0: a free one, see `port` after `start`)."""
+
+    def __init__(self, ingest: Ingest, *, host: str, port: int, max_message_bytes: int,
+                 token: str | None = None, workers: int = 16) -> None:
+        self.ingest = ingest
+        self.server = grpc.server(
+            futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="eventlens-grpc"),
+            options=[("grpc.max_receive_message_length", max_message_bytes)],
+            maximum_concurrent_rpcs=workers * 4,
+        )
+        trace_service_pb2_grpc.add_TraceServiceServicer_to_server(TraceServicer(ingest, token), self.server)  # type: ignore[no-untyped-call]
+        metrics_service_pb2_grpc.add_MetricsServiceServicer_to_server(MetricsServicer(ingest, token),  # type: ignore[no-untyped-call]
+                                                                     self.server)
+        address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        self.port: int = self.server.add_insecure_port(address)
+        if self.port == 0:
+            raise OSError(f"cannot bind the OTLP/gRPC receiver to {address}")
+
+    def start(self) -> GrpcReceiver:
+        """Start serving."""
+        self.server.start()
+        return self
+
+    def stop(self, grace_s: float = 5.0) -> None:
+        """Stop taking calls; calls in flight get `grace_s` seconds to finish."""
+        self.server.stop(grace_s).wait()

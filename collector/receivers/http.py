@@ -1,0 +1,180 @@
+"""OTLP/HTTP receiver: `POST /v1/traces` and `POST /v1/metrics` (protobuf or JSON, optionally gzip).
+
+Answers follow the OTLP/HTTP spec: 200 with an Export*ServiceResponse in the request's encoding (with
+`partial_success` when single spans were rejected); 400/413/415/401 with a `google.rpc.Status` body whose
+message says why; 429 (queue full) or 503 (store error, shutting down) with `Retry-After`, which OTLP
+exporters retry. A request is answered 200 only after its spans are committed to the store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import zlib
+
+from eventlens.collector.ingest import Ingest, Refusal, Refused
+from eventlens.collector.otlp import (
+    DecodeError,
+    UnsupportedContentType,
+    decode_metric_points,
+    decode_trace_request,
+    is_json,
+)
+from google.protobuf import json_format
+from google.protobuf.message import Message
+from google.rpc import status_pb2
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceResponse
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+RECEIVER = "http"
+
+
+class BodyTooLarge(ValueError):
+    """The body (or its decompressed form) exceeds the configured maximum."""
+
+
+class HttpReceiver:
+    """The OTLP/HTTP endpoints, bound to one ingest pipeline."""
+
+    def __init__(self, ingest: Ingest, *, max_body_bytes: int, token: str | None = None,
+                 retry_after_s: int = 1) -> None:
+        self.ingest = ingest
+        self.max_body_bytes = max_body_bytes
+        self.token = token
+        self.retry_after_s = retry_after_s
+
+    def routes(self) -> list[Route]:
+        """Starlette routes for the two OTLP signals."""
+        return [
+            Route("/v1/traces", self.traces, methods=["POST"]),
+            Route("/v1/metrics", self.metrics, methods=["POST"]),
+        ]
+
+    async def traces(self, request: Request) -> Response:
+        """Receive one ExportTraceServiceRequest."""
+        as_json, early = await self._prelude(request, "traces")
+        if early is not None:
+            return early
+        try:
+            body = await self._body(request)
+            decoded = decode_trace_request(body, "application/json" if as_json else "application/x-protobuf")
+        except BodyTooLarge as exc:
+            return self._refuse("traces", "too_large", 413, str(exc), as_json)
+        except DecodeError as exc:
+            return self._refuse("traces", "malformed", 400, str(exc), as_json)
+        try:
+            future = self.ingest.submit(decoded, RECEIVER)
+        except Refused as exc:
+            return self._answer_retry(exc, as_json)
+        try:
+            await asyncio.wrap_future(future)
+        except Exception as exc:
+            return self._answer_retry(self.ingest.failed(RECEIVER, len(decoded.spans), exc), as_json)
+        self.ingest.stored(RECEIVER)
+        response = ExportTraceServiceResponse()
+        if decoded.rejected:
+            response.partial_success.rejected_spans = decoded.rejected
+            response.partial_success.error_message = decoded.reason
+        return _message(response, 200, as_json)
+
+    async def metrics(self, request: Request) -> Response:
+        """Receive one ExportMetricsServiceRequest: validated and counted, not stored."""
+        as_json, early = await self._prelude(request, "metrics")
+        if early is not None:
+            return early
+        try:
+            body = await self._body(request)
+            points = decode_metric_points(body, "application/json" if as_json else "application/x-protobuf")
+        except BodyTooLarge as exc:
+            return self._refuse("metrics", "too_large", 413, str(exc), as_json)
+        except DecodeError as exc:
+            return self._refuse("metrics", "malformed", 400, str(exc), as_json)
+        self.ingest.metrics.metric_points.labels(RECEIVER).inc(points)
+        self.ingest.metrics.requests.labels(RECEIVER, "metrics", "ok").inc()
+        return _message(ExportMetricsServiceResponse(), 200, as_json)
+
+    async def _prelude(self, request: Request, signal: str) -> tuple[bool, Response | None]:
+        """Checks that need no body: token, content type, encoding, declared length, queue room."""
+        try:
+            as_json = is_json(request.headers.get("content-type", ""))
+        except UnsupportedContentType as exc:
+            # The client speaks neither encoding: answer in JSON, the readable one.
+            return True, self._refuse(signal, "unsupported_media_type", 415, str(exc), True)
+        if self.token is not None and not _authorised(request.headers.get("authorization", ""), self.token):
+            response = self._refuse(signal, "unauthorized", 401, "missing or wrong bearer token", as_json)
+            response.headers["WWW-Authenticate"] = "Bearer"
+            return as_json, response
+        encoding = request.headers.get("content-encoding", "identity").strip().lower()
+        if encoding not in ("identity", "gzip", ""):
+            return as_json, self._refuse(signal, "unsupported_media_type", 415,
+                                         f"unsupported content encoding {encoding!r}: use gzip or none", as_json)
+        declared = request.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
+            return as_json, self._refuse(signal, "too_large", 413,
+                                         f"body of {declared} bytes exceeds the limit of {self.max_body_bytes}",
+                                         as_json)
+        if signal == "traces":
+            try:
+                self.ingest.check_room(RECEIVER)
+            except Refused as exc:
+                return as_json, self._answer_retry(exc, as_json)
+        return as_json, None
+
+    async def _body(self, request: Request) -> bytes:
+        """The request body, decompressed, never larger than the limit (checked while streaming)."""
+        limit = self.max_body_bytes
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise BodyTooLarge(f"body exceeds the limit of {limit} bytes")
+            chunks.append(chunk)
+        body = b"".join(chunks)
+        if request.headers.get("content-encoding", "").strip().lower() == "gzip":
+            body = gunzip(body, limit)
+        return body
+
+    def _refuse(self, signal: str, reason: str, status: int, message: str, as_json: bool) -> Response:
+        self.ingest.metrics.reject(RECEIVER, signal, reason)
+        return _status(status, message, as_json)
+
+    def _answer_retry(self, exc: Refused, as_json: bool) -> Response:
+        status = 429 if exc.reason is Refusal.QUEUE_FULL else 503
+        response = _status(status, str(exc), as_json, code=14)
+        response.headers["Retry-After"] = str(self.retry_after_s)
+        return response
+
+
+def gunzip(body: bytes, limit: int) -> bytes:
+    """Decompress a gzip body, refusing to inflate past `limit` bytes (zip bombs) or corrupt data."""
+    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    try:
+        out = inflater.decompress(body, limit + 1)
+        if len(out) > limit or inflater.unconsumed_tail:
+            raise BodyTooLarge(f"decompressed body exceeds the limit of {limit} bytes")
+        if not inflater.eof:
+            raise DecodeError("truncated gzip body")
+    except zlib.error as exc:
+        raise DecodeError(f"malformed gzip body: {exc}") from exc
+    return out
+
+
+def _authorised(header: str, token: str) -> bool:
+    scheme, _, value = header.partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(value.strip().encode(), token.encode())
+
+
+def _message(message: Message, status: int, as_json: bool) -> Response:
+    if as_json:
+        return Response(json_format.MessageToJson(message, indent=None), status, media_type="application/json")
+    return Response(message.SerializeToString(), status, media_type="application/x-protobuf")
+
+
+def _status(status: int, message: str, as_json: bool, *, code: int = 3) -> Response:
+    """An OTLP error answer: google.rpc.Status (code 3 INVALID_ARGUMENT, 14 UNAVAILABLE) in the request's encoding."""
+    grpc_code = {401: 16, 413: 3, 415: 3}.get(status, code)
+    return _message(status_pb2.Status(code=grpc_code, message=message), status, as_json)

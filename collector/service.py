@@ -1,0 +1,253 @@
+"""The collector service: store + ingest pipeline + receivers + query API + /metrics + background loops.
+
+`Collector(config).start()` brings everything up (ports are known after `start`, also when 0 asked for a free
+one); `stop()` shuts down in order: receivers stop taking requests, the queue is written out, background loops
+end, the store is closed.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import socket
+import threading
+import time
+from pathlib import Path
+from typing import Any, Protocol
+
+import uvicorn
+from eventlens.collector.api import QueryApi
+from eventlens.collector.config import CollectorConfig
+from eventlens.collector.ingest import Ingest
+from eventlens.collector.metrics import CollectorMetrics
+from eventlens.collector.model import NS_PER_S
+from eventlens.collector.pipeline import IngestPipeline
+from eventlens.collector.receivers.http import HttpReceiver
+from eventlens.collector.storage.api import Store, open_store
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+log = logging.getLogger(__name__)
+NS_PER_HOUR = 3600 * NS_PER_S
+
+
+class Startable(Protocol):
+    """A background component (lag poller, Kafka receiver)."""
+
+    def start(self) -> Any: ...
+
+    def stop(self) -> Any: ...
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file of a SQLite store URL (None for other backends or in-memory databases)."""
+    if url.startswith(("postgresql://", "postgres://")):
+        return None
+    path = url.removeprefix("sqlite:///") if url.startswith("sqlite:///") else url.removeprefix("sqlite://")
+    return None if path in ("", ":memory:") else Path(path)
+
+
+def build_app(ingest: Ingest, store: Store, config: CollectorConfig) -> Starlette:
+    """The Starlette app on the HTTP port: OTLP/HTTP receiver, `/api/...`, `/metrics`."""
+    receiver = HttpReceiver(ingest, max_body_bytes=config.max_body_bytes, token=config.token_value,
+                            retry_after_s=config.retry_after_s)
+
+    def health() -> dict[str, Any]:
+        return {"queue_spans": ingest.pipeline.queued_spans, "queue_capacity": ingest.pipeline.max_queue_spans}
+
+    api = QueryApi(store, token=config.token_value, health=health)
+    registry = ingest.metrics.registry
+
+    async def metrics_endpoint(request: Request) -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    routes: list[BaseRoute] = [*receiver.routes(), *api.routes(), Route("/metrics", metrics_endpoint)]
+    app = Starlette(routes=routes)
+    app.state.store = store  # the analysis and lag parts' routes read the store from here
+    return app
+
+
+class _Uvicorn:
+    """uvicorn serving an app on a socket we bind ourselves (so port 0 resolves before serving)."""
+
+    def __init__(self, app: Starlette, config: CollectorConfig) -> None:
+        family = socket.AF_INET6 if ":" in config.host else socket.AF_INET
+        self.sock = socket.socket(family, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind((config.host, config.http_port))
+        self.sock.listen(2048)
+        self.sock.setblocking(False)
+        self.port: int = self.sock.getsockname()[1]
+        uv_config = uvicorn.Config(app, log_level=config.log_level.lower(), access_log=False, lifespan="off",
+                                   limit_concurrency=config.max_connections, timeout_keep_alive=30)
+        self.server = uvicorn.Server(uv_config)
+        self.thread = threading.Thread(target=self._run, name="eventlens-http", daemon=True)
+
+    def _run(self) -> None:
+        self.server.run(sockets=[self.sock])
+
+    def start(self) -> None:
+        self.thread.start()
+        deadline = time.monotonic() + 30
+        while not self.server.started:
+            if not self.thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the OTLP/HTTP server did not start")
+            time.sleep(0.01)
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(15)
+        self.sock.close()
+
+
+class RetentionLoop:
+    """Applies the store's retention every `interval_s` seconds on a daemon thread."""
+
+    def __init__(self, store: Store, config: CollectorConfig) -> None:
+        self.store = store
+        self.interval_s = config.retention_interval_s
+        self.spans_max_age_ns = int(config.span_retention_h * NS_PER_HOUR)
+        self.rollups_max_age_ns = int(config.rollup_retention_h * NS_PER_HOUR)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="eventlens-retention", daemon=True)
+
+    @property
+    def enabled(self) -> bool:
+        """False when both retentions are 0 (keep forever)."""
+        return self.spans_max_age_ns > 0 or self.rollups_max_age_ns > 0
+
+    def run_once(self, now_ns: int) -> int:
+        """Delete what is past retention now; 0 means keep forever (a huge age is passed to the store)."""
+        forever = 1 << 62
+        return self.store.apply_retention(now_ns, spans_max_age_ns=self.spans_max_age_ns or forever,
+                                          rollups_max_age_ns=self.rollups_max_age_ns or forever)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            try:
+                deleted = self.run_once(time.time_ns())
+                log.info("retention removed %d rows", deleted)
+            except Exception:
+                log.exception("retention run failed; will retry")
+
+    def start(self) -> None:
+        """Start the loop (first run after one interval)."""
+        if self.enabled:
+            self._thread.start()
+
+    def stop(self) -> None:
+        """End the loop."""
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(10)
+
+
+def lag_poller(store: Store, config: CollectorConfig) -> Startable | None:
+    """The lag part's poller when that part is installed and a lag bootstrap is configured."""
+    if not config.lag_bootstrap:
+        return None
+    try:
+        module = importlib.import_module("eventlens.collector.lag.poller")
+    except ModuleNotFoundError as exc:
+        if exc.name and "eventlens.collector.lag.poller".startswith(exc.name):
+            log.warning("lag bootstrap given but the lag poller is not available in this build")
+            return None
+        raise
+    poller: Startable = module.LagPoller(config.lag_bootstrap, store, interval_s=config.lag_interval_s)
+    return poller
+
+
+class Collector:
+    """The whole collector in one process."""
+
+    def __init__(self, config: CollectorConfig, *, store: Store | None = None) -> None:
+        self.config = config
+        path = sqlite_path(config.store)
+        if store is None and path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        self.store: Store = store if store is not None else open_store(config.store)
+        self.metrics = CollectorMetrics()
+        self.metrics.queue_capacity.set(config.queue_spans)
+        self.pipeline = IngestPipeline(self.store, max_queue_spans=config.queue_spans,
+                                       max_batch_spans=config.batch_spans, observer=self.metrics)
+        self.ingest = Ingest(self.pipeline, self.metrics)
+        self.app = build_app(self.ingest, self.store, config)
+        self.http: _Uvicorn | None = None
+        self.grpc: Any = None
+        self.kafka: Startable | None = None
+        self.lag: Startable | None = None
+        self.retention = RetentionLoop(self.store, config)
+        self._register_lag_metrics()
+
+    def _register_lag_metrics(self) -> None:
+        try:
+            module = importlib.import_module("eventlens.collector.lag.metrics")
+        except ModuleNotFoundError:
+            return
+        register = getattr(module, "register_lag_metrics", None)
+        if register is not None:
+            register(self.metrics.registry, self.store, time.time_ns)
+
+    @property
+    def http_port(self) -> int | None:
+        """The bound OTLP/HTTP + API port, once started (None when disabled)."""
+        return self.http.port if self.http else None
+
+    @property
+    def grpc_port(self) -> int | None:
+        """The bound OTLP/gRPC port, once started (None when disabled)."""
+        return int(self.grpc.port) if self.grpc else None
+
+    def start(self) -> Collector:
+        """Bring every configured component up."""
+        self.pipeline.start()
+        try:
+            if self.config.http_port >= 0:
+                self.http = _Uvicorn(self.app, self.config)
+                self.http.start()
+            if self.config.grpc_port >= 0:
+                from eventlens.collector.receivers.grpc import GrpcReceiver
+
+                self.grpc = GrpcReceiver(self.ingest, host=self.config.host, port=self.config.grpc_port,
+                                         max_message_bytes=self.config.max_body_bytes,
+                                         token=self.config.token_value).start()
+            if self.config.kafka_bootstrap:
+                from eventlens.collector.receivers.kafka import KafkaReceiver
+
+                self.kafka = KafkaReceiver(self.ingest, bootstrap=self.config.kafka_bootstrap,
+                                           topic=self.config.kafka_topic, group=self.config.kafka_group)
+                self.kafka.start()
+            self.lag = lag_poller(self.store, self.config)
+            if self.lag is not None:
+                self.lag.start()
+            self.retention.start()
+        except BaseException:
+            self.stop()
+            raise
+        log.info("collector up: http=%s grpc=%s kafka=%s lag=%s store=%s", self.http_port, self.grpc_port,
+                 bool(self.kafka), bool(self.lag), self.config.store)
+        return self
+
+    def stop(self) -> None:
+        """Stop receivers, write out the queue, stop loops, close the store."""
+        for name, component in (("http", self.http), ("grpc", self.grpc), ("kafka", self.kafka)):
+            if component is not None:
+                try:
+                    component.stop()
+                except Exception:
+                    log.exception("stopping the %s receiver failed", name)
+        self.http = None
+        self.grpc = None
+        self.kafka = None
+        self.pipeline.stop()
+        for component in (self.lag, self.retention):
+            if component is not None:
+                try:
+                    component.stop()
+                except Exception:
+                    log.exception("stopping a background loop failed")
+        self.lag = None
+        self.store.close()

@@ -1,0 +1,390 @@
+"""KafkaConsumer wrappers: `process {topic}` spans around the user's handling, `poll` and `commit` spans.
+
+Iterator users get a process span that is current from the `__next__` that returns a record until the next
+`__next__`, `poll`, `commit` or `close`. `poll()` users get a `poll {topic}` CLIENT span linking every
+record, and `processing(record)` for a per-record span. `__next__` polls internally; a per-consumer flag
+keeps that inner poll from making a span of its own.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from eventlens.instrumentation import _cloudevents, _propagation, attributes
+from eventlens.instrumentation._runtime import (
+    Runtime,
+    add_client_attributes,
+    add_exchange_attributes,
+    add_payload_attributes,
+    error_type,
+    key_text,
+    server_of,
+)
+from eventlens.instrumentation._safety import log_once
+from opentelemetry import context as otel_context
+from opentelemetry.instrumentation.utils import is_instrumentation_enabled
+from opentelemetry.semconv._incubating.attributes import messaging_attributes as ma
+from opentelemetry.semconv.attributes.error_attributes import ERROR_TYPE
+from opentelemetry.trace import (
+    INVALID_SPAN,
+    Link,
+    Span,
+    SpanKind,
+    Status,
+    StatusCode,
+    get_current_span,
+    set_span_in_context,
+)
+
+_STATE = "_eventlens_consumer"
+_time_ns = time.time_ns
+
+
+class ConsumerState:
+    """Per-consumer bookkeeping: the open process span, the re-entrancy flag, cached client facts."""
+
+    __slots__ = ("client_id", "group", "host", "in_next", "port", "span", "start_ns", "token", "topic")
+
+    def __init__(self, instance: Any) -> None:
+        config = getattr(instance, "config", {}) or {}
+        group = config.get("group_id")
+        client_id = config.get("client_id")
+        self.group: str | None = group if isinstance(group, str) else None
+        self.client_id: str | None = client_id if isinstance(client_id, str) else None
+        self.host, self.port = server_of(config)
+        self.in_next = False
+        self.span: Span | None = None
+        self.token: object | None = None
+        self.start_ns = 0
+        self.topic = ""
+
+
+def state_of(instance: Any) -> ConsumerState:
+    """The eventlens state attached to a consumer instance (created on first use)."""
+    st: ConsumerState | None = instance.__dict__.get(_STATE)
+    if st is None:
+        st = ConsumerState(instance)
+        instance.__dict__[_STATE] = st
+    return st
+
+
+def _lag_offsets(instance: Any, record: Any) -> int | None:
+    try:
+        from kafka import TopicPartition
+
+        high = instance.highwater(TopicPartition(record.topic, record.partition))
+    except Exception:
+        return None
+    if not isinstance(high, int):
+        return None
+    return max(0, high - int(record.offset) - 1)
+
+
+def _add_event_attributes(attrs: dict[str, Any], event: _cloudevents.CloudEvent | None) -> str | None:
+    """Add the CloudEvents attributes; returns the event type."""
+    if event is None:
+        return None
+    if event.id:
+        attrs[attributes.CLOUDEVENTS_EVENT_ID] = event.id
+        attrs[ma.MESSAGING_MESSAGE_ID] = event.id
+    if event.type:
+        attrs[attributes.CLOUDEVENTS_EVENT_TYPE] = event.type
+    if event.source:
+        attrs[attributes.CLOUDEVENTS_EVENT_SOURCE] = event.source
+    if event.spec_version:
+        attrs[attributes.CLOUDEVENTS_EVENT_SPEC_VERSION] = event.spec_version
+    return event.type
+
+
+def process_attributes(runtime: Runtime, st: ConsumerState, instance: Any, record: Any, *,
+                       now_ns: int, event: _cloudevents.CloudEvent | None) -> dict[str, Any]:
+    """The attributes of a process span for `record` consumed at `now_ns`."""
+    attrs: dict[str, Any] = {
+        ma.MESSAGING_SYSTEM: "kafka",
+        ma.MESSAGING_DESTINATION_NAME: record.topic,
+        ma.MESSAGING_OPERATION_NAME: "process",
+        ma.MESSAGING_OPERATION_TYPE: "process",
+        ma.MESSAGING_DESTINATION_PARTITION_ID: str(record.partition),
+        ma.MESSAGING_KAFKA_OFFSET: record.offset,
+    }
+    if st.group:
+        attrs[ma.MESSAGING_CONSUMER_GROUP_NAME] = st.group
+    add_client_attributes(attrs, st.client_id, st.host, st.port)
+    key = key_text(record.key)
+    if key is not None:
+        attrs[ma.MESSAGING_KAFKA_MESSAGE_KEY] = key
+    value = record.value
+    if value is None:
+        attrs[ma.MESSAGING_KAFKA_MESSAGE_TOMBSTONE] = True
+    size = getattr(record, "serialized_value_size", None)
+    if isinstance(size, int) and size >= 0:
+        attrs[ma.MESSAGING_MESSAGE_BODY_SIZE] = size
+    timestamp = record.timestamp
+    if isinstance(timestamp, int) and timestamp > 0:
+        attrs[attributes.RECORD_TIMESTAMP_MS] = timestamp
+        attrs[attributes.LAG_SECONDS] = max(0.0, (now_ns / 1e6 - timestamp) / 1e3)
+    if instance is not None:
+        lag = _lag_offsets(instance, record)
+        if lag is not None:
+            attrs[attributes.LAG_OFFSETS] = lag
+    add_exchange_attributes(attrs, record.headers)
+    event_type = _add_event_attributes(attrs, event)
+    user_type = runtime.event_type(record)
+    if user_type is not None:
+        attrs[attributes.EVENT_TYPE] = user_type
+        event_type = user_type
+    add_payload_attributes(runtime, attrs, record.topic, value, event_type)
+    return attrs
+
+
+def _cloudevent(record: Any) -> _cloudevents.CloudEvent | None:
+    headers = record.headers
+    if not headers:
+        return None
+    try:
+        return _cloudevents.read_cloudevent(headers, record.value)
+    except Exception as exc:
+        log_once("cloudevents", exc)
+        return None
+
+
+def start_process(runtime: Runtime, st: ConsumerState | None, instance: Any, record: Any) -> tuple[Span, Any]:
+    """Start the process span for `record`; returns it and the context to make current while handling."""
+    extracted = _propagation.extract(record.headers)
+    creation = _propagation.span_context_of(extracted)
+    event = _cloudevent(record)
+    links: list[Link] = []
+    if runtime.options.process_parent:
+        parent = extracted
+    else:
+        parent = otel_context.get_current()
+        if creation.is_valid:
+            links.append(Link(creation))
+    if event is not None and event.traceparent:
+        origin = _propagation.parse_traceparent(event.traceparent)
+        if origin.is_valid and origin != creation:
+            links.append(Link(origin, {"eventlens.link.kind": "cloudevents.origin"}))
+    span = runtime.tracer.start_span("process " + record.topic, context=parent, kind=SpanKind.CONSUMER,
+                                     links=links or None)
+    if span.is_recording():
+        span.set_attributes(process_attributes(runtime, st or ConsumerState(instance), instance, record,
+                                               now_ns=_time_ns(), event=event))
+        hook = runtime.options.consume_hook
+        if hook is not None:
+            try:
+                hook(span, record, (), {})
+            except Exception as exc:
+                log_once("consume_hook", exc)
+    return span, set_span_in_context(span, extracted)
+
+
+def end_process(runtime: Runtime, st: ConsumerState) -> None:
+    """End the consumer's open process span (if any), detaching its context and recording its duration."""
+    span = st.span
+    if span is None:
+        return
+    st.span = None
+    token, st.token = st.token, None
+    try:
+        if token is not None:
+            otel_context.detach(token)  # type: ignore[arg-type]
+        span.end()
+        if runtime.metrics is not None:
+            runtime.metrics.record_process(st.topic, st.group, (_time_ns() - st.start_ns) / 1e9)
+    except Exception as exc:
+        log_once("process.end", exc)
+
+
+def make_next_wrapper(runtime: Runtime) -> Callable[..., Any]:
+    """The wrapt wrapper for `KafkaConsumer.__next__`."""
+
+    def next_(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        st = state_of(instance)
+        end_process(runtime, st)
+        if not is_instrumentation_enabled():
+            return wrapped(*args, **kwargs)
+        st.in_next = True
+        try:
+            record = wrapped(*args, **kwargs)
+        finally:
+            st.in_next = False
+        try:
+            st.start_ns = _time_ns()
+            st.topic = record.topic
+            if runtime.metrics is not None:
+                runtime.metrics.record_consumed(record.topic, st.group)
+            span, ctx = start_process(runtime, st, instance, record)
+            st.span = span
+            st.token = otel_context.attach(ctx)
+        except Exception as exc:
+            log_once("next", exc)
+        return record
+
+    return next_
+
+
+def _poll_span(runtime: Runtime, st: ConsumerState, result: dict[Any, list[Any]], start_ns: int) -> None:
+    topics = {tp.topic for tp in result}
+    count = sum(len(records) for records in result.values())
+    name = "poll " + next(iter(topics)) if len(topics) == 1 else "poll"
+    span = runtime.tracer.start_span(name, kind=SpanKind.CLIENT, start_time=start_ns)
+    batch_links: list[Link] = []
+    recording = span.is_recording()
+    for records in result.values():
+        for record in records:
+            creation = _propagation.span_context_of(_propagation.extract(record.headers))
+            if creation.is_valid:
+                link_attrs = {ma.MESSAGING_DESTINATION_PARTITION_ID: str(record.partition),
+                              ma.MESSAGING_KAFKA_OFFSET: record.offset}
+                batch_links.append(Link(creation, link_attrs))
+    if recording:
+        attrs: dict[str, Any] = {ma.MESSAGING_SYSTEM: "kafka", ma.MESSAGING_OPERATION_NAME: "poll",
+                                 ma.MESSAGING_OPERATION_TYPE: "receive", ma.MESSAGING_BATCH_MESSAGE_COUNT: count}
+        if len(topics) == 1:
+            attrs[ma.MESSAGING_DESTINATION_NAME] = next(iter(topics))
+        if st.group:
+            attrs[ma.MESSAGING_CONSUMER_GROUP_NAME] = st.group
+        add_client_attributes(attrs, st.client_id, st.host, st.port)
+        span.set_attributes(attrs)
+        for link in batch_links:
+            span.add_link(link.context, link.attributes)
+    span.end()
+    runtime.local.batch_links = batch_links
+    if runtime.metrics is not None:
+        now = _time_ns()
+        by_topic: dict[str, int] = {}
+        for tp, records in result.items():
+            by_topic[tp.topic] = by_topic.get(tp.topic, 0) + len(records)
+        for topic, n in by_topic.items():
+            runtime.metrics.record_consumed(topic, st.group, n)
+            runtime.metrics.record_operation("poll", topic, st.group, (now - start_ns) / 1e9)
+
+
+def make_poll_wrapper(runtime: Runtime) -> Callable[..., Any]:
+    """The wrapt wrapper for `KafkaConsumer.poll` (a pass-through when called from inside `__next__`)."""
+
+    def poll(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        st = state_of(instance)
+        if st.in_next:
+            return wrapped(*args, **kwargs)
+        end_process(runtime, st)
+        if not is_instrumentation_enabled():
+            return wrapped(*args, **kwargs)
+        runtime.local.batch_links = None
+        runtime.local.consumer = instance
+        start_ns = _time_ns()
+        result = wrapped(*args, **kwargs)
+        if result:
+            try:
+                _poll_span(runtime, st, result, start_ns)
+            except Exception as exc:
+                log_once("poll", exc)
+        return result
+
+    return poll
+
+
+def _commit_topics(instance: Any, offsets: Any) -> set[str]:
+    if isinstance(offsets, dict) and offsets:
+        return {tp.topic for tp in offsets}
+    try:
+        return {tp.topic for tp in instance.assignment()}
+    except Exception:
+        return set()
+
+
+def make_commit_wrapper(runtime: Runtime, operation: str = "commit") -> Callable[..., Any]:
+    """The wrapt wrapper for `KafkaConsumer.commit` / `commit_async`: a `commit {topic}` CLIENT span."""
+
+    def commit(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        st = state_of(instance)
+        end_process(runtime, st)
+        if not is_instrumentation_enabled():
+            return wrapped(*args, **kwargs)
+        try:
+            topics = _commit_topics(instance, args[0] if args else kwargs.get("offsets"))
+            topic = next(iter(topics)) if len(topics) == 1 else None
+            span = runtime.tracer.start_span("commit " + topic if topic else "commit", kind=SpanKind.CLIENT)
+            if span.is_recording():
+                attrs: dict[str, Any] = {ma.MESSAGING_SYSTEM: "kafka", ma.MESSAGING_OPERATION_NAME: "commit",
+                                         ma.MESSAGING_OPERATION_TYPE: "settle"}
+                if topic:
+                    attrs[ma.MESSAGING_DESTINATION_NAME] = topic
+                if st.group:
+                    attrs[ma.MESSAGING_CONSUMER_GROUP_NAME] = st.group
+                if st.client_id:
+                    attrs[ma.MESSAGING_CLIENT_ID] = st.client_id
+                span.set_attributes(attrs)
+        except Exception as exc:
+            log_once("commit.start", exc)
+            return wrapped(*args, **kwargs)
+        start_ns = _time_ns()
+        error: str | None = None
+        try:
+            return wrapped(*args, **kwargs)
+        except BaseException as exc:
+            error = error_type(exc)
+            if span.is_recording():
+                span.set_attribute(ERROR_TYPE, error)
+                span.record_exception(exc)
+                span.set_status(Status(StatusCode.ERROR, str(exc)[:256]))
+            raise
+        finally:
+            span.end()
+            if runtime.metrics is not None:
+                try:
+                    runtime.metrics.record_operation("commit", topic, st.group, (_time_ns() - start_ns) / 1e9, error)
+                except Exception as exc:
+                    log_once("commit.metrics", exc)
+
+    return commit
+
+
+def make_close_wrapper(runtime: Runtime) -> Callable[..., Any]:
+    """The wrapt wrapper for `KafkaConsumer.close`: ends the open process span first."""
+
+    def close(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        end_process(runtime, state_of(instance))
+        return wrapped(*args, **kwargs)
+
+    return close
+
+
+@contextmanager
+def processing_span(runtime: Runtime | None, record: Any, consumer: Any = None) -> Iterator[Span]:
+    """A `process {topic}` span current while the body handles `record` (a no-op span when not instrumented)."""
+    if runtime is None or not is_instrumentation_enabled():
+        yield INVALID_SPAN
+        return
+    instance = consumer if consumer is not None else getattr(runtime.local, "consumer", None)
+    st = state_of(instance) if instance is not None else None
+    start_ns = _time_ns()
+    try:
+        span, ctx = start_process(runtime, st, instance, record)
+        token = otel_context.attach(ctx)
+    except Exception as exc:
+        log_once("processing", exc)
+        yield get_current_span()
+        return
+    error: str | None = None
+    try:
+        yield span
+    except BaseException as exc:
+        error = error_type(exc)
+        if span.is_recording():
+            span.set_attribute(ERROR_TYPE, error)
+            span.record_exception(exc)
+            span.set_status(Status(StatusCode.ERROR, str(exc)[:256]))
+        raise
+    finally:
+        try:
+            otel_context.detach(token)
+            span.end()
+            if runtime.metrics is not None:
+                runtime.metrics.record_process(record.topic, st.group if st else None,
+                                               (_time_ns() - start_ns) / 1e9, error)
+        except Exception as exc:
+            log_once("processing.end", exc)

@@ -1,0 +1,208 @@
+"""The `KafkaProducer.send` wrapper: a `send {topic}` PRODUCER span that ends when the broker acknowledges.
+
+Headers are normalised (None, positional or keyword, becomes a fresh list) and trace context is injected
+by replacing. The offset or the error comes from the delivery future; the metrics are recorded for every
+message, sampled or not.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from eventlens.instrumentation import _propagation, attributes
+from eventlens.instrumentation._runtime import (
+    Runtime,
+    SentRecord,
+    add_client_attributes,
+    add_exchange_attributes,
+    add_payload_attributes,
+    body_size,
+    error_type,
+    key_text,
+    server_of,
+)
+from eventlens.instrumentation._safety import log_once
+from eventlens.instrumentation.patterns import SEND_OPTIONS
+from opentelemetry.instrumentation.utils import is_instrumentation_enabled
+from opentelemetry.semconv._incubating.attributes import messaging_attributes as ma
+from opentelemetry.semconv.attributes.error_attributes import ERROR_TYPE
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode, get_current_span, set_span_in_context
+
+_HEADERS_POS = 3
+_STATE = "_eventlens_producer"
+_time_ns = time.time_ns
+
+
+class _Delivery:
+    """Ends the send span and records the send metrics when the delivery future resolves."""
+
+    __slots__ = ("metrics", "span", "start_ns", "topic")
+
+    def __init__(self, runtime: Runtime, span: Span, topic: str, start_ns: int) -> None:
+        self.metrics = runtime.metrics
+        self.span = span
+        self.topic = topic
+        self.start_ns = start_ns
+
+    def ok(self, metadata: Any) -> None:
+        try:
+            span = self.span
+            if span.is_recording():
+                span.set_attributes({ma.MESSAGING_KAFKA_OFFSET: metadata.offset,
+                                     ma.MESSAGING_DESTINATION_PARTITION_ID: str(metadata.partition),
+                                     attributes.RECORD_TIMESTAMP_MS: metadata.timestamp})
+            span.end()
+            if self.metrics is not None:
+                self.metrics.record_send(self.topic, (_time_ns() - self.start_ns) / 1e9)
+        except Exception as exc:
+            log_once("send.ack", exc)
+
+    def error(self, exc: BaseException) -> None:
+        try:
+            kind = error_type(exc)
+            span = self.span
+            if span.is_recording():
+                span.set_attribute(ERROR_TYPE, kind)
+                span.record_exception(exc)
+                span.set_status(Status(StatusCode.ERROR, str(exc)[:256]))
+            span.end()
+            if self.metrics is not None:
+                self.metrics.record_send(self.topic, (_time_ns() - self.start_ns) / 1e9, kind)
+        except Exception as err:
+            log_once("send.error", err)
+
+
+def _client_facts(instance: Any) -> tuple[str | None, str | None, int | None]:
+    facts: tuple[str | None, str | None, int | None] | None = instance.__dict__.get(_STATE)
+    if facts is None:
+        config = getattr(instance, "config", {}) or {}
+        host, port = server_of(config)
+        client_id = config.get("client_id")
+        facts = (client_id if isinstance(client_id, str) else None, host, port)
+        instance.__dict__[_STATE] = facts
+    return facts
+
+
+def _normalise(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[tuple[Any, ...], dict[str, Any], Any]:
+    """Arguments with a headers list in place of None; returns (args, kwargs, headers)."""
+    if len(args) > _HEADERS_POS:
+        headers = args[_HEADERS_POS]
+        if headers is None:
+            headers = []
+            args = (*args[:_HEADERS_POS], headers, *args[_HEADERS_POS + 1:])
+        return args, kwargs, headers
+    headers = kwargs.get("headers")
+    if headers is None:
+        headers = []
+        kwargs = {**kwargs, "headers": headers}
+    return args, kwargs, headers
+
+
+def _arg(args: tuple[Any, ...], kwargs: dict[str, Any], pos: int, name: str) -> Any:
+    return args[pos] if len(args) > pos else kwargs.get(name)
+
+
+def _send_attributes(runtime: Runtime, instance: Any, topic: str, call: tuple[tuple[Any, ...], dict[str, Any]],
+                     headers: Any) -> dict[str, Any]:
+    args, kwargs = call
+    value = _arg(args, kwargs, 1, "value")
+    key = _arg(args, kwargs, 2, "key")
+    attrs: dict[str, Any] = {
+        ma.MESSAGING_SYSTEM: "kafka",
+        ma.MESSAGING_DESTINATION_NAME: topic,
+        ma.MESSAGING_OPERATION_NAME: "send",
+        ma.MESSAGING_OPERATION_TYPE: "send",
+    }
+    add_client_attributes(attrs, *_client_facts(instance))
+    partition = _arg(args, kwargs, 4, "partition")
+    if isinstance(partition, int):
+        attrs[ma.MESSAGING_DESTINATION_PARTITION_ID] = str(partition)
+    k = key_text(key)
+    if k is not None:
+        attrs[ma.MESSAGING_KAFKA_MESSAGE_KEY] = k
+    if value is None:
+        attrs[ma.MESSAGING_KAFKA_MESSAGE_TOMBSTONE] = True
+    size = body_size(value)
+    if size is not None:
+        attrs[ma.MESSAGING_MESSAGE_BODY_SIZE] = size
+    add_exchange_attributes(attrs, headers)
+    options = SEND_OPTIONS.get()
+    if options is not None:
+        if options.retry_attempt is not None:
+            attrs[attributes.RETRY_ATTEMPT] = options.retry_attempt
+        if options.dead_letter:
+            attrs[attributes.DEAD_LETTER] = True
+            if options.reason:
+                attrs[attributes.DEAD_LETTER_REASON] = options.reason
+        if options.outbox:
+            attrs[attributes.OUTBOX] = True
+    record = SentRecord(topic, value, key, headers if isinstance(headers, list) else None)
+    event_type = runtime.event_type(record)
+    if event_type is not None:
+        attrs[attributes.EVENT_TYPE] = event_type
+    add_payload_attributes(runtime, attrs, topic, value, event_type)
+    return attrs
+
+
+def _start(runtime: Runtime, instance: Any, args: tuple[Any, ...],
+           kwargs: dict[str, Any]) -> tuple[tuple[Any, ...], dict[str, Any], Span, str]:
+    topic = _arg(args, kwargs, 0, "topic")
+    if not isinstance(topic, str):
+        raise TypeError("topic is not a string")
+    args, kwargs, headers = _normalise(args, kwargs)
+    links = None
+    if getattr(runtime.local, "batch_links", None):
+        current = get_current_span()
+        if getattr(current, "kind", None) is not SpanKind.CONSUMER:
+            links = runtime.pending_batch_links()
+    span = runtime.tracer.start_span("send " + topic, kind=SpanKind.PRODUCER, links=links)
+    if span.is_recording():
+        span.set_attributes(_send_attributes(runtime, instance, topic, (args, kwargs), headers))
+        hook = runtime.options.produce_hook
+        if hook is not None:
+            try:
+                hook(span, args, kwargs)
+            except Exception as exc:
+                log_once("produce_hook", exc)
+    if isinstance(headers, list):
+        try:
+            _propagation.inject(headers, set_span_in_context(span))
+        except Exception as exc:
+            log_once("inject", exc)
+    return args, kwargs, span, topic
+
+
+def make_send_wrapper(runtime: Runtime) -> Callable[..., Any]:
+    """The wrapt wrapper for `KafkaProducer.send` bound to `runtime`."""
+
+    def send(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        if not is_instrumentation_enabled():
+            return wrapped(*args, **kwargs)
+        start_ns = _time_ns()
+        try:
+            args, kwargs, span, topic = _start(runtime, instance, args, kwargs)
+        except Exception as exc:
+            log_once("send.start", exc)
+            return wrapped(*args, **kwargs)
+        try:
+            future = wrapped(*args, **kwargs)
+        except BaseException as exc:
+            _Delivery(runtime, span, topic, start_ns).error(exc)
+            raise
+        try:
+            delivery = _Delivery(runtime, span, topic, start_ns)
+            add_both = getattr(future, "_add_cb_eb", None)
+            if add_both is not None:
+                add_both(delivery.ok, delivery.error)
+            else:
+                future.add_callback(delivery.ok)
+                future.add_errback(delivery.error)
+        except Exception as exc:
+            log_once("send.callback", exc)
+            span.end()
+        return future
+
+    return send
+

@@ -1,0 +1,110 @@
+"""W3C trace context in Kafka header lists: injection that replaces, extraction that never raises.
+
+Header lists are kafka-python's `list[tuple[str, bytes | None]]`. Injection removes any header of the same
+name before appending (as the Java agent does), so a reused list never carries two `traceparent`s and the
+other headers keep their bytes and order. Extraction reads the last header of a name (Java's `lastHeader`),
+and treats a null, non-UTF-8 or malformed value as absent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from eventlens.instrumentation._safety import log_once
+from opentelemetry import propagate
+from opentelemetry.context import Context
+from opentelemetry.propagators.textmap import Getter, Setter
+from opentelemetry.trace import INVALID_SPAN_CONTEXT, SpanContext, get_current_span
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+Headers = list[tuple[str, bytes | None]]
+
+
+def header_value(headers: Sequence[Any] | None, name: str) -> bytes | None:
+    """The bytes of the last header called `name` (None when absent, null or the list is malformed)."""
+    if not headers:
+        return None
+    try:
+        for item in reversed(headers):
+            if item[0] == name:
+                value = item[1]
+                return bytes(value) if isinstance(value, bytes | bytearray | memoryview) else None
+    except (TypeError, IndexError):
+        return None
+    return None
+
+
+def header_text(headers: Sequence[Any] | None, name: str) -> str | None:
+    """The last header called `name` decoded as UTF-8; None when absent, null or not valid UTF-8."""
+    raw = header_value(headers, name)
+    if raw is None:
+        return None
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+class KafkaHeadersGetter(Getter[Sequence[Any]]):
+    """Reads the last header of a name as text; anything unreadable counts as absent."""
+
+    def get(self, carrier: Sequence[Any], key: str) -> list[str] | None:
+        """The value of the last `key` header as a one-element list, or None."""
+        text = header_text(carrier, key)
+        return None if text is None else [text]
+
+    def keys(self, carrier: Sequence[Any]) -> list[str]:
+        """The header names present (string names only)."""
+        try:
+            return [item[0] for item in carrier if isinstance(item[0], str)]
+        except (TypeError, IndexError):
+            return []
+
+
+class KafkaHeadersSetter(Setter[Headers]):
+    """Sets a header by replacing every header of the same name, appending the new one last."""
+
+    def set(self, carrier: Headers, key: str, value: str) -> None:
+        """Replace header `key` in the list (in place) with the UTF-8 bytes of `value`."""
+        for item in carrier:
+            if item[0] == key:
+                carrier[:] = [h for h in carrier if h[0] != key]
+                break
+        carrier.append((key, value.encode("utf-8")))
+
+
+GETTER = KafkaHeadersGetter()
+SETTER = KafkaHeadersSetter()
+_TRACECONTEXT = TraceContextTextMapPropagator()
+
+
+def inject(headers: Headers, context: Context | None = None) -> None:
+    """Write the global propagator's fields (traceparent, tracestate, baggage) into `headers`, replacing."""
+    propagate.inject(headers, context=context, setter=SETTER)
+
+
+def extract(headers: Sequence[Any] | None) -> Context:
+    """The context carried by `headers` (an empty context when there is none or it cannot be read)."""
+    if not headers:
+        return Context()
+    try:
+        return propagate.extract(headers, getter=GETTER)
+    except Exception as exc:  # a third-party propagator failing must not reach user code
+        log_once("extract", exc)
+        return Context()
+
+
+def span_context_of(context: Context) -> SpanContext:
+    """The remote span context held by an extracted context (invalid when none)."""
+    return get_current_span(context).get_span_context()
+
+
+def parse_traceparent(value: str | None) -> SpanContext:
+    """Parse one W3C traceparent string (e.g. a CloudEvents `ce_traceparent`); invalid when malformed."""
+    if not value:
+        return INVALID_SPAN_CONTEXT
+    try:
+        return span_context_of(_TRACECONTEXT.extract({"traceparent": value}))
+    except Exception:
+        return INVALID_SPAN_CONTEXT

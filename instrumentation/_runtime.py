@@ -1,0 +1,180 @@
+"""Shared state of an active instrumentation: tracer, metrics, hooks and options, and client facts."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+from eventlens.instrumentation._metrics import MessagingMetrics
+from eventlens.instrumentation._safety import log_once
+from eventlens.instrumentation._schema import FingerprintSampler
+from opentelemetry import trace
+from opentelemetry.metrics import MeterProvider
+from opentelemetry.trace import Link, Span, Tracer, TracerProvider
+
+from eventlens import __version__
+
+ProduceHook = Callable[[Span, Sequence[Any], dict[str, Any]], None]
+ConsumeHook = Callable[[Span, Any, Sequence[Any], dict[str, Any]], None]
+EventTypeGetter = Callable[[Any], "str | None"]
+
+KEY_MAX_CHARS = 256
+PAYLOAD_MAX_BYTES = 1024
+
+
+class SentRecord(NamedTuple):
+    """What `event_type_getter` and fingerprinting see of a record being sent (value before serialization)."""
+
+    topic: str
+    value: Any
+    key: Any
+    headers: list[tuple[str, bytes | None]] | None
+
+
+@dataclass
+class Options:
+    """User options of `KafkaInstrumentor().instrument(...)`."""
+
+    produce_hook: ProduceHook | None = None
+    consume_hook: ConsumeHook | None = None
+    event_type_getter: EventTypeGetter | None = None
+    process_parent: bool = True
+    capture_payload: bool = False
+    fingerprint_first_n: int = 10
+    fingerprint_every: int = 1000
+    metrics: bool = True
+
+
+@dataclass
+class Runtime:
+    """Everything the wrappers need, built once per `instrument()` call."""
+
+    tracer: Tracer
+    metrics: MessagingMetrics | None
+    options: Options
+    sampler: FingerprintSampler
+    local: threading.local = field(default_factory=threading.local)
+
+    @classmethod
+    def build(cls, tracer_provider: TracerProvider | None, meter_provider: MeterProvider | None,
+              options: Options) -> Runtime:
+        """A runtime using the given providers (global ones when None)."""
+        tracer = trace.get_tracer("eventlens.instrumentation", __version__, tracer_provider=tracer_provider,
+                                  schema_url="https://opentelemetry.io/schemas/1.44.0")
+        metrics = MessagingMetrics(meter_provider) if options.metrics else None
+        return cls(tracer=tracer, metrics=metrics, options=options,
+                   sampler=FingerprintSampler(options.fingerprint_first_n, options.fingerprint_every))
+
+    def event_type(self, record: Any) -> str | None:
+        """The user's event type for `record` (None when no getter, or it failed or returned a non-string)."""
+        getter = self.options.event_type_getter
+        if getter is None:
+            return None
+        try:
+            value = getter(record)
+        except Exception as exc:
+            log_once("event_type_getter", exc)
+            return None
+        return value if isinstance(value, str) and value else None
+
+    def pending_batch_links(self) -> list[Link]:
+        """Links to every input of the last poll batch on this thread (fan-in lineage), possibly empty."""
+        links: list[Link] | None = getattr(self.local, "batch_links", None)
+        return links or []
+
+
+def key_text(key: object) -> str | None:
+    """The string form of a record key, capped at KEY_MAX_CHARS (None for a null key)."""
+    if key is None:
+        return None
+    if isinstance(key, bytes | bytearray | memoryview):
+        text = bytes(key[:KEY_MAX_CHARS * 4]).decode("utf-8", "replace")
+    else:
+        text = str(key)
+    return text[:KEY_MAX_CHARS]
+
+
+def payload_text(value: object) -> str | None:
+    """A truncated text form of a payload, for users who opted in to payload capture."""
+    if value is None:
+        return None
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value[:PAYLOAD_MAX_BYTES]).decode("utf-8", "replace")
+    return str(value)[:PAYLOAD_MAX_BYTES]
+
+
+def body_size(value: object) -> int | None:
+    """The size in bytes of a payload when known without serializing it."""
+    if isinstance(value, bytes | bytearray | memoryview):
+        return len(value)
+    if isinstance(value, str):
+        return len(value.encode("utf-8", "surrogatepass"))
+    return None
+
+
+def server_of(config: dict[str, Any]) -> tuple[str | None, int | None]:
+    """(host, port) of the first bootstrap server in a kafka-python client config."""
+    servers = config.get("bootstrap_servers")
+    first = servers if isinstance(servers, str) else (servers[0] if servers else None)
+    if not isinstance(first, str):
+        return None, None
+    first = first.split(",")[0].strip()
+    host, sep, port = first.rpartition(":")
+    if not sep:
+        return first, None
+    try:
+        return host.strip("[]"), int(port)
+    except ValueError:
+        return host, None
+
+
+def error_type(exc: BaseException) -> str:
+    """The `error.type` of a failure: the Kafka error name for broker errors, else the class name."""
+    message = getattr(type(exc), "message", None)
+    if isinstance(message, str) and message and message.isupper():
+        return message
+    return type(exc).__qualname__
+
+
+def add_client_attributes(attrs: dict[str, Any], client_id: str | None, host: str | None, port: int | None) -> None:
+    """Add `messaging.client.id`, `server.address` and `server.port` when known."""
+    if client_id:
+        attrs["messaging.client.id"] = client_id
+    if host:
+        attrs["server.address"] = host
+    if port:
+        attrs["server.port"] = port
+
+
+def add_exchange_attributes(attrs: dict[str, Any], headers: Any) -> None:
+    """Add the request/reply attributes read from the `correlation-id` and `reply-to` headers."""
+    if not isinstance(headers, list) or not headers:
+        return
+    from eventlens.instrumentation import attributes
+    from eventlens.instrumentation._propagation import header_text
+
+    correlation = header_text(headers, attributes.HEADER_CORRELATION_ID)
+    if correlation is not None:
+        attrs[attributes.CORRELATION_ID] = correlation
+        attrs["messaging.message.conversation_id"] = correlation
+    reply_to = header_text(headers, attributes.HEADER_REPLY_TO)
+    if reply_to is not None:
+        attrs[attributes.REPLY_TO] = reply_to
+
+
+def add_payload_attributes(runtime: Runtime, attrs: dict[str, Any], topic: str, value: Any,
+                           event_type: str | None) -> None:
+    """Add the sampled schema fingerprint and, when opted in, the truncated payload."""
+    from eventlens.instrumentation import attributes
+    from eventlens.instrumentation._schema import fingerprint
+
+    if runtime.sampler.should_sample(topic, event_type):
+        fp = fingerprint(value)
+        if fp is not None:
+            attrs[attributes.SCHEMA_FINGERPRINT] = fp
+    if runtime.options.capture_payload:
+        text = payload_text(value)
+        if text is not None:
+            attrs[attributes.PAYLOAD] = text

@@ -1,0 +1,90 @@
+"""`instrument()`: one line that sets up tracing and metrics export (only if the app has none) and instruments.
+
+Providers are created only when the global ones are still the API's proxies, so an application (or
+`opentelemetry-instrument`) that configured its own SDK keeps it. Exporters are OTLP/HTTP configured from
+the standard `OTEL_*` variables (`OTEL_EXPORTER_OTLP_ENDPOINT`, `OTEL_TRACES_SAMPLER`, ...).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from typing import Any
+
+from opentelemetry import metrics, trace
+
+_LOG = logging.getLogger("eventlens.instrumentation")
+_lock = threading.Lock()
+DEFAULT_LINK_LIMIT = 1024
+
+
+def _disabled(variable: str) -> bool:
+    return os.environ.get(variable, "").strip().lower() == "none"
+
+
+def _tracer_provider_unset() -> bool:
+    return isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider)
+
+
+def _meter_provider_unset() -> bool:
+    try:
+        from opentelemetry.metrics._internal import _ProxyMeterProvider
+    except ImportError:  # pragma: no cover - API layout change
+        return False
+    return isinstance(metrics.get_meter_provider(), _ProxyMeterProvider)
+
+
+def _resource(service_name: str | None) -> Any:
+    from opentelemetry.sdk.resources import SERVICE_NAME, Resource
+
+    attrs = {SERVICE_NAME: service_name} if service_name else {}
+    return Resource.create(attrs)
+
+
+def configure_tracing(service_name: str | None) -> bool:
+    """Install an SDK TracerProvider exporting OTLP/HTTP if none is configured; True when it did."""
+    if not _tracer_provider_unset() or _disabled("OTEL_TRACES_EXPORTER"):
+        return False
+    from eventlens.instrumentation.exporter import default_span_exporter
+    from opentelemetry.sdk.trace import SpanLimits, TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+    # poll spans carry one link per record: raise the SDK's default cap of 128 unless the user set one
+    links = None if os.environ.get("OTEL_SPAN_LINK_COUNT_LIMIT") else DEFAULT_LINK_LIMIT
+    provider = TracerProvider(resource=_resource(service_name), span_limits=SpanLimits(max_links=links))
+    provider.add_span_processor(BatchSpanProcessor(default_span_exporter()))
+    trace.set_tracer_provider(provider)
+    return True
+
+
+def configure_metrics(service_name: str | None) -> bool:
+    """Install an SDK MeterProvider exporting OTLP/HTTP if none is configured; True when it did."""
+    if not _meter_provider_unset() or _disabled("OTEL_METRICS_EXPORTER"):
+        return False
+    from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
+
+    reader = PeriodicExportingMetricReader(OTLPMetricExporter())
+    metrics.set_meter_provider(MeterProvider(resource=_resource(service_name), metric_readers=[reader]))
+    return True
+
+
+def instrument(service_name: str | None = None, **options: Any) -> None:
+    """Set up OTLP/HTTP tracing and metrics from `OTEL_*` (only if none is configured) and instrument kafka-python.
+
+    `options` go to `KafkaInstrumentor().instrument()` (hooks, `process_parent`, `capture_payload`, ...).
+    Calling it again is harmless.
+    """
+    if os.environ.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
+        return
+    from eventlens.instrumentation.instrumentor import KafkaInstrumentor
+
+    with _lock:
+        name = service_name or os.environ.get("OTEL_SERVICE_NAME")
+        configure_tracing(name)
+        configure_metrics(name)
+        instrumentor = KafkaInstrumentor()
+        if not instrumentor.is_instrumented_by_opentelemetry:
+            instrumentor.instrument(**options)

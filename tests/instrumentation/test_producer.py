@@ -1,0 +1,128 @@
+"""Producer side through the real broker: send spans, header injection rules, acknowledgement data."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import Otel, consume_each
+from eventlens.instrumentation import KafkaInstrumentor
+from kafka import KafkaProducer
+from opentelemetry.sdk.trace import IdGenerator, TracerProvider
+from opentelemetry.trace import SpanKind, StatusCode
+
+pytestmark = pytest.mark.kafka
+
+T = "4bf92f3577b34da6a3ce929d0e0e4736"
+S = "00f067aa0ba902b7"
+
+
+class FixedIds(IdGenerator):
+    """Always T and S, marked non-random so the flags stay `01`."""
+
+    def generate_span_id(self) -> int:
+        return int(S, 16)
+
+    def generate_trace_id(self) -> int:
+        return int(T, 16)
+
+    def is_trace_id_random(self) -> bool:
+        return False
+
+
+def _received(bootstrap: str, topic: str, n: int = 1) -> list:
+    return consume_each(bootstrap, topic, n, lambda _r: None)
+
+
+def test_send_span_has_semconv_attributes_and_offset_from_ack(kafka_bootstrap, topic_name, instrumented: Otel):
+    """A send creates `send {topic}` PRODUCER with v1.44 attributes; the offset arrives with the ack."""
+    producer = KafkaProducer(bootstrap_servers=kafka_bootstrap, client_id="p-1")
+    meta = producer.send(topic_name, b'{"a": 1}', key=b"order-7").get(timeout=60)
+    producer.close()
+    (span,) = instrumented.wait_spans(f"send {topic_name}", 1)
+    attrs = dict(span.attributes or {})
+    assert span.kind is SpanKind.PRODUCER
+    assert attrs["messaging.system"] == "kafka"
+    assert attrs["messaging.destination.name"] == topic_name
+    assert attrs["messaging.operation.name"] == "send"
+    assert attrs["messaging.operation.type"] == "send"
+    assert attrs["messaging.kafka.message.key"] == "order-7"
+    assert attrs["messaging.kafka.offset"] == meta.offset
+    assert attrs["messaging.destination.partition.id"] == str(meta.partition)
+    assert attrs["messaging.message.body.size"] == 8
+    assert attrs["messaging.client.id"] == "p-1"
+    assert attrs["server.address"] == "127.0.0.1" or attrs["server.address"] == kafka_bootstrap.rsplit(":", 1)[0]
+    assert attrs["server.port"] == int(kafka_bootstrap.rsplit(":", 1)[1])
+    assert attrs["eventlens.schema.fingerprint"].startswith("json:")
+
+
+def test_rejected_send_marks_span_error_and_reraises(kafka_bootstrap, instrumented: Otel):
+    """A send kafka-python rejects raises its own error to the caller and ends the span with ERROR."""
+    producer = KafkaProducer(bootstrap_servers=kafka_bootstrap, max_block_ms=2000)
+    with pytest.raises(ValueError, match="illegal"):
+        producer.send("bad topic name!", b"x")
+    producer.close()
+    spans = instrumented.spans("send bad topic name!")
+    assert len(spans) == 1
+    assert spans[0].status.status_code is StatusCode.ERROR
+    assert (spans[0].attributes or {})["error.type"] == "ValueError"
+
+
+def test_root_send_with_fixed_ids_carries_exactly_tp(kafka_bootstrap, topic_name, instrument):
+    """With a fixed id generator a root send puts exactly one ("traceparent", TP) on the record."""
+    instrument()
+    KafkaInstrumentor().uninstrument()
+    KafkaInstrumentor().instrument(tracer_provider=TracerProvider(id_generator=FixedIds()))
+    producer = KafkaProducer(bootstrap_servers=kafka_bootstrap)
+    producer.send(topic_name, b"v").get(timeout=60)
+    producer.close()
+    (record,) = _received(kafka_bootstrap, topic_name)
+    assert [h for h in record.headers if h[0] == "traceparent"] == [("traceparent", f"00-{T}-{S}-01".encode())]
+
+
+def test_root_send_with_random_ids_sets_flags_03(kafka_bootstrap, topic_name, instrumented: Otel):
+    """With the SDK's random id generator a root send's traceparent ends in `-03`."""
+    producer = KafkaProducer(bootstrap_servers=kafka_bootstrap)
+    producer.send(topic_name, b"v").get(timeout=60)
+    producer.close()
+    (record,) = _received(kafka_bootstrap, topic_name)
+    (value,) = [v for k, v in record.headers if k == "traceparent"]
+    assert value.endswith(b"-03")
+
+
+def test_reused_header_list_carries_one_traceparent_per_record(kafka_bootstrap, topic_name, instrumented: Otel):
+    """Two sends reusing one header list each carry exactly one traceparent, each its own span's."""
+    producer = KafkaProducer(bootstrap_servers=kafka_bootstrap)
+    headers = [("app", b"1")]
+    producer.send(topic_name, b"a", headers=headers).get(timeout=60)
+    producer.send(topic_name, b"b", headers=headers).get(timeout=60)
+    producer.close()
+    records = _received(kafka_bootstrap, topic_name, 2)
+    spans = {format(s.context.span_id, "016x") for s in instrumented.wait_spans(f"send {topic_name}", 2)}
+    for record in records:
+        parents = [v for k, v in record.headers if k == "traceparent"]
+        assert len(parents) == 1
+        assert parents[0].decode().split("-")[2] in spans
+    assert records[0].headers != records[1].headers
+
+
+def test_positional_none_headers_work(kafka_bootstrap, topic_name, instrumented: Otel):
+    """`send(topic, value, key, None)` with headers passed positionally as None succeeds and is traced."""
+    producer = KafkaProducer(bootstrap_servers=kafka_bootstrap)
+    producer.send(topic_name, b"v", b"k", None).get(timeout=60)
+    producer.send(topic_name, b"v", b"k", headers=None).get(timeout=60)
+    producer.close()
+    records = _received(kafka_bootstrap, topic_name, 2)
+    assert all([k for k, _ in r.headers] == ["traceparent"] for r in records)
+
+
+def test_other_headers_kept_byte_for_byte_and_in_order(kafka_bootstrap, topic_name, instrumented: Otel):
+    """Headers already on the record keep their bytes and order; a stale traceparent is replaced."""
+    producer = KafkaProducer(bootstrap_servers=kafka_bootstrap)
+    original = [("z-first", b"\x00\xff"), ("traceparent", b"00-stale"), ("a-second", b""), ("dup", b"1"),
+                ("dup", b"2")]
+    producer.send(topic_name, b"v", headers=list(original)).get(timeout=60)
+    producer.close()
+    (record,) = _received(kafka_bootstrap, topic_name)
+    others = [h for h in record.headers if h[0] != "traceparent"]
+    assert others == [h for h in original if h[0] != "traceparent"]
+    parents = [v for k, v in record.headers if k == "traceparent"]
+    assert len(parents) == 1 and parents[0] != b"00-stale"

@@ -1,0 +1,61 @@
+"""kill -9 during ingest: every span the collector acknowledged is in the SQLite file after a restart."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+import pytest
+import requests
+from collector_proc import CollectorProcess
+from eventlens.collector.storage.api import open_store
+from otlp_builders import body, span
+
+
+@pytest.mark.slow
+def test_acknowledged_spans_survive_kill_9(tmp_path):
+    """Spans of every 200 answer are stored, although the collector was killed with SIGKILL mid-stream."""
+    db = tmp_path / "store.db"
+    args = ("--store", f"sqlite:///{db}", "--http-port", "0", "--grpc-port", "-1", "--log-level", "warning")
+    proc = CollectorProcess(*args, log=tmp_path / "collector.log").wait_ready()
+    acked: list[tuple[str, str]] = []
+    stop = threading.Event()
+
+    def send(worker: int) -> None:
+        session = requests.Session()
+        while not stop.is_set():
+            batch = [span(f"w{worker}", trace_id=os.urandom(16)) for _ in range(50)]
+            try:
+                resp = session.post(f"{proc.url}/v1/traces", data=body(batch),
+                                    headers={"Content-Type": "application/x-protobuf"}, timeout=30)
+            except requests.RequestException:
+                return
+            if resp.status_code == 200:
+                acked.extend((s.trace_id.hex(), s.span_id.hex()) for s in batch)
+
+    senders = [threading.Thread(target=send, args=(i,)) for i in range(4)]
+    for t in senders:
+        t.start()
+    deadline = time.monotonic() + 120
+    while len(acked) < 2000:
+        assert time.monotonic() < deadline, "the collector acknowledged too little"
+        time.sleep(0.05)
+    proc.kill9()  # senders are mid-request
+    stop.set()
+    for t in senders:
+        t.join(60)
+    snapshot = list(acked)
+
+    restarted = CollectorProcess(*args, log=tmp_path / "collector.log").wait_ready()
+    try:
+        health = requests.get(f"{restarted.url}/api/health", timeout=30).json()
+        assert health["spans_stored"] >= len(snapshot)
+    finally:
+        assert restarted.terminate() == 0
+    store = open_store(f"sqlite:///{db}")
+    try:
+        missing = [ids for ids in snapshot if store.get_span(*ids) is None]
+    finally:
+        store.close()
+    assert missing == []
