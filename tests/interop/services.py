@@ -10,9 +10,13 @@ import enum
 import json
 import os
 import subprocess
+import sys
 import tempfile
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
+
+PYTHON_SERVICE = Path(__file__).resolve().parent / "python_service.py"
 
 JAVA_STABLE_ENV = {
     "OTEL_SEMCONV_STABILITY_OPT_IN": "messaging",
@@ -26,6 +30,12 @@ class Shape(enum.StrEnum):
     JAVA_DEFAULT = "java_default"
     JAVA_STABLE = "java_stable"
     KAFKAJS = "kafkajs"
+    EVENTLENS = "eventlens"
+
+
+def python_command(*args: str) -> list[str]:
+    """The command line running the Python (eventlens-instrumented) service with `args`."""
+    return [sys.executable, str(PYTHON_SERVICE), *args]
 
 
 def otel_env(endpoint: str, service_name: str, bootstrap: str, shape: Shape, timeout_s: float = 90.0) -> dict[str, str]:
