@@ -2,7 +2,8 @@
 
 For each shape: `produce` 2 records to topic A, `relay` them A → B, `consume` B, each run exporting to an
 in-process OTLP/HTTP receiver; each run's requests are merged into one OTLP/JSON file
-`fixtures/<shape>_<mode>.json` (plus `java_default_produce_cloudevents.json`). The ids chain across the files
+`fixtures/<shape>_<mode>.json` (plus `java_default_produce_cloudevents.json`); shape `eventlens` is the
+Python service instrumented by eventlens, for comparison. The ids chain across the files
 of one shape (relay spans point at the produce spans), as they would at a collector.
 
 Usage: `.venv/bin/python tests/interop/capture_fixtures.py [--out DIR]` (uses `KAFKA_BOOTSTRAP_SERVERS` when
@@ -27,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from eventlens.local_kafka import LocalKafka, free_port
 from interop.build import JavaBuild, NodeBuild, build_java, build_node
 from interop.otlp_capture import OtlpCapture, merge, to_otlp_json
-from interop.services import Shape, otel_env, run
+from interop.services import Shape, otel_env, python_command, run
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
@@ -68,8 +69,8 @@ def _save(capture: OtlpCapture, out: Path, name: str, minimum: int) -> None:
 def capture_shape(shape: Shape, builds: tuple[JavaBuild, NodeBuild], bootstrap: str, out: Path) -> None:
     """Run produce → relay → consume for one shape and save the three payloads."""
     java, node = builds
-    build = node if shape is Shape.KAFKAJS else java
-    lang = "node" if shape is Shape.KAFKAJS else "java"
+    lang = {Shape.KAFKAJS: "node", Shape.EVENTLENS: "python"}.get(shape, "java")
+    command = {"node": node.command, "python": python_command}.get(lang, java.command)
     suffix = uuid.uuid4().hex[:6]
     topic_a, topic_b = f"interop-{shape.value}-a-{suffix}", f"interop-{shape.value}-b-{suffix}"
     capture = OtlpCapture().start()
@@ -78,14 +79,14 @@ def capture_shape(shape: Shape, builds: tuple[JavaBuild, NodeBuild], bootstrap: 
         def env(role: str) -> dict[str, str]:
             return otel_env(capture.endpoint, f"{lang}-{role}", bootstrap, shape)
 
-        run("produce", build.command("produce", topic_a, "2"), env("producer"))
+        run("produce", command("produce", topic_a, "2"), env("producer"))
         _save(capture, out, f"{shape.value}_produce", 2)
-        run("relay", build.command("relay", topic_a, topic_b, f"g-relay-{suffix}", "2"), env("relay"))
+        run("relay", command("relay", topic_a, topic_b, f"g-relay-{suffix}", "2"), env("relay"))
         _save(capture, out, f"{shape.value}_relay", 4)
-        run("consume", build.command("consume", topic_b, f"g-consume-{suffix}", "2"), env("consumer"))
+        run("consume", command("consume", topic_b, f"g-consume-{suffix}", "2"), env("consumer"))
         _save(capture, out, f"{shape.value}_consume", 2)
         if shape is Shape.JAVA_DEFAULT:
-            run("produce-ce", build.command("produce", f"{topic_a}-ce", "1", "--cloudevents"), env("producer"))
+            run("produce-ce", command("produce", f"{topic_a}-ce", "1", "--cloudevents"), env("producer"))
             _save(capture, out, f"{shape.value}_produce_cloudevents", 1)
     finally:
         capture.stop()
