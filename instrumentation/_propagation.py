@@ -3,7 +3,8 @@
 Header lists are kafka-python's `list[tuple[str, bytes | None]]`. Injection removes any header of the same
 name before appending (as the Java agent does), so a reused list never carries two `traceparent`s and the
 other headers keep their bytes and order. Extraction reads the last header of a name (Java's `lastHeader`),
-and treats a null, non-UTF-8 or malformed value as absent.
+and treats a null, non-UTF-8 or malformed value as absent. `baggage` values are written and read with
+RFC 3986 percent-encoding, as the Java agent and kafkajs do (a space is `%20`, a bare `+` is a plus).
 """
 
 from __future__ import annotations
@@ -46,13 +47,35 @@ def header_text(headers: Sequence[Any] | None, name: str) -> str | None:
         return None
 
 
+BAGGAGE = "baggage"
+
+
+def baggage_to_wire(value: str) -> str:
+    """A `baggage` value as Java, Node and Go read it: a space is `%20`, never `+`.
+
+    OpenTelemetry Python's W3C baggage propagator encodes with `quote_plus`, so every `+` it writes stands
+    for a space (a literal plus is already `%2B`); the other SDKs only percent-decode and would read a `+`.
+    """
+    return value.replace("+", "%20")
+
+
+def baggage_from_wire(value: str) -> str:
+    """A `baggage` value read as Java, Node and Go read it: a bare `+` is a plus, not a space.
+
+    Java writes a literal `+` unencoded; Python's propagator decodes with `unquote_plus`, so escape it first.
+    """
+    return value.replace("+", "%2B")
+
+
 class KafkaHeadersGetter(Getter[Sequence[Any]]):
     """Reads the last header of a name as text; anything unreadable counts as absent."""
 
     def get(self, carrier: Sequence[Any], key: str) -> list[str] | None:
         """The value of the last `key` header as a one-element list, or None."""
         text = header_text(carrier, key)
-        return None if text is None else [text]
+        if text is None:
+            return None
+        return [baggage_from_wire(text) if key == BAGGAGE else text]
 
     def keys(self, carrier: Sequence[Any]) -> list[str]:
         """The header names present (string names only)."""
@@ -71,6 +94,8 @@ class KafkaHeadersSetter(Setter[Headers]):
             if item[0] == key:
                 carrier[:] = [h for h in carrier if h[0] != key]
                 break
+        if key == BAGGAGE:
+            value = baggage_to_wire(value)
         carrier.append((key, value.encode("utf-8")))
 
 
