@@ -16,6 +16,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from kafka import KafkaProducer
+
 from bench._common import Result, cpu_seconds
 from bench.bench_kafka_baseline import consume, produce
 
@@ -79,13 +81,25 @@ def _providers(endpoint: str, exporter: str, ratio: float, n: int) -> tuple[Any,
     return provider, meter_provider
 
 
-def _measure(bootstrap: str, n: int, setup: Callable[[], Callable[[], None]] | None) -> tuple[float, float]:
+class _TraceparentProducer(KafkaProducer):  # type: ignore[misc]
+    """Plain kafka-python sending a fixed 55-byte traceparent header: the wire cost of any tracing."""
+
+    def send(self, topic: str, value: Any = None, key: Any = None, headers: Any = None, **kwargs: Any) -> Any:
+        return super().send(topic, value, key, [("traceparent", _TP)], **kwargs)
+
+
+_TP = b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+WITH_HEADER = "with-header"
+
+
+def _measure(bootstrap: str, n: int, setup: Callable[[], Callable[[], None]] | str | None) -> tuple[float, float]:
     """(produce, consume) CPU µs/msg with the instrumentation `setup()` installs (it returns a flush)."""
     topic = f"bench-instr-{uuid.uuid4().hex[:8]}"
-    flush = setup() if setup else (lambda: None)
+    factory = _TraceparentProducer if setup == WITH_HEADER else KafkaProducer
+    flush = setup() if callable(setup) else (lambda: None)
 
     def _produce() -> None:
-        produce(bootstrap, topic, n)
+        produce(bootstrap, topic, n, producer_factory=factory)
         flush()
 
     def _consume() -> None:
@@ -111,12 +125,12 @@ def _upstream(endpoint: str, n: int) -> Callable[[], Callable[[], None]]:
     return setup
 
 
-def _eventlens(endpoint: str, n: int, ratio: float) -> Callable[[], Callable[[], None]]:
+def _eventlens(endpoint: str, n: int, ratio: float, metrics: bool = True) -> Callable[[], Callable[[], None]]:
     def setup() -> Callable[[], None]:
         from eventlens.instrumentation import KafkaInstrumentor
 
         provider, meter_provider = _providers(endpoint, "eventlens", ratio, n)
-        KafkaInstrumentor().instrument(tracer_provider=provider, meter_provider=meter_provider)
+        KafkaInstrumentor().instrument(tracer_provider=provider, meter_provider=meter_provider, metrics=metrics)
         return lambda: provider.force_flush(120_000)
 
     return setup
@@ -162,11 +176,13 @@ def encode_costs(n: int) -> tuple[float, float]:
 def run(bootstrap: str, quick: bool = False) -> list[Result]:
     n = 3_000 if quick else 20_000
     rounds = 1 if quick else 2
-    scenarios: dict[str, Callable[[str], Callable[[], Callable[[], None]] | None]] = {
+    scenarios: dict[str, Callable[[str], Callable[[], Callable[[], None]] | str | None]] = {
         "plain": lambda _e: None,
+        "plain+traceparent header": lambda _e: WITH_HEADER,
         "upstream+otlp": lambda e: _upstream(e, n),
         "eventlens": lambda e: _eventlens(e, n, 1.0),
         "eventlens 1%": lambda e: _eventlens(e, n, 0.01),
+        "eventlens 1% no metrics": lambda e: _eventlens(e, n, 0.01, metrics=False),
     }
     best: dict[str, tuple[float, float]] = {}
     with sink() as endpoint:
@@ -192,4 +208,8 @@ def run(bootstrap: str, quick: bool = False) -> list[Result]:
                               "upstream+otlp added", upstream_added, "≤ 0.5x"))
         results.append(Result(f"eventlens 1% {side} added CPU", best["eventlens 1%"][i] - plain, "µs/msg",
                               goal="≤ 5 µs"))
+        results.append(Result(f"eventlens 1% no metrics {side} added CPU",
+                              best["eventlens 1% no metrics"][i] - plain, "µs/msg"))
+        results.append(Result(f"traceparent header alone {side} added CPU",
+                              best["plain+traceparent header"][i] - plain, "µs/msg"))
     return results

@@ -167,7 +167,7 @@ def start_process(runtime: Runtime, st: ConsumerState | None, instance: Any, rec
     if event is not None and event.traceparent:
         origin = _propagation.parse_traceparent(event.traceparent)
         if origin.is_valid and origin != creation:
-            links.append(Link(origin, {"eventlens.link.kind": "cloudevents.origin"}))
+            links.append(Link(origin, {attributes.LINK_KIND: "cloudevents.origin"}))
     span = runtime.tracer.start_span("process " + record.topic, context=parent, kind=SpanKind.CONSUMER,
                                      links=links or None)
     if span.is_recording():

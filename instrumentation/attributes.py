@@ -34,6 +34,8 @@ REPLY_TO = "eventlens.reply_to"
 """Request/reply: the topic named in the `reply-to` header of a request."""
 OUTBOX = "eventlens.outbox"
 """On a send span: True when the send is an outbox relay restoring a captured context."""
+LINK_KIND = "eventlens.link.kind"
+"""On a span link: why it exists; `cloudevents.origin` links a process span to the event's starting trace."""
 PAYLOAD = "eventlens.payload"
 """The payload, only when the user opted in (truncated)."""
 
