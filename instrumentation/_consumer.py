@@ -9,6 +9,7 @@ keeps that inner poll from making a span of its own.
 from __future__ import annotations
 
 import time
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -25,6 +26,7 @@ from eventlens.instrumentation._runtime import (
     set_attributes,
 )
 from eventlens.instrumentation._safety import log_once
+from kafka import TopicPartition
 from opentelemetry import context as otel_context
 from opentelemetry.instrumentation.utils import is_instrumentation_enabled
 from opentelemetry.semconv._incubating.attributes import messaging_attributes as ma
@@ -74,8 +76,6 @@ def state_of(instance: Any) -> ConsumerState:
 
 def _lag_offsets(instance: Any, record: Any) -> int | None:
     try:
-        from kafka import TopicPartition
-
         high = instance.highwater(TopicPartition(record.topic, record.partition))
     except Exception:
         return None
@@ -275,7 +275,7 @@ def make_poll_wrapper(runtime: Runtime) -> Callable[..., Any]:
         if not is_instrumentation_enabled():
             return wrapped(*args, **kwargs)
         runtime.local.batch_links = None
-        runtime.local.consumer = instance
+        runtime.local.consumer = weakref.ref(instance)
         start_ns = _time_ns()
         result = wrapped(*args, **kwargs)
         if result:
@@ -360,7 +360,10 @@ def processing_span(runtime: Runtime | None, record: Any, consumer: Any = None) 
     if runtime is None or not is_instrumentation_enabled():
         yield INVALID_SPAN
         return
-    instance = consumer if consumer is not None else getattr(runtime.local, "consumer", None)
+    if consumer is None:
+        last = getattr(runtime.local, "consumer", None)
+        consumer = last() if last is not None else None
+    instance = consumer
     st = state_of(instance) if instance is not None else None
     start_ns = _time_ns()
     try:
