@@ -181,3 +181,21 @@ def test_the_image_is_built_from_every_package_folder() -> None:
     assert 'pip install ".[all]"' in dockerfile
     assert 'ENTRYPOINT ["eventlens"]' in dockerfile
     assert "EVENTLENS_DEPRECATIONS=" in dockerfile
+
+
+def _flags(module: str) -> set[str]:
+    import importlib
+
+    import typer.main
+
+    command = typer.main.get_command(importlib.import_module(module).app)
+    return {opt for param in command.params for opt in param.opts}
+
+
+def test_the_collector_command_uses_only_options_the_collector_has(compose) -> None:
+    """Every `--flag` of the collector container is an option of `eventlens collector` (and so is the runner's)."""
+    command = compose["services"]["collector"]["command"]
+    assert command[0] == "collector"
+    used = {arg for arg in command[1:] if arg.startswith("--")}
+    assert used <= _flags("eventlens.collector.cli")
+    assert {"--store", "--http-port", "--grpc-port", "--lag-bootstrap", "--lag-interval"} <= used
