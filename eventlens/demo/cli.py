@@ -35,6 +35,8 @@ def demo(
     burst_every: Annotated[float, typer.Option(
         "--burst-every", help="Seconds between order bursts (0: no bursts).")] = 40.0,
     lag_interval: Annotated[float, typer.Option("--lag-interval", help="Seconds between lag polls.")] = 5.0,
+    drain_timeout: Annotated[float, typer.Option(
+        "--drain-timeout", help="After --duration: longest wait for the consumers to catch up.")] = 90.0,
     keep_data: Annotated[bool, typer.Option("--keep-data", help="Keep the previous run's store and state.")] = False,
 ) -> None:
     """Start everything, print the dashboard URL, stop cleanly on Ctrl-C (or after --duration)."""
@@ -42,5 +44,6 @@ def demo(
         rate=rate, duration_s=duration, kafka_port=kafka_port, dashboard=dashboard, dashboard_port=dashboard_port,
         otlp_http_port=otlp_http_port, otlp_grpc_port=otlp_grpc_port, workdir=workdir, prefix=prefix, seed=seed,
         schema_switch_s=schema_switch, burst_every_s=burst_every, lag_interval_s=lag_interval, keep_data=keep_data,
+        drain_timeout_s=drain_timeout,
     ))
     raise typer.Exit(Demo(options, out=typer.echo).run())

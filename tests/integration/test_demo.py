@@ -57,7 +57,7 @@ def demo(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
     result = subprocess.run(
         [sys.executable, "-m", "eventlens", "demo", "--no-dashboard", "--duration", str(DURATION_S),
          "--rate", str(RATE), "--workdir", str(workdir), "--prefix", prefix, "--schema-switch", "15",
-         "--burst-every", "20", "--lag-interval", "2", "--otlp-http-port", str(free_port()),
+         "--burst-every", "20", "--lag-interval", "2", "--drain-timeout", "240", "--otlp-http-port", str(free_port()),
          "--otlp-grpc-port", str(free_port())],
         env=env, capture_output=True, text=True, timeout=600, check=False)
     store = open_store(f"sqlite:///{workdir / 'eventlens.db'}")
