@@ -222,10 +222,14 @@ class Demo:
 
         self.out(f"Kafka: starting a local broker on 127.0.0.1:{self.options.kafka_port} …")
         broker = LocalKafka(workdir=(self.options.workdir / "kafka").resolve(), port=self.options.kafka_port)
-        try:
-            broker.start()
-        except LocalKafkaError as exc:
-            raise DemoError(f"the local Kafka broker did not start: {exc}") from exc
+        for attempt in (1, 2):  # a second try with a new cluster id (formatting rarely rejects a generated one)
+            try:
+                broker.start()
+                break
+            except LocalKafkaError as exc:
+                if attempt == 2 or self.stop_event.is_set():
+                    raise DemoError(f"the local Kafka broker did not start: {exc}") from exc
+                self.out(f"Kafka: first start failed ({str(exc).splitlines()[0]}), trying again …")
         self.broker = broker
         self.bootstrap = broker.bootstrap
 
