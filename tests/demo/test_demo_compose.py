@@ -199,3 +199,12 @@ def test_the_collector_command_uses_only_options_the_collector_has(compose) -> N
     used = {arg for arg in command[1:] if arg.startswith("--")}
     assert used <= _flags("eventlens.collector.cli")
     assert {"--store", "--http-port", "--grpc-port", "--lag-bootstrap", "--lag-interval"} <= used
+
+
+def test_the_dashboard_command_uses_only_options_the_dashboard_has(compose) -> None:
+    """Every `--flag` of the dashboard container is an option of `eventlens dashboard`."""
+    command = compose["services"]["dashboard"]["command"]
+    assert command[0] == "dashboard"
+    used = {arg for arg in command[1:] if arg.startswith("--")}
+    assert used <= _flags("eventlens.dashboard.cli")
+    assert {"--store", "--port", "--address"} <= used
