@@ -168,3 +168,19 @@ def test_the_demo_command_fails_clearly_when_a_port_is_taken(tmp_path: Path) -> 
     assert result.returncode == 1
     assert f"port {port}" in result.stdout
     assert "demo stopped" in result.stdout
+
+
+def test_missing_parts_are_named_with_what_they_are(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An installation without the dashboard, or an instrumentation without the pattern API, is reported by name."""
+    import importlib.util
+
+    import eventlens.instrumentation as instr
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "eventlens.dashboard.cli" else real(name, *a))
+    monkeypatch.delattr(instr, "send_context")
+    missing = missing_parts(dashboard=True)
+    assert any("eventlens dashboard" in m for m in missing)
+    assert any("lacks send_context" in m for m in missing)
+    assert not any("collector" in m for m in missing)
