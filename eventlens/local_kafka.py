@@ -150,11 +150,20 @@ def _java(lib: Path, *args: str, heap: str = "-Xmx1G") -> list[str]:
     return [_require("java", "install a Java 17+ runtime"), heap, "-Xms256m", "-cp", f"{lib}/*", *args]
 
 
+def new_cluster_id() -> str:
+    """A random KRaft cluster id: URL-safe base64 of a UUID, never starting with '-' (the storage tool would
+    read that as an option)."""
+    while True:
+        cid = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cid.startswith("-"):
+            return cid
+
+
 def format_storage(paths: BrokerPaths, lib: Path) -> None:
     """Format KRaft storage for a fresh single-node cluster (no-op when already formatted)."""
     if (paths.data / "meta.properties").exists():
         return
-    cid = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    cid = new_cluster_id()
     cmd = _java(lib, f"-Dlog4j2.configurationFile={paths.log4j}", STORAGE_TOOL, "format", "--standalone",
                 "-t", cid, "-c", str(paths.config), heap="-Xmx256m")
     result = subprocess.run(cmd, capture_output=True, text=True, check=False)

@@ -44,3 +44,9 @@ def test_postgres_fixture_gives_an_empty_database(postgres_dsn: str) -> None:
     with psycopg.connect(postgres_dsn) as conn:
         tables = conn.execute("select count(*) from information_schema.tables where table_schema='public'")
         assert tables.fetchone() == (0,)
+
+
+def test_cluster_ids_never_start_with_a_dash() -> None:
+    """A cluster id starting with '-' would be read as an option by the storage tool, so none does."""
+    ids = [local_kafka.new_cluster_id() for _ in range(2000)]
+    assert all(not cid.startswith("-") and len(cid) == 22 for cid in ids)
