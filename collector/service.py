@@ -12,7 +12,6 @@ import logging
 import socket
 import threading
 import time
-from pathlib import Path
 from typing import Any, Protocol
 
 import uvicorn
@@ -40,14 +39,6 @@ class Startable(Protocol):
     def start(self) -> Any: ...
 
     def stop(self) -> Any: ...
-
-
-def sqlite_path(url: str) -> Path | None:
-    """The file of a SQLite store URL (None for other backends or in-memory databases)."""
-    if url.startswith(("postgresql://", "postgres://")):
-        return None
-    path = url.removeprefix("sqlite:///") if url.startswith("sqlite:///") else url.removeprefix("sqlite://")
-    return None if path in ("", ":memory:") else Path(path)
 
 
 def build_app(ingest: Ingest, store: Store, config: CollectorConfig) -> Starlette:
@@ -162,9 +153,6 @@ class Collector:
 
     def __init__(self, config: CollectorConfig, *, store: Store | None = None) -> None:
         self.config = config
-        path = sqlite_path(config.store)
-        if store is None and path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
         self.store: Store = store if store is not None else open_store(config.store)
         self.metrics = CollectorMetrics()
         self.metrics.queue_capacity.set(config.queue_spans)

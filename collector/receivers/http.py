@@ -28,7 +28,7 @@ from google.rpc import status_pb2
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceResponse
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
@@ -136,11 +136,14 @@ class HttpReceiver:
         limit = self.max_body_bytes
         chunks: list[bytes] = []
         size = 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise BodyTooLarge(f"body exceeds the limit of {limit} bytes")
-            chunks.append(chunk)
+        try:
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise BodyTooLarge(f"body exceeds the limit of {limit} bytes")
+                chunks.append(chunk)
+        except ClientDisconnect as exc:
+            raise DecodeError("the client disconnected before the body was complete") from exc
         body = b"".join(chunks)
         if request.headers.get("content-encoding", "").strip().lower() == "gzip":
             body = gunzip(body, limit)

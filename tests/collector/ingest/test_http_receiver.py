@@ -255,3 +255,17 @@ def test_large_body_is_decoded_and_stored(make_collector, memory_store):
     assert len(data) > 1 << 20
     assert requests.post(f"{url}/v1/traces", data=data, headers=PB, timeout=60).status_code == 200
     assert memory_store.span_count() == 3000
+
+
+def test_body_cut_off_by_a_disconnect_is_counted_and_server_keeps_serving(make_collector, memory_store):
+    """A client that announces 10,000 bytes, sends 100 and disconnects is counted as malformed; others go on."""
+    import socket
+
+    collector, url = make_collector()
+    with socket.create_connection(("127.0.0.1", collector.http_port), timeout=30) as sock:
+        sock.sendall(b"POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-protobuf\r\n"
+                     b"Content-Length: 10000\r\n\r\n" + b"\x0a" * 100)
+    rejected = collector.metrics.requests_rejected.labels("http", "malformed")
+    wait_until(lambda: rejected._value.get() == 1)
+    assert requests.post(f"{url}/v1/traces", data=body([span()]), headers=PB, timeout=30).status_code == 200
+    assert memory_store.span_count() == 1
