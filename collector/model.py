@@ -544,3 +544,21 @@ class SchemaReport:
     event_types: tuple[EventTypeSchemas, ...] = ()
     drifts: tuple[SchemaDrift, ...] = ()
     violations: tuple[DeprecationViolation, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ConsumerLag:
+    """Lag as an instrumented consumer itself reported it, on its latest `process` span for a partition.
+
+    The consumer-side view next to the poller's `LagSample`s: measured when the record was handed to user
+    code (offsets behind the high watermark, seconds since the record's timestamp). `group` is "" when the
+    span carried no consumer group.
+    """
+
+    group: str
+    topic: str
+    partition: int
+    service: str
+    lag_offsets: int | None
+    lag_seconds: float | None
+    observed_at_ns: int

@@ -143,13 +143,22 @@ def _watch(lag_store: LagStore, poller: LagPoller | None, groups: GroupFilter, i
     try:
         if as_json:
             while True:
-                _print(lag_store, groups, poller.poll_once() if poller else None, as_json=True)
+                _print(lag_store, groups, _poll(lag_store, poller), as_json=True)
                 time.sleep(interval)
         with Live(Group(), refresh_per_second=4, screen=False) as live:
             while True:
-                report = poller.poll_once() if poller else None
+                report = _poll(lag_store, poller)
                 live.update(render_table(_statuses(lag_store, groups), _caption(report)))
                 time.sleep(interval)
     except KeyboardInterrupt:
         return
 
+
+def _poll(lag_store: LagStore, poller: LagPoller | None) -> PollReport | None:
+    """One poll (when polling); an in-memory store keeps only the evaluation window."""
+    if poller is None:
+        return None
+    report = poller.poll_once()
+    if isinstance(lag_store, MemoryLagStore):
+        lag_store.prune(report.now_ns - DEFAULT_THRESHOLDS.window_ns)
+    return report

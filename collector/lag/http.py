@@ -1,7 +1,7 @@
 """`/api/lag` for the collector's HTTP server (starlette): group statuses now, and a group's history.
 
 `routes` reads the store from `request.app.state.store` (what the collector's app sets); `lag_routes(store)`
-binds a store explicitly. Both use the wall clock for `now`.
+binds a store explicitly. Store reads run in the thread pool, off the event loop.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from collections.abc import Callable
 from eventlens.collector.lag.query import group_history, group_status_json, group_statuses, sample_json
 from eventlens.collector.model import NS_PER_S
 from eventlens.collector.storage.api import LagStore
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
@@ -36,8 +37,8 @@ def _endpoints(store_of: StoreFn, now_fn: Callable[[], int]) -> list[Route]:
         if window_s is None:
             return JSONResponse({"error": "window must be a positive number of seconds"}, status_code=400)
         now = now_fn()
-        found = group_statuses(store_of(request), now, int(window_s * NS_PER_S),
-                               group=request.query_params.get("group"))
+        found = await run_in_threadpool(group_statuses, store_of(request), now, int(window_s * NS_PER_S),
+                                        group=request.query_params.get("group"))
         return JSONResponse({"now_ns": now, "groups": [group_status_json(g) for g in found]})
 
     async def history(request: Request) -> JSONResponse:
@@ -47,7 +48,8 @@ def _endpoints(store_of: StoreFn, now_fn: Callable[[], int]) -> list[Route]:
         now = now_fn()
         group = request.path_params["group"]
         since_ns = now - int(since_s * NS_PER_S)
-        series = group_history(store_of(request), group, since_ns=since_ns, until_ns=now + 1)
+        series = await run_in_threadpool(group_history, store_of(request), group, since_ns=since_ns,
+                                         until_ns=now + 1)
         return JSONResponse({"group": group, "partitions": [
             {"topic": topic, "partition": partition, "samples": [sample_json(s) for s in rows]}
             for (topic, partition), rows in series.items()]})

@@ -34,3 +34,11 @@ class MemoryLagStore:
         """Drop every sample of a group."""
         with self._lock:
             self._samples = [s for s in self._samples if s.group != group]
+
+    def prune(self, before_ns: int) -> int:
+        """Drop samples observed before `before_ns` (keeps a long `--watch` bounded); returns how many."""
+        with self._lock:
+            kept = [s for s in self._samples if s.observed_at_ns >= before_ns]
+            dropped = len(self._samples) - len(kept)
+            self._samples = kept
+        return dropped

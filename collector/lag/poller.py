@@ -39,6 +39,9 @@ CLIENT_ID = "eventlens-lag"
 FORGET_LOOKBACK_NS = 3600 * NS_PER_S
 """At the first cycle, groups with samples this recent in the store count as known (so deletions while
 the poller was down are noticed)."""
+INITIAL_READ_RATE = 2000.0
+"""Timestamp reads per second assumed before any were measured (then adapted each cycle)."""
+MIN_READS_PER_CYCLE = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +116,7 @@ class LagPoller:
         self._tables: dict[TopicPartition, OffsetTimeTable] = {}
         self._exact: dict[tuple[TopicPartition, int], int] = {}
         self._last_read_ns: dict[TopicPartition, int] = {}
+        self._read_rate = INITIAL_READ_RATE
         self._known_groups: set[str] | None = None
         self._outage_since_ns: int | None = None
         self._admin: Any = None
@@ -287,13 +291,22 @@ class LagPoller:
     def _read_timestamps(self, wanted: list[tuple[TopicPartition, int]],
                          now_ns: int) -> dict[tuple[TopicPartition, int], int]:
         """Timestamps (ms) of the records at the wanted offsets, read within the cycle's budget."""
-        deadline = time.monotonic() + self.budget_s
+        started = time.monotonic()
+        # Fetch only what the budget can take at the rate seen so far: all partitions are fetched at once,
+        # so asking for far too many would spend the whole budget before the first answer arrives.
+        limit = min(self.budget_records, max(MIN_READS_PER_CYCLE, int(self._read_rate * self.budget_s)))
         found: dict[tuple[TopicPartition, int], int] = {}
         try:
-            found = _read_first_records(self._ensure_consumer(), wanted[: self.budget_records], deadline)
+            found = _read_first_records(self._ensure_consumer(), wanted[:limit], started + self.budget_s)
         except (KafkaError, OSError) as exc:
             log.info("lag poller: reading record timestamps failed (%s); estimating instead", exc)
             self._close_consumer()
+        elapsed = time.monotonic() - started
+        if wanted[:limit] and elapsed > 0:
+            done_all = len(found) == len(wanted[:limit])
+            rate = len(found) / elapsed
+            # Grow while everything asked for was read in time; otherwise follow the measured rate.
+            self._read_rate = max(self._read_rate, 2 * rate) if done_all else (self._read_rate + rate) / 2
         for tp, _ in found:
             self._last_read_ns[tp] = now_ns
         return found

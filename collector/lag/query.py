@@ -14,8 +14,8 @@ from eventlens.collector.lag.evaluator import (
     evaluate_partition,
     sample_lag,
 )
-from eventlens.collector.model import GroupStatus, LagSample
-from eventlens.collector.storage.api import LagStore
+from eventlens.collector.model import ConsumerLag, GroupStatus, LagSample, Operation
+from eventlens.collector.storage.api import LagStore, SpanReader
 
 PartitionKey = tuple[str, int]
 
@@ -87,3 +87,23 @@ def sample_json(sample: LagSample) -> dict[str, Any]:
         "end_offset": sample.end_offset, "lag": sample_lag(sample), "lag_seconds": sample.lag_seconds,
         "lag_seconds_estimated": sample.lag_seconds_estimated,
     }
+
+
+def consumer_reported_lag(store: SpanReader, now_ns: int, window_ns: int = DEFAULT_THRESHOLDS.window_ns, *,
+                          limit: int = 10_000) -> list[ConsumerLag]:
+    """Per (group, topic, partition), the lag instrumented consumers reported on their latest `process` span.
+
+    Reads at most the `limit` newest spans of the window, so on a busy system it covers the most recent ones.
+    """
+    latest: dict[tuple[str, str, int], ConsumerLag] = {}
+    for span in store.find_spans(start_ns=now_ns - window_ns, end_ns=now_ns + 1, limit=limit):
+        m = span.messaging
+        if m.operation is not Operation.PROCESS or m.topic is None or m.partition is None:
+            continue
+        if m.lag_offsets is None and m.lag_seconds is None:
+            continue
+        key = (m.consumer_group or "", m.topic, m.partition)
+        if key not in latest:  # spans come newest first
+            latest[key] = ConsumerLag(key[0], m.topic, m.partition, span.service, m.lag_offsets, m.lag_seconds,
+                                      span.start_ns)
+    return [latest[key] for key in sorted(latest)]

@@ -164,3 +164,10 @@ def test_memory_store_answers_like_the_sqlite_store(tmp_path) -> None:
             assert memory.lag_samples(**kwargs) == sqlite.lag_samples(**kwargs), kwargs
     finally:
         sqlite.close()
+
+
+def test_memory_store_prune_keeps_only_recent_samples() -> None:
+    """Pruning drops what is older than the cut and keeps the rest, so a long --watch stays bounded."""
+    store = _store()
+    assert store.prune(NOW - 30 * NS_PER_S) == 6
+    assert min(s.observed_at_ns for s in store.lag_samples()) == NOW - 30 * NS_PER_S
