@@ -51,10 +51,12 @@ def shop_spans() -> dict[str, SpanRecord]:
             "back": back}
 
 
-@pytest.fixture
-def store(tmp_path):
-    """A real SQLite store holding the shop's spans."""
-    s = open_store(f"sqlite:///{tmp_path / 'eventlens.db'}")
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def store(request, tmp_path):
+    """A real store (SQLite, and PostgreSQL in the postgres tier) holding the shop's spans."""
+    url = (request.getfixturevalue("postgres_dsn") if request.param == "postgres"
+           else f"sqlite:///{tmp_path / 'eventlens.db'}")
+    s = open_store(url)
     s.write_spans(list(shop_spans().values()))
     yield s
     s.close()
