@@ -164,3 +164,24 @@ def test_unknown_export_format_is_rejected(store):
     """An unknown format raises ValueError naming the valid ones."""
     with pytest.raises(ValueError, match="graphml"):
         query.export_graph(store, "png", *WINDOW)
+
+
+def test_lineage_through_the_store_is_bounded(tmp_path):
+    """A long chain stops at max_nodes and says so; the loader stays within its span budget."""
+    s = open_store(f"sqlite:///{tmp_path / 'chain.db'}")
+    try:
+        record = send("s0", "t0", event_id="start")
+        spans = [record]
+        for i in range(1, 40):
+            handle = process(f"s{i}", record, at_ms=i, parented=i % 2 == 0)
+            record = send(f"s{i}", f"t{i}", trace=handle.trace_id, parent=handle.span_id, at_ms=i)
+            spans += [handle, record]
+        s.write_spans(spans)
+        lineage = query.lineage(s, event_id="start", max_nodes=6)
+        assert lineage.truncated and len(lineage.nodes) == 6
+        assert lineage.nodes[0].service == "s0"
+        gathered = query.gather_lineage_spans(s, s.find_spans(event_id="start"), max_spans=10)
+        assert len(gathered) == 10
+        assert not query.lineage(s, event_id="start", max_nodes=200).truncated
+    finally:
+        s.close()
