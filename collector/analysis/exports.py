@@ -13,7 +13,16 @@ from typing import Any
 
 import networkx as nx
 import yaml
-from eventlens.collector.model import NodeKind, Role, SchemaSighting, Topology, TopologyEdge
+from eventlens.collector.model import (
+    Lineage,
+    LineageNode,
+    LineageNodeKind,
+    NodeKind,
+    Role,
+    SchemaSighting,
+    Topology,
+    TopologyEdge,
+)
 
 EXPORT_FORMATS: dict[str, tuple[str, str]] = {
     "graphml": ("application/graphml+xml", "graphml"),
@@ -126,6 +135,51 @@ def to_mermaid(topology: Topology) -> str:
             continue
         arrow = "-.->" if e.partial else "-->"
         lines.append(f"  {ids[e.source]} {arrow}|{_mermaid_label(f'{e.messages} msgs')}| {ids[e.target]}")
+    return "\n".join(lines) + "\n"
+
+
+# --- lineage ---------------------------------------------------------------------------------------------
+
+LINEAGE_FORMATS = ("dot", "mermaid")
+"""Text formats a lineage can be drawn in (besides JSON)."""
+
+
+def _lineage_label(node: LineageNode) -> str:
+    if node.kind is LineageNodeKind.EVENT:
+        return f"{node.service} → {node.topic or '?'}: {node.event_type or 'message'}"
+    return f"{node.service} handles ({node.duration_ns / 1e6:.1f} ms)"
+
+
+def _queue_label(queue_ns: int | None, relation: str) -> str:
+    return relation if queue_ns is None else f"{relation}, {queue_ns / 1e6:.1f} ms queued"
+
+
+def lineage_to_dot(lineage: Lineage) -> str:
+    """A lineage DAG as Graphviz DOT: events as boxes, handlings as ellipses, edges labelled with the relation
+    and queue time; the looked-up nodes bold, failed ones red."""
+    lines = ["digraph lineage {", "  rankdir=LR;"]
+    for n in lineage.nodes:
+        shape = "box" if n.kind is LineageNodeKind.EVENT else "ellipse"
+        extra = (', style="bold"' if n.seed else "") + (', color="red"' if n.error else "")
+        lines.append(f"  {_dot_quote(n.id)} [label={_dot_quote(_lineage_label(n))}, shape={shape}{extra}];")
+    for e in lineage.edges:
+        label = _queue_label(e.queue_ns, e.relation.value)
+        lines.append(f"  {_dot_quote(e.source)} -> {_dot_quote(e.target)} [label={_dot_quote(label)}];")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def lineage_to_mermaid(lineage: Lineage) -> str:
+    """A lineage DAG as a Mermaid flowchart (generated ids, escaped labels)."""
+    ids = {n.id: f"n{i}" for i, n in enumerate(lineage.nodes)}
+    lines = ["flowchart LR"]
+    for n in lineage.nodes:
+        left, right = ("[", "]") if n.kind is LineageNodeKind.EVENT else ("(", ")")
+        lines.append(f"  {ids[n.id]}{left}{_mermaid_label(_lineage_label(n))}{right}")
+    for e in lineage.edges:
+        if e.source in ids and e.target in ids:
+            label = _mermaid_label(_queue_label(e.queue_ns, e.relation.value))
+            lines.append(f"  {ids[e.source]} -->|{label}| {ids[e.target]}")
     return "\n".join(lines) + "\n"
 
 
