@@ -188,9 +188,17 @@ def lineage_to_mermaid(lineage: Lineage) -> str:
 _KEY_RE = re.compile(r"[^A-Za-z0-9_.\-]")
 
 
-def _component_key(text: str) -> str:
-    """AsyncAPI component keys must match ^[a-zA-Z0-9\\.\\-_]+$."""
-    return _KEY_RE.sub("_", text) or "_"
+def _component_key(text: str, taken: set[str] | None = None) -> str:
+    """AsyncAPI component keys must match ^[a-zA-Z0-9\\.\\-_]+$; with `taken`, a key two names would share
+    gets a numeric suffix (and is recorded as taken)."""
+    key = _KEY_RE.sub("_", text) or "_"
+    if taken is None:
+        return key
+    unique, n = key, 2
+    while unique in taken:
+        unique, n = f"{key}-{n}", n + 1
+    taken.add(unique)
+    return unique
 
 
 _SCALARS: tuple[tuple[type, str], ...] = ((bool, "boolean"), (int, "integer"), (float, "number"), (str, "string"),
@@ -280,13 +288,14 @@ def build_asyncapi(topology: Topology, sightings: Iterable[SchemaSighting] = (),
     topics = sorted({n.name for n in topology.nodes if n.kind is NodeKind.TOPIC} | set(types_by_topic))
 
     channels: dict[str, Any] = {}
+    taken: set[str] = set()
     messages: dict[str, Any] = {}
     operations: dict[str, Any] = {}
     for topic in topics:
-        ckey = _component_key(topic)
+        ckey = _component_key(topic, taken)
         channel_messages: dict[str, Any] = {}
         for event_type in sorted(types_by_topic.get(topic, ())) or [""]:
-            mkey = _component_key(f"{topic}.{event_type}" if event_type else f"{topic}.message")
+            mkey = _component_key(f"{topic}.{event_type}" if event_type else f"{topic}.message", taken)
             message: dict[str, Any] = {"name": event_type or "message"}
             schema = payload_schema(payloads.get((topic, event_type), ()))
             message["payload"] = schema if schema is not None else {}
@@ -300,7 +309,7 @@ def build_asyncapi(topology: Topology, sightings: Iterable[SchemaSighting] = (),
         channels[ckey] = {"address": topic, "messages": channel_messages}
         for action in ("send", "receive"):
             for service in sorted(sides[action].get(topic, ())):
-                operations[_component_key(f"{service}.{action}.{topic}")] = {
+                operations[_component_key(f"{service}.{action}.{topic}", taken)] = {
                     "action": action,
                     "channel": {"$ref": f"#/channels/{ckey}"},
                     "messages": [{"$ref": f"#/channels/{ckey}/messages/{m}"} for m in channel_messages],

@@ -194,3 +194,12 @@ def test_lineage_mermaid_has_a_line_per_node_and_edge():
     lines = lineage_to_mermaid(_small_lineage()).splitlines()
     assert lines[0] == "flowchart LR" and len(lines) == 1 + 2 + 1
     assert "Order#34;Placed" in lines[1]
+
+
+def test_asyncapi_keys_of_names_that_sanitise_alike_do_not_collide():
+    """Topics `a b` and `a_b` both map to key `a_b`; the second gets a suffix and both channels survive."""
+    topo = build_topology([produced("p", "a b", 1), produced("p", "a_b", 1)], *WINDOW)
+    doc = build_asyncapi(topo)
+    assert sorted(c["address"] for c in doc["channels"].values()) == ["a b", "a_b"]
+    assert len(doc["operations"]) == 2
+    jsonschema.validate(doc, SCHEMA)
