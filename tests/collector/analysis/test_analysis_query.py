@@ -185,3 +185,21 @@ def test_lineage_through_the_store_is_bounded(tmp_path):
         assert not query.lineage(s, event_id="start", max_nodes=200).truncated
     finally:
         s.close()
+
+
+def test_topology_carries_the_latest_lag_of_each_group(store):
+    """Lag samples in the store land on the topic → group edge: latest per partition, summed; max seconds."""
+    from eventlens.collector.model import LagSample
+
+    end = WINDOW[1]
+    store.write_lag_samples([
+        LagSample("billing", "orders.placed", 0, committed_offset=10, end_offset=50, observed_at_ns=end - 120 * 10**9,
+                  lag_seconds=9.0),
+        LagSample("billing", "orders.placed", 0, committed_offset=40, end_offset=50, observed_at_ns=end - 60 * 10**9,
+                  lag_seconds=2.0),
+        LagSample("billing", "orders.placed", 1, committed_offset=5, end_offset=8, observed_at_ns=end - 60 * 10**9,
+                  lag_seconds=1.5),
+    ])
+    edge = next(e for e in query.topology(store, *WINDOW).edges
+                if (e.source, e.target) == ("topic:orders.placed", "group:billing"))
+    assert (edge.lag_offsets, edge.lag_seconds) == (13, 2.0)
