@@ -97,11 +97,16 @@ def lineage_cmd(
     partition: Annotated[int | None, typer.Option("--partition")] = None,
     offset: Annotated[int | None, typer.Option("--offset")] = None,
     max_nodes: Annotated[int, typer.Option("--max-nodes", min=1)] = 500,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="text (the story), json, dot or mermaid.")] = "text",
     as_json: JsonOpt = False,
     store: StoreOpt = None,
 ) -> None:
     """Show the causal chain of one event: the event types in order, the story and each hop."""
+    from eventlens.collector.analysis.exports import lineage_to_dot, lineage_to_mermaid
     from eventlens.collector.analysis.query import lineage
+
+    if fmt not in ("text", "json", "dot", "mermaid"):
+        raise typer.BadParameter(f"unknown format {fmt!r}; one of text, json, dot, mermaid", param_hint="--format")
 
     s = _open(store)
     try:
@@ -111,12 +116,15 @@ def lineage_cmd(
         raise typer.BadParameter(str(exc)) from exc
     finally:
         s.close()
-    if as_json:
-        typer.echo(json.dumps(_jsonable(result), indent=2))
-        return
     if not result.nodes:
         typer.echo("no matching event found", err=True)
         raise typer.Exit(1)
+    if as_json or fmt == "json":
+        typer.echo(json.dumps(_jsonable(result), indent=2))
+        return
+    if fmt in ("dot", "mermaid"):
+        typer.echo((lineage_to_dot if fmt == "dot" else lineage_to_mermaid)(result), nl=False)
+        return
     typer.echo("events: " + " → ".join(result.event_types))
     for line in result.story:
         typer.echo(line)

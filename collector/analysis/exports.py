@@ -13,7 +13,16 @@ from typing import Any
 
 import networkx as nx
 import yaml
-from eventlens.collector.model import NodeKind, Role, SchemaSighting, Topology, TopologyEdge
+from eventlens.collector.model import (
+    Lineage,
+    LineageNode,
+    LineageNodeKind,
+    NodeKind,
+    Role,
+    SchemaSighting,
+    Topology,
+    TopologyEdge,
+)
 
 EXPORT_FORMATS: dict[str, tuple[str, str]] = {
     "graphml": ("application/graphml+xml", "graphml"),
@@ -129,14 +138,67 @@ def to_mermaid(topology: Topology) -> str:
     return "\n".join(lines) + "\n"
 
 
+# --- lineage ---------------------------------------------------------------------------------------------
+
+LINEAGE_FORMATS = ("dot", "mermaid")
+"""Text formats a lineage can be drawn in (besides JSON)."""
+
+
+def _lineage_label(node: LineageNode) -> str:
+    if node.kind is LineageNodeKind.EVENT:
+        return f"{node.service} → {node.topic or '?'}: {node.event_type or 'message'}"
+    return f"{node.service} handles ({node.duration_ns / 1e6:.1f} ms)"
+
+
+def _queue_label(queue_ns: int | None, relation: str) -> str:
+    return relation if queue_ns is None else f"{relation}, {queue_ns / 1e6:.1f} ms queued"
+
+
+def lineage_to_dot(lineage: Lineage) -> str:
+    """A lineage DAG as Graphviz DOT: events as boxes, handlings as ellipses, edges labelled with the relation
+    and queue time; the looked-up nodes bold, failed ones red."""
+    lines = ["digraph lineage {", "  rankdir=LR;"]
+    for n in lineage.nodes:
+        shape = "box" if n.kind is LineageNodeKind.EVENT else "ellipse"
+        extra = (', style="bold"' if n.seed else "") + (', color="red"' if n.error else "")
+        lines.append(f"  {_dot_quote(n.id)} [label={_dot_quote(_lineage_label(n))}, shape={shape}{extra}];")
+    for e in lineage.edges:
+        label = _queue_label(e.queue_ns, e.relation.value)
+        lines.append(f"  {_dot_quote(e.source)} -> {_dot_quote(e.target)} [label={_dot_quote(label)}];")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def lineage_to_mermaid(lineage: Lineage) -> str:
+    """A lineage DAG as a Mermaid flowchart (generated ids, escaped labels)."""
+    ids = {n.id: f"n{i}" for i, n in enumerate(lineage.nodes)}
+    lines = ["flowchart LR"]
+    for n in lineage.nodes:
+        left, right = ("[", "]") if n.kind is LineageNodeKind.EVENT else ("(", ")")
+        lines.append(f"  {ids[n.id]}{left}{_mermaid_label(_lineage_label(n))}{right}")
+    for e in lineage.edges:
+        if e.source in ids and e.target in ids:
+            label = _mermaid_label(_queue_label(e.queue_ns, e.relation.value))
+            lines.append(f"  {ids[e.source]} -->|{label}| {ids[e.target]}")
+    return "\n".join(lines) + "\n"
+
+
 # --- AsyncAPI ---------------------------------------------------------------------------------------------
 
 _KEY_RE = re.compile(r"[^A-Za-z0-9_.\-]")
 
 
-def _component_key(text: str) -> str:
-    """AsyncAPI component keys must match ^[a-zA-Z0-9\\.\\-_]+$."""
-    return _KEY_RE.sub("_", text) or "_"
+def _component_key(text: str, taken: set[str] | None = None) -> str:
+    """AsyncAPI component keys must match ^[a-zA-Z0-9\\.\\-_]+$; with `taken`, a key two names would share
+    gets a numeric suffix (and is recorded as taken)."""
+    key = _KEY_RE.sub("_", text) or "_"
+    if taken is None:
+        return key
+    unique, n = key, 2
+    while unique in taken:
+        unique, n = f"{key}-{n}", n + 1
+    taken.add(unique)
+    return unique
 
 
 _SCALARS: tuple[tuple[type, str], ...] = ((bool, "boolean"), (int, "integer"), (float, "number"), (str, "string"),
@@ -226,13 +288,14 @@ def build_asyncapi(topology: Topology, sightings: Iterable[SchemaSighting] = (),
     topics = sorted({n.name for n in topology.nodes if n.kind is NodeKind.TOPIC} | set(types_by_topic))
 
     channels: dict[str, Any] = {}
+    taken: set[str] = set()
     messages: dict[str, Any] = {}
     operations: dict[str, Any] = {}
     for topic in topics:
-        ckey = _component_key(topic)
+        ckey = _component_key(topic, taken)
         channel_messages: dict[str, Any] = {}
         for event_type in sorted(types_by_topic.get(topic, ())) or [""]:
-            mkey = _component_key(f"{topic}.{event_type}" if event_type else f"{topic}.message")
+            mkey = _component_key(f"{topic}.{event_type}" if event_type else f"{topic}.message", taken)
             message: dict[str, Any] = {"name": event_type or "message"}
             schema = payload_schema(payloads.get((topic, event_type), ()))
             message["payload"] = schema if schema is not None else {}
@@ -246,7 +309,7 @@ def build_asyncapi(topology: Topology, sightings: Iterable[SchemaSighting] = (),
         channels[ckey] = {"address": topic, "messages": channel_messages}
         for action in ("send", "receive"):
             for service in sorted(sides[action].get(topic, ())):
-                operations[_component_key(f"{service}.{action}.{topic}")] = {
+                operations[_component_key(f"{service}.{action}.{topic}", taken)] = {
                     "action": action,
                     "channel": {"$ref": f"#/channels/{ckey}"},
                     "messages": [{"$ref": f"#/channels/{ckey}/messages/{m}"} for m in channel_messages],

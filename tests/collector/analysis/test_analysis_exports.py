@@ -165,3 +165,41 @@ def test_every_format_has_a_media_type_and_extension():
     """EXPORT_FORMATS lists the eight formats with a media type and a file extension each."""
     assert set(EXPORT_FORMATS) == {"graphml", "gexf", "dot", "mermaid", "json", "csv", "asyncapi", "asyncapi-json"}
     assert all("/" in media and ext for media, ext in EXPORT_FORMATS.values())
+
+
+def _small_lineage():
+    from analysis_builders import process, send
+    from eventlens.collector.analysis.lineage import build_lineage
+
+    placed = send("orders", "orders.placed", event_type='Order"Placed')
+    handle = process("billing", placed, at_ms=12, error=True)
+    return build_lineage([placed, handle], [(placed.trace_id, placed.span_id)])
+
+
+def test_lineage_dot_parses_with_pydot():
+    """A lineage drawn as DOT parses back with its nodes, edges and queue-time labels."""
+    from eventlens.collector.analysis.exports import lineage_to_dot
+
+    lineage = _small_lineage()
+    (graph,) = pydot.graph_from_dot_data(lineage_to_dot(lineage))
+    assert {_unquote(n.get_name()) for n in graph.get_nodes()} >= {n.id for n in lineage.nodes}
+    (edge,) = graph.get_edges()
+    assert _unquote(edge.get("label")) == "parent, 12.0 ms queued"
+
+
+def test_lineage_mermaid_has_a_line_per_node_and_edge():
+    """A lineage drawn as Mermaid lists every node and edge, with the quote in the event type escaped."""
+    from eventlens.collector.analysis.exports import lineage_to_mermaid
+
+    lines = lineage_to_mermaid(_small_lineage()).splitlines()
+    assert lines[0] == "flowchart LR" and len(lines) == 1 + 2 + 1
+    assert "Order#34;Placed" in lines[1]
+
+
+def test_asyncapi_keys_of_names_that_sanitise_alike_do_not_collide():
+    """Topics `a b` and `a_b` both map to key `a_b`; the second gets a suffix and both channels survive."""
+    topo = build_topology([produced("p", "a b", 1), produced("p", "a_b", 1)], *WINDOW)
+    doc = build_asyncapi(topo)
+    assert sorted(c["address"] for c in doc["channels"].values()) == ["a b", "a_b"]
+    assert len(doc["operations"]) == 2
+    jsonschema.validate(doc, SCHEMA)

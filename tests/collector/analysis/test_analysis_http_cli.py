@@ -144,3 +144,12 @@ def test_cli_rejects_an_unknown_format_and_a_missing_store(store_url, tmp_path):
     assert bad.exit_code != 0
     missing = CliRunner().invoke(root_app, ["graph", "export", "--store", f"sqlite:///{tmp_path / 'none.db'}"])
     assert missing.exit_code == 2
+
+
+def test_cli_lineage_draws_dot(store_url):
+    """`eventlens graph lineage --format dot` prints a DOT graph of the lineage."""
+    result = CliRunner().invoke(root_app, ["graph", "lineage", "--event-id", "evt-42", "--format", "dot",
+                                           "--store", store_url])
+    assert result.exit_code == 0, result.output
+    (graph,) = pydot.graph_from_dot_data(result.output)
+    assert len(graph.get_edges()) == 1

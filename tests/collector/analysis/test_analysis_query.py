@@ -51,10 +51,12 @@ def shop_spans() -> dict[str, SpanRecord]:
             "back": back}
 
 
-@pytest.fixture
-def store(tmp_path):
-    """A real SQLite store holding the shop's spans."""
-    s = open_store(f"sqlite:///{tmp_path / 'eventlens.db'}")
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def store(request, tmp_path):
+    """A real store (SQLite, and PostgreSQL in the postgres tier) holding the shop's spans."""
+    url = (request.getfixturevalue("postgres_dsn") if request.param == "postgres"
+           else f"sqlite:///{tmp_path / 'eventlens.db'}")
+    s = open_store(url)
     s.write_spans(list(shop_spans().values()))
     yield s
     s.close()
@@ -162,3 +164,42 @@ def test_unknown_export_format_is_rejected(store):
     """An unknown format raises ValueError naming the valid ones."""
     with pytest.raises(ValueError, match="graphml"):
         query.export_graph(store, "png", *WINDOW)
+
+
+def test_lineage_through_the_store_is_bounded(tmp_path):
+    """A long chain stops at max_nodes and says so; the loader stays within its span budget."""
+    s = open_store(f"sqlite:///{tmp_path / 'chain.db'}")
+    try:
+        record = send("s0", "t0", event_id="start")
+        spans = [record]
+        for i in range(1, 40):
+            handle = process(f"s{i}", record, at_ms=i, parented=i % 2 == 0)
+            record = send(f"s{i}", f"t{i}", trace=handle.trace_id, parent=handle.span_id, at_ms=i)
+            spans += [handle, record]
+        s.write_spans(spans)
+        lineage = query.lineage(s, event_id="start", max_nodes=6)
+        assert lineage.truncated and len(lineage.nodes) == 6
+        assert lineage.nodes[0].service == "s0"
+        gathered = query.gather_lineage_spans(s, s.find_spans(event_id="start"), max_spans=10)
+        assert len(gathered) == 10
+        assert not query.lineage(s, event_id="start", max_nodes=200).truncated
+    finally:
+        s.close()
+
+
+def test_topology_carries_the_latest_lag_of_each_group(store):
+    """Lag samples in the store land on the topic → group edge: latest per partition, summed; max seconds."""
+    from eventlens.collector.model import LagSample
+
+    end = WINDOW[1]
+    store.write_lag_samples([
+        LagSample("billing", "orders.placed", 0, committed_offset=10, end_offset=50, observed_at_ns=end - 120 * 10**9,
+                  lag_seconds=9.0),
+        LagSample("billing", "orders.placed", 0, committed_offset=40, end_offset=50, observed_at_ns=end - 60 * 10**9,
+                  lag_seconds=2.0),
+        LagSample("billing", "orders.placed", 1, committed_offset=5, end_offset=8, observed_at_ns=end - 60 * 10**9,
+                  lag_seconds=1.5),
+    ])
+    edge = next(e for e in query.topology(store, *WINDOW).edges
+                if (e.source, e.target) == ("topic:orders.placed", "group:billing"))
+    assert (edge.lag_offsets, edge.lag_seconds) == (13, 2.0)
