@@ -218,6 +218,25 @@ def _contexts(span: SpanRecord, look: Lookup) -> tuple[list[SpanInfo], list[tupl
     return found, missing
 
 
+def wanted_contexts(new_spans: Sequence[SpanRecord], emitters: set[Emitter]) -> set[tuple[str, str]]:
+    """The (trace id, span id) pairs `plan` may look up outside the batch: consumer spans' parents and links.
+
+    A backend fetches these in bulk before planning instead of one query per consumer span.
+    """
+    here = {(s.trace_id, s.span_id) for s in new_spans}
+    known = emitters | {(s.service, s.messaging.consumer_group or "") for s in new_spans if is_process(s)}
+    out: set[tuple[str, str]] = set()
+    for span in new_spans:
+        if is_produce(span) or not (
+                is_process(span)
+                or (is_receive(span) and (span.service, span.messaging.consumer_group or "") not in known)):
+            continue
+        if span.parent_span_id:
+            out.add((span.trace_id, span.parent_span_id))
+        out.update((link.trace_id, link.span_id) for link in span.links)
+    return out - here
+
+
 def plan(new_spans: Sequence[SpanRecord], lookup: Lookup, emitters: set[Emitter], now_ns: int) -> RollupBatch:
     """The rollup increments for newly stored spans; `lookup` finds already stored spans, `emitters` the
     (service, group) pairs known to emit process spans (not modified; new ones are in the result)."""

@@ -161,16 +161,21 @@ class SQLStore(abc.ABC):
         cur.execute(self.q("UPDATE meta SET value = value + ? WHERE name = 'span_count'"), (len(new),))
         self._update_rollups(cur, new, now)
 
-    def _lookup(self, cur: Cursor) -> rollup.Lookup:
-        sql = self.q("SELECT kind, service, m_topic, start_ns, m_body_size FROM spans "
-                     "WHERE trace_k = ? AND span_k = ? AND trace_id = ? AND span_id = ?")
+    def _lookup(self, cur: Cursor, wanted: set[tuple[str, str]]) -> rollup.Lookup:
+        """A lookup over the stored spans named in `wanted`, fetched up front a chunk of traces at a time."""
+        found: dict[tuple[str, str], rollup.SpanInfo] = {}
+        traces = sorted({_rows.id_key(t) for t, _ in wanted})
+        for i in range(0, len(traces), _CHUNK):
+            chunk = traces[i:i + _CHUNK]
+            cur.execute(self.q(f"SELECT trace_id, span_id, kind, service, m_topic, start_ns, m_body_size FROM spans "
+                               f"WHERE trace_k IN ({', '.join('?' * len(chunk))})"), chunk)
+            for row in cur.fetchall():
+                if (row[0], row[1]) in wanted:
+                    found[(row[0], row[1])] = rollup.SpanInfo(row[0], row[1], SpanKind(row[2]), row[3], row[4],
+                                                              row[5], row[6])
 
         def lookup(trace_id: str, span_id: str) -> rollup.SpanInfo | None:
-            cur.execute(sql, (_rows.id_key(trace_id), _rows.id_key(span_id), trace_id, span_id))
-            row = cur.fetchone()
-            if row is None:
-                return None
-            return rollup.SpanInfo(trace_id, span_id, SpanKind(row[0]), row[1], row[2], row[3], row[4])
+            return found.get((trace_id, span_id))
 
         return lookup
 
@@ -182,7 +187,8 @@ class SQLStore(abc.ABC):
 
     def _update_rollups(self, cur: Cursor, new: list[SpanRecord], now: int) -> None:
         emitters = self._load_emitters(cur)
-        batch = rollup.plan(new, self._lookup(cur), emitters, now)
+        wanted = rollup.wanted_contexts(new, emitters)
+        batch = rollup.plan(new, self._lookup(cur, wanted), emitters, now)
         self._resolve_pending(cur, batch, new)
         self._expire_pending(cur, batch, now)
         if batch.pending:

@@ -134,3 +134,25 @@ def test_merge_sightings_aggregates_minutes():
     spans = [send_span(messaging=m, start_ns=T0_NS + i * NS_PER_MINUTE) for i in range(3)]
     [s] = rollup.merge_sightings(rollup.plan(spans, nothing_stored, set(), T0_NS).schema_sightings())
     assert (s.count, s.first_seen_ns, s.last_seen_ns) == (3, T0_NS, T0_NS + 2 * NS_PER_MINUTE)
+
+
+def test_wanted_contexts_names_parents_and_links_outside_the_batch():
+    """wanted_contexts lists consumer spans' parents and links not in the batch, skipping known emitters' polls."""
+    send_here, send_away, send_polled = send_span(), send_span(), send_span()
+    proc_here = process_span(send_here, service="billing", group="g")
+    proc_away = process_span(send_away, service="billing", group="g", link_only=True)
+    poll_known = poll_span([send_polled], service="billing", group="g")
+    poll_new = poll_span([send_polled], service="audit", group="a")
+    wanted = rollup.wanted_contexts([send_here, proc_here, proc_away, poll_known, poll_new], set())
+    assert wanted == {(send_away.trace_id, send_away.span_id), (send_polled.trace_id, send_polled.span_id)}
+
+
+def test_plan_never_looks_up_more_than_wanted_contexts():
+    """Every lookup plan makes is among wanted_contexts (so a bulk prefetch is complete)."""
+    sends = [send_span(service="shop") for _ in range(3)]
+    batch_spans = [process_span(sends[0]), process_span(sends[1], link_only=True),
+                   poll_span(sends, service="audit", group="a"), span_record(kind=SpanKind.CONSUMER)]
+    wanted = rollup.wanted_contexts(batch_spans, set())
+    asked = []
+    rollup.plan(batch_spans, lambda t, s: asked.append((t, s)), set(), T0_NS)
+    assert asked and set(asked) <= wanted
