@@ -17,20 +17,27 @@ def topics_of(topology: Topology, services: Iterable[str]) -> set[str]:
     return {f.topic for f in topology.flows if f.producer in wanted or f.consumer in wanted}
 
 
-def topology_graph(topology: Topology, *, services: Iterable[str] = (), topics: Iterable[str] = ()) -> nx.DiGraph:
+def topology_graph(topology: Topology, *, services: Iterable[str] = (), topics: Iterable[str] = (),
+                   max_edges: int | None = None) -> nx.DiGraph:
     """The service → topic → group → service graph, keeping only edges on the chosen topics and the topics the
-    chosen services touch (everything when both are empty). Partial nodes and edges are flagged."""
+    chosen services touch (everything when both are empty), and of those the `max_edges` busiest.
+
+    Partial nodes and edges are flagged; `graph.graph["hidden_edges"]` counts edges left out by `max_edges`.
+    """
     chosen_services, chosen_topics = set(services), set(topics)
     keep: set[str] | None = None
     if chosen_services:
         keep = topics_of(topology, chosen_services)
     if chosen_topics:
         keep = chosen_topics if keep is None else keep & chosen_topics
-    graph = nx.DiGraph()
+    edges = [e for e in topology.edges if keep is None or e.topic in keep]
+    hidden = 0
+    if max_edges is not None and len(edges) > max_edges:
+        hidden = len(edges) - max_edges
+        edges = sorted(edges, key=lambda e: (-e.messages, e.source, e.target))[:max_edges]
+    graph = nx.DiGraph(hidden_edges=hidden)
     nodes = {n.id: n for n in topology.nodes}
-    for edge in topology.edges:
-        if keep is not None and edge.topic not in keep:
-            continue
+    for edge in edges:
         for nid in (edge.source, edge.target):
             node = nodes.get(nid)
             if node is not None and nid not in graph:

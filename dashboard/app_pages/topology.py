@@ -11,6 +11,7 @@ st.title("Topology")
 url = ui.store_url_or_stop()
 ui.part_missing_or_stop("analysis")
 length = ui.window_picker("topology_window", st.sidebar)
+MAX_DRAWN_EDGES = 120
 
 
 def render() -> None:
@@ -27,10 +28,14 @@ def render() -> None:
                              placeholder="All services")
     topic = right.selectbox("Topic", names[NodeKind.TOPIC], index=None, key="topic", bind="query-params",
                             placeholder="All topics")
-    graph = graphs.topology_graph(topo, services=[service] if service else (), topics=[topic] if topic else ())
+    services, topics = [service] if service else [], [topic] if topic else []
+    graph = graphs.topology_graph(topo, services=services, topics=topics, max_edges=MAX_DRAWN_EDGES)
     st.graphviz_chart(dot.to_dot(graph, highlight=f"service:{service}" if service else None), width="stretch")
     st.caption("Dashed: partial (one side not instrumented, or no consumer seen). Red: errors.")
-    rows = tables.topology_edge_rows(topo, keep=graph.edges)
+    if graph.graph["hidden_edges"]:
+        st.caption(f"The {MAX_DRAWN_EDGES} busiest edges are drawn ({graph.graph['hidden_edges']:,} more are in "
+                   "the table): choose a service or a topic to see all of theirs.")
+    rows = tables.topology_edge_rows(topo, keep=graphs.topology_graph(topo, services=services, topics=topics).edges)
     st.subheader("Edges")
     event = st.dataframe(pd.DataFrame(rows), hide_index=True, on_select="rerun", selection_mode="single-row",
                          key="topology_edges")

@@ -97,3 +97,11 @@ def test_lineage_graph_labels_nodes_and_marks_links_and_dead_letters() -> None:
     assert graph.nodes["h1"]["label"] == ("billing", "handling", "billing-g")
     assert graph.edges["e1", "h1"]["partial"] is True
     assert graph.edges["h1", "e2"]["error"] is True and graph.nodes["e2"]["error"] is True
+
+
+def test_topology_graph_draws_only_the_busiest_edges_when_capped() -> None:
+    """With `max_edges`, the busiest edges stay and the graph says how many were left out."""
+    graph = graphs.topology_graph(_topology(), max_edges=3)
+    assert graph.number_of_edges() == 3
+    assert graph.graph["hidden_edges"] == 2
+    assert ("topic:legacy", "service:archiver") not in graph.edges

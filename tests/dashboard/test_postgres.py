@@ -1,0 +1,36 @@
+"""The same pages on a PostgreSQL store (several collectors writing to one database)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from dashboard_seed import ORDERS, XSS, seed
+from eventlens.collector.storage.api import open_store
+from eventlens.dashboard.cli import ENTRYPOINT
+from streamlit.testing.v1 import AppTest
+
+pytestmark = pytest.mark.postgres
+
+
+def test_pages_read_a_postgresql_store(postgres_dsn: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Overview, topology, lineage and lag show the seeded flow from PostgreSQL as from SQLite."""
+    store = open_store(postgres_dsn)
+    try:
+        written = seed(store, time.time_ns())
+    finally:
+        store.close()
+    monkeypatch.setenv("EVENTLENS_STORE", postgres_dsn)
+    at = AppTest.from_file(str(ENTRYPOINT), default_timeout=60).run()
+    assert not at.exception
+    assert {m.label: m.value for m in at.metric}["Spans stored"] == f"{written.spans:,}"
+    at.switch_page("app_pages/topology.py").run()
+    edges = at.dataframe[0].value
+    assert edges[(edges["from"] == "orders") & (edges["to"] == "orders")]["messages"].tolist() == [ORDERS]
+    at.switch_page("app_pages/lineage.py")
+    at.query_params["trace"] = written.trace_ids[0]
+    at.run()
+    assert at.dataframe[0].value["service"].tolist() == ["orders", "billing", "billing", XSS]
+    at.switch_page("app_pages/lag.py").run()
+    assert not at.exception
+    assert set(at.dataframe[0].value["group"]) == {"billing-g", "shipping-g"}
