@@ -27,6 +27,7 @@ def streamlit_command(*, port: int, address: str, python: str = sys.executable) 
         "--server.runOnSave", "false",
         "--client.toolbarMode", "viewer",
         "--theme.base", "light",
+        "--runner.cacheBackgroundRefreshTTLMultiplier", str(settings.BACKGROUND_REFRESH_MULTIPLIER),
     ]
 
 

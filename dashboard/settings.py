@@ -26,9 +26,15 @@ REFRESH_CHOICES_S: tuple[float, ...] = (0.0, 2.0, 5.0, 10.0, 30.0, 60.0)
 """Intervals offered in the sidebar (seconds; 0 = off)."""
 
 TICK_NS = 2 * NS_PER_S
-"""Granularity of `now` in cache keys: sessions refreshing within one tick share one query result."""
+"""Granularity of window ends: windows computed within one tick are equal (and share cached exports)."""
 CACHE_TTL_S = 30.0
-"""Upper bound on how long any cached query result lives."""
+"""How long a lookup (a lineage, a span, an export) stays cached."""
+LIVE_TTL_S = 2.0
+"""Age after which a live view (last N minutes) is recomputed in the background on its next use."""
+BACKGROUND_REFRESH_MULTIPLIER = 31
+"""Streamlit's `runner.cacheBackgroundRefreshTTLMultiplier` set by `eventlens dashboard`: a live result is
+served (while it recomputes) until it is this many `LIVE_TTL_S` old, i.e. for every refresh interval offered."""
+LIVE_MAX_AGE_S = LIVE_TTL_S * BACKGROUND_REFRESH_MULTIPLIER
 
 WINDOWS: dict[str, int] = {
     "5 min": 5 * NS_PER_MINUTE,

@@ -48,7 +48,7 @@ def store_url_or_stop() -> str:
         st.text(str(missing))
         st.stop()
     try:
-        data.span_count(url, 0)
+        data.span_count(url)
     except Exception as exc:  # any backend error: show it as text, never crash the page
         st.error("The store could not be read.")
         st.text(f"{settings.redact_url(url)}\n{type(exc).__name__}: {exc}")
@@ -73,14 +73,6 @@ def no_spans_yet() -> None:
         "Spans arrive over OTLP (HTTP port 4318 by default); this page refreshes on its own.",
         INSTRUMENT_HINT,
     )
-
-
-def part_missing_or_stop(part: str) -> None:
-    """If the query layer this page needs is not installed, say which one and stop the page."""
-    reason = data.missing_part(part)
-    if reason is not None:
-        empty_state(reason, "Install the full collector (`pip install 'eventlens[dashboard]'`) or update eventlens.")
-        st.stop()
 
 
 def window_picker(key: str, container: Any = st) -> int:

@@ -9,14 +9,12 @@ from eventlens.dashboard import data, tables, ui
 
 st.title("Coupling")
 url = ui.store_url_or_stop()
-ui.part_missing_or_stop("analysis")
 length = ui.window_picker("coupling_window", st.sidebar)
 
 
 def render() -> None:
     """Matrix heatmap, metrics, blast radius, request/reply pairs and cycles."""
-    win = ui.window(length)
-    report = data.coupling(url, win.start_ns, win.end_ns)
+    report = data.coupling(url, length)
     if not report.services:
         ui.empty_state("No services exchanged events in this window.",
                        "Widen the time window; coupling needs at least one producer and one consumer.")

@@ -9,7 +9,6 @@ from eventlens.dashboard import data, ui
 
 st.title("Export")
 url = ui.store_url_or_stop()
-ui.part_missing_or_stop("analysis")
 st.caption("The service → topic → service graph of the chosen window, for other tools: graph editors "
            "(GraphML, GEXF), Graphviz, Mermaid, spreadsheets (CSV), JSON, and an AsyncAPI document.")
 length = ui.window_picker("export_window")

@@ -5,18 +5,16 @@ from __future__ import annotations
 import altair as alt
 import pandas as pd
 import streamlit as st
-from eventlens.dashboard import data, settings, tables, ui
+from eventlens.dashboard import data, tables, ui
 
 st.title("Consumer lag")
 url = ui.store_url_or_stop()
-ui.part_missing_or_stop("lag")
 length = ui.window_picker("lag_window", st.sidebar)
 
 
 def render() -> None:
     """The groups table and the selected group's partitions and lag history."""
-    now = ui.now_ns()
-    statuses = data.group_statuses(url, settings.tick(now))
+    statuses = data.group_statuses(url)
     if not statuses:
         ui.empty_state("No consumer groups observed yet: start the collector with a lag bootstrap so it polls "
                        "group offsets.", code="eventlens collector --lag-bootstrap 127.0.0.1:9092 --lag-interval 10")
@@ -35,8 +33,7 @@ def render() -> None:
     cols[2].metric("Worst lag", str(tables.Duration(group.max_lag_seconds)))
     cols[3].metric("Time to drain", str(tables.Duration(tables.drain_seconds(group))))
     st.dataframe(pd.DataFrame(tables.partition_rows(group)), hide_index=True, key="lag_partitions")
-    win = ui.window(length)
-    history = data.lag_history(url, group.group, win.start_ns, win.end_ns)
+    history = data.lag_history(url, group.group, length)
     rows = tables.lag_rows(sample for samples in history.values() for sample in samples)
     if not rows:
         st.caption("No lag samples for this group in the window.")

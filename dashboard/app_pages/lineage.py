@@ -5,11 +5,10 @@ from __future__ import annotations
 import altair as alt
 import pandas as pd
 import streamlit as st
-from eventlens.dashboard import data, dot, graphs, settings, tables, ui
+from eventlens.dashboard import data, dot, graphs, tables, ui
 
 st.title("Event lineage")
 url = ui.store_url_or_stop()
-ui.part_missing_or_stop("analysis")
 
 row1 = st.columns(3)
 event_id = row1[0].text_input("Event id", key="event", bind="query-params").strip() or None
@@ -30,7 +29,7 @@ def recent() -> None:
     """No search yet: the newest event flows, each a button that opens its lineage."""
     if st.session_state.get("trace"):
         st.rerun(scope="app")  # a button below was clicked during a fragment run: show its lineage
-    events = tables.recent_events(data.recent_spans(url, settings.tick(ui.now_ns())))
+    events = tables.recent_events(data.recent_spans(url))
     if not events:
         ui.no_spans_yet()
         return

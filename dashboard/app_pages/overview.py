@@ -16,35 +16,30 @@ DRIFT_WINDOW = 24 * 60 * NS_PER_MINUTE
 
 def render() -> None:
     """Headline figures, refreshed live."""
-    now = ui.window(TRAFFIC_WINDOW)
-    spans = data.span_count(url, now.end_ns)
+    spans = data.span_count(url)
     if spans == 0:
         ui.no_spans_yet()
         return
-    service_names = data.services(url, now.end_ns)
+    service_names = data.services(url)
+    traffic = tables.traffic(data.topology(url, TRAFFIC_WINDOW))
     top = st.columns(3)
     top[0].metric("Spans stored", f"{spans:,}")
     top[1].metric("Services", len(service_names))
-    if data.missing_part("analysis") is None:
-        traffic = tables.traffic(data.topology(url, now.start_ns, now.end_ns))
-        top[2].metric("Topics (15 min)", traffic.topics)
-        mid = st.columns(3)
-        mid[0].metric("Produced (15 min)", f"{traffic.messages:,}")
-        mid[1].metric("Throughput", f"{traffic.produced_per_s:.2f} msg/s")
-        mid[2].metric("Error rate", "—" if traffic.error_rate is None else f"{traffic.error_rate:.2%}")
-    if data.missing_part("lag") is None:
-        worst = tables.worst_group(data.group_statuses(url, now.end_ns))
-        st.metric("Worst consumer group", worst.status.name if worst else "none observed")
-        if worst is not None:
-            st.text(f"{worst.group}: {worst.total_lag:,} offsets behind, {tables.Duration(worst.max_lag_seconds)}")
-    if data.missing_part("analysis") is None:
-        day = ui.window(DRIFT_WINDOW)
-        drifts = tables.drift_rows(data.schemas(url, day.start_ns, day.end_ns, None))
-        st.subheader("Recent schema drift (24 h)")
-        if drifts:
-            st.dataframe(pd.DataFrame(drifts[:5]), hide_index=True, key="overview_drift")
-        else:
-            st.caption("No producer changed an event schema in the last 24 hours.")
+    top[2].metric("Topics (15 min)", traffic.topics)
+    mid = st.columns(3)
+    mid[0].metric("Produced (15 min)", f"{traffic.messages:,}")
+    mid[1].metric("Throughput", f"{traffic.produced_per_s:.2f} msg/s")
+    mid[2].metric("Error rate", "—" if traffic.error_rate is None else f"{traffic.error_rate:.2%}")
+    worst = tables.worst_group(data.group_statuses(url))
+    st.metric("Worst consumer group", worst.status.name if worst else "none observed")
+    if worst is not None:
+        st.text(f"{worst.group}: {worst.total_lag:,} offsets behind, {tables.Duration(worst.max_lag_seconds)}")
+    drifts = tables.drift_rows(data.schemas(url, DRIFT_WINDOW, None))
+    st.subheader("Recent schema drift (24 h)")
+    if drifts:
+        st.dataframe(pd.DataFrame(drifts[:5]), hide_index=True, key="overview_drift")
+    else:
+        st.caption("No producer changed an event schema in the last 24 hours.")
     st.subheader("Services")
     st.dataframe(pd.DataFrame({"service": service_names}), hide_index=True, key="overview_services")
 

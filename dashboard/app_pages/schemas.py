@@ -8,15 +8,13 @@ from eventlens.dashboard import data, settings, tables, ui
 
 st.title("Schemas")
 url = ui.store_url_or_stop()
-ui.part_missing_or_stop("analysis")
 length = ui.window_picker("schemas_window", st.sidebar)
 
 
 def render() -> None:
     """Versions per event type, drift, deprecation violations."""
-    win = ui.window(length)
     deprecations = settings.deprecations_path()
-    report = data.schemas(url, win.start_ns, win.end_ns, deprecations)
+    report = data.schemas(url, length, deprecations)
     if not report.event_types:
         ui.empty_state("No event schemas seen in this window.",
                        "Schemas are fingerprinted from JSON payloads or schema-registry ids of instrumented "

@@ -9,15 +9,13 @@ from eventlens.dashboard import data, dot, graphs, tables, ui
 
 st.title("Topology")
 url = ui.store_url_or_stop()
-ui.part_missing_or_stop("analysis")
 length = ui.window_picker("topology_window", st.sidebar)
 MAX_DRAWN_EDGES = 120
 
 
 def render() -> None:
     """Filters, the graph, the edge table and the selected edge's figures."""
-    win = ui.window(length)
-    topo = data.topology(url, win.start_ns, win.end_ns)
+    topo = data.topology(url, length)
     if not topo.edges:
         ui.empty_state("No traffic in this window: no instrumented service produced or consumed a message.",
                        "Widen the time window, or instrument a service and send a message.", ui.INSTRUMENT_HINT)

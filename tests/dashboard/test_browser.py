@@ -12,10 +12,12 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from dashboard_seed import XSS, Seeded
+from dashboard_seed import ORDERS, XSS, Seeded, order_flow
+from eventlens.collector.storage.api import open_store
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
@@ -35,6 +37,7 @@ PAGES = {  # url path: (title, what shows once the page has rendered its data)
     "export": ("Export", '[data-testid="stDownloadButton"]'),
 }
 TIMEOUT_MS = 60_000
+expect.set_options(timeout=TIMEOUT_MS)  # a loaded CI machine renders slowly; every wait is on a condition
 
 
 def _wait_healthy(url: str, proc: subprocess.Popen[bytes], deadline_s: float = 90) -> None:
@@ -52,25 +55,31 @@ def _wait_healthy(url: str, proc: subprocess.Popen[bytes], deadline_s: float = 9
     raise TimeoutError("the dashboard did not answer /_stcore/health")
 
 
+@contextmanager
+def _dashboard(store: str, log_path: Path, refresh: float) -> Iterator[str]:
+    """`eventlens dashboard` on a free loopback port until the block ends; yields its base URL."""
+    port = free_port()
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "eventlens", "dashboard", "--store", store, "--port",
+                                 str(port), "--address", "127.0.0.1", "--refresh", str(refresh)],
+                                stdout=log, stderr=subprocess.STDOUT)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            _wait_healthy(url, proc)
+            yield url
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
 @pytest.fixture
 def dashboard_url(seeded: tuple[str, Seeded], tmp_path: Path) -> Iterator[str]:
-    """A running `eventlens dashboard` on a free loopback port, reading the seeded store."""
-    store, _ = seeded
-    port = free_port()
-    log = (tmp_path / "dashboard.log").open("wb")
-    proc = subprocess.Popen([sys.executable, "-m", "eventlens", "dashboard", "--store", store, "--port", str(port),
-                             "--address", "127.0.0.1", "--refresh", "0"], stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_healthy(url, proc)
+    """A running `eventlens dashboard` (live refresh off) reading the seeded store."""
+    with _dashboard(seeded[0], tmp_path / "dashboard.log", refresh=0) as url:
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
 
 
 @pytest.fixture
@@ -159,3 +168,27 @@ def test_the_xss_service_name_renders_as_text(dashboard_url: str, page: Page, ar
     expect(page.get_by_text(XSS, exact=False).first).to_be_visible()
     assert page.locator('img[src="x"]').count() == 0
     page.screenshot(path=str(artifacts_dir / "dashboard-xss.png"), full_page=True)
+
+
+def test_live_refresh_shows_new_traffic_and_keeps_the_users_selection(
+        seeded: tuple[str, Seeded], tmp_path: Path, page: Page, artifacts_dir: Path) -> None:
+    """With a 1 s refresh, spans written after the page opened appear on their own, while the service chosen
+    through the deep link stays selected and in the URL."""
+    store, _ = seeded
+    with _dashboard(store, tmp_path / "live.log", refresh=1) as base:
+        page.goto(f"{base}/topology?service=orders")
+        request_shot = artifacts_dir / "dashboard-live-refresh.png"
+        edges = page.locator('[data-testid="stDataFrame"] td[role="gridcell"]')
+        expect(edges.filter(has_text=re.compile(r"^720$")).first).to_be_attached()  # 6 orders x 120 bytes
+        writer = open_store(store)
+        try:
+            writer.write_spans([s for i in range(ORDERS, 2 * ORDERS)
+                                for s in order_flow(i, time.time_ns() - 10 * 1_000_000_000)])
+        finally:
+            writer.close()
+        try:
+            expect(edges.filter(has_text=re.compile(r"^1,?440$")).first).to_be_attached()  # 12 orders, no reload
+            expect(page.get_by_role("combobox", name="Service")).to_have_value("orders")
+            expect(page).to_have_url(re.compile(r"/topology\?service=orders$"))
+        finally:
+            page.screenshot(path=str(request_shot), full_page=True)
