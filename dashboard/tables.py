@@ -43,11 +43,11 @@ def recent_events(spans: Iterable[SpanRecord], limit: int = 15) -> list[SpanReco
 
 
 def event_title(span: SpanRecord) -> str:
-    """A one-line description of a produced event: type (or span name), producer, topic."""
+    """A one-line description of a produced event: type (when known), producer, topic and key."""
     msg = span.messaging
-    what = msg.event_type or span.name
     where = f" → {msg.topic}" if msg.topic else ""
-    return f"{what} from {span.service}{where}"
+    key = f" (key {msg.key})" if msg.key else ""
+    return f"{msg.event_type or 'event'} from {span.service}{where}{key}"
 
 
 def attribute_rows(span: SpanRecord) -> list[Row]:

@@ -10,6 +10,7 @@ from eventlens.dashboard import data, tables, ui
 st.title("Coupling")
 url = ui.store_url_or_stop()
 length = ui.window_picker("coupling_window", st.sidebar)
+MAX_LABELLED_SERVICES = 15
 
 
 def render() -> None:
@@ -26,7 +27,9 @@ def render() -> None:
                                         y=alt.Y("producer:N", title="producer"))
         heat = base.mark_rect().encode(color=alt.Color("messages:Q", scale=alt.Scale(scheme="blues")),
                                        tooltip=["producer", "consumer", "messages"])
-        st.altair_chart(heat + base.mark_text(baseline="middle").encode(text="messages:Q"), width="stretch")
+        labelled = len(report.matrix_services) <= MAX_LABELLED_SERVICES  # numbers in cells only while legible
+        chart = heat + base.mark_text(baseline="middle").encode(text="messages:Q") if labelled else heat
+        st.altair_chart(chart, width="stretch")
     st.subheader("Metrics")
     st.dataframe(pd.DataFrame(tables.coupling_metric_rows(report)), hide_index=True, key="coupling_metrics")
     st.caption("Afferent: services consuming what it produces. Efferent: services whose events it consumes. "

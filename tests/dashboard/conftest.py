@@ -7,8 +7,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from dashboard_browser import CHROMIUM_ARGS, TIMEOUT_MS
 from dashboard_seed import Seeded, seed
 from eventlens.collector.storage.api import open_store
+from playwright.sync_api import Browser, Page, sync_playwright
 
 
 @pytest.fixture
@@ -31,3 +33,28 @@ def seeded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[st
         store.close()
     monkeypatch.setenv("EVENTLENS_STORE", url)
     yield url, written
+
+
+@pytest.fixture
+def browser() -> Iterator[Browser]:
+    """Debian's Chromium, headless, driven by Playwright."""
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture
+def page(browser: Browser, artifacts_dir: Path, request: pytest.FixtureRequest) -> Iterator[Page]:
+    """A fresh page that fails the test if anything opens a dialog (alert, confirm, prompt); its final state
+    is kept as a screenshot (`dashboard-end-<test>.png`) to explain failures."""
+    dialogs: list[str] = []
+    tab = browser.new_page(viewport={"width": 1400, "height": 1000})
+    tab.set_default_timeout(TIMEOUT_MS)
+    tab.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    yield tab
+    tab.screenshot(path=str(artifacts_dir / f"dashboard-end-{request.node.name}.png"), full_page=True)
+    tab.close()
+    assert dialogs == [], f"a dialog opened: {dialogs}"

@@ -6,6 +6,7 @@ from typing import Any
 
 from dashboard_seed import ORDERS, XSS, Seeded
 from eventlens.collector.analysis.query import EXPORT_FORMATS
+from eventlens.dashboard import ui
 from eventlens.dashboard.cli import ENTRYPOINT
 from streamlit.testing.v1 import AppTest
 
@@ -80,7 +81,8 @@ def test_lineage_without_search_lists_recent_flows_that_open_their_lineage(seede
     at = _page("lineage")
     buttons = [b for b in at.button if b.key and b.key.startswith("recent_")]
     assert len(buttons) == ORDERS
-    assert all(b.label == "OrderPlaced from orders → orders" for b in buttons)
+    expected = {ui.escape_md(f"OrderPlaced from orders → orders (key order-{i})") for i in range(ORDERS)}
+    assert {b.label for b in buttons} == expected
     at.button(key=f"recent_{written.trace_ids[0]}").click().run()
     assert not at.exception
     assert at.text_input(key="trace").value == written.trace_ids[0]

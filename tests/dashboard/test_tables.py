@@ -64,9 +64,9 @@ def test_recent_events_keep_the_first_producer_span_of_each_trace() -> None:
 
 
 def test_event_title_names_type_producer_and_topic() -> None:
-    """A recent event reads "OrderPlaced from svc → orders"; without a type the span name stands in."""
+    """A recent event reads "OrderPlaced from svc → orders"; without a type it is "event from …"."""
     assert tables.event_title(_span("a", event_type="OrderPlaced")) == "OrderPlaced from svc → orders"
-    assert tables.event_title(_span("a")) == "send a from svc → orders"
+    assert tables.event_title(_span("a")) == "event from svc → orders"
 
 
 def test_lag_rows_count_an_uncommitted_partition_as_fully_behind() -> None:
