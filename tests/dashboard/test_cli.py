@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from eventlens.dashboard import cli
+from eventlens.dashboard import cli, settings
 from typer.testing import CliRunner
 
 from eventlens.cli import app as root
@@ -35,3 +35,18 @@ def test_the_root_command_lists_the_dashboard_verb() -> None:
     assert result.exit_code == 0
     for option in ("--store", "--port", "--address", "--refresh"):
         assert option in result.output
+
+
+def test_the_deprecations_file_is_passed_as_an_absolute_path(tmp_path, monkeypatch) -> None:
+    """A relative --deprecations path still names the same file once Streamlit runs the pages."""
+    monkeypatch.chdir(tmp_path)
+    env = cli.streamlit_env(store="sqlite:///x.db", refresh=None, deprecations="deps.yaml", base={})
+    assert env["EVENTLENS_DEPRECATIONS"] == str(tmp_path / "deps.yaml")
+    assert "EVENTLENS_DASHBOARD_REFRESH" not in env
+
+
+def test_live_results_may_be_served_for_every_offered_refresh_interval() -> None:
+    """The background-refresh window Streamlit is given covers the slowest refresh choice."""
+    command = cli.streamlit_command(port=1, address="127.0.0.1", python="py")
+    multiplier = float(command[command.index("--runner.cacheBackgroundRefreshTTLMultiplier") + 1])
+    assert multiplier * settings.LIVE_TTL_S >= max(settings.REFRESH_CHOICES_S)
