@@ -33,6 +33,10 @@ CONVERSATION_ID = "messaging.message.conversation_id"
 SpanKey = tuple[str, str]
 
 _CONSUME_RELATIONS = (LineageRelation.PARENT, LineageRelation.LINK, LineageRelation.BATCH)
+_STRENGTH = {r: i for i, r in enumerate((
+    LineageRelation.PARENT, LineageRelation.DEAD_LETTER, LineageRelation.RETRY, LineageRelation.OUTBOX,
+    LineageRelation.REPLY, LineageRelation.PRODUCED, LineageRelation.LINK, LineageRelation.BATCH))}
+"""When two relations join the same nodes, the lower rank is kept (a parent beats a link to the same span)."""
 
 
 def is_event(span: SpanRecord) -> bool:
@@ -112,8 +116,14 @@ class _Graph:
                 self.graph.add_node(self.nodes[key].id, data=self.nodes[key])
 
     def add(self, src: LineageNode, dst: LineageNode, relation: LineageRelation) -> None:
-        if src.id == dst.id or self.graph.has_edge(src.id, dst.id, key=relation.value):
+        """One edge per pair of nodes: a relation found twice (e.g. parent and link) keeps the strongest."""
+        if src.id == dst.id:
             return
+        existing = self.graph.get_edge_data(src.id, dst.id) or {}
+        if any(_STRENGTH[LineageRelation(k)] <= _STRENGTH[relation] for k in existing):
+            return
+        for key in list(existing):
+            self.graph.remove_edge(src.id, dst.id, key=key)
         queue_ns = dst.start_ns - src.start_ns if relation in _CONSUME_RELATIONS else None
         self.graph.add_edge(src.id, dst.id, key=relation.value, data=LineageEdge(src.id, dst.id, relation, queue_ns))
 
@@ -124,12 +134,19 @@ class _Graph:
     def consume_edges(self, handling: LineageNode) -> None:
         """event → handling: the process span's parent send, and the sends it links to (several = a batch)."""
         span = self.by_key[(handling.trace_id, handling.span_id)]
-        events = [n for n in self.linked(span) if n.kind is LineageNodeKind.EVENT]
-        for event in events:
-            self.add(event, handling, LineageRelation.BATCH if len(events) > 1 else LineageRelation.LINK)
         parent = self.nodes.get((span.trace_id, span.parent_span_id or ""))
         if parent is not None and parent.kind is LineageNodeKind.EVENT:
             self.add(parent, handling, LineageRelation.PARENT)
+        inputs = {n.id: n for n in self.linked(span) if n.kind is LineageNodeKind.EVENT}
+        parented = parent is not None and inputs.pop(parent.id, parent).kind is LineageNodeKind.EVENT
+        several = len(inputs) + int(parented) > 1
+        # A poll (receive) span's records were fetched together, not combined: each is its own LINK.
+        relation = LineageRelation.BATCH if several and not self.is_receive(handling) else LineageRelation.LINK
+        for event in inputs.values():
+            self.add(event, handling, relation)
+
+    def is_receive(self, node: LineageNode) -> bool:
+        return self.by_key[(node.trace_id, node.span_id)].messaging.operation is Operation.RECEIVE
 
     def nearest_messaging_ancestor(self, span: SpanRecord) -> LineageNode | None:
         seen: set[SpanKey] = set()
@@ -176,8 +193,11 @@ def causal_graph(spans: Iterable[SpanRecord]) -> nx.MultiDiGraph:
             g.produce_edges(node)
     g.reply_edges()
     _enrich_events(g.graph)
-    receives = {n.id for k, n in g.nodes.items() if g.by_key[k].messaging.operation is Operation.RECEIVE}
+    receives = {n.id for n in g.nodes.values() if g.is_receive(n)}
     _drop_shadowed_receives(g.graph, receives)
+    for nid in g.graph:
+        g.graph.nodes[nid]["receive"] = nid in receives
+        g.graph.nodes[nid]["inputs"] = g.graph.in_degree(nid)
     return g.graph
 
 
@@ -213,6 +233,18 @@ def _drop_shadowed_receives(graph: nx.MultiDiGraph, receives: set[str]) -> None:
                     for h in graph.successors(e))
                 for e in events):
             graph.remove_node(rid)
+
+
+def _neighbours(graph: nx.MultiDiGraph, nid: str, seed: bool) -> list[str]:
+    """Where the walk goes from a node: everything it caused, and what caused it, except that a handling which
+    produced nothing (a leaf, e.g. a poll span fetching a batch) does not lead from one of its inputs to the
+    others: records merely fetched or handled together are not each other's lineage. A handling that produced
+    something is a join (fan-in), and all its inputs are walked; so are a seed's."""
+    successors = list(graph.successors(nid))
+    node: LineageNode = graph.nodes[nid]["data"]
+    if node.kind is LineageNodeKind.HANDLING and not successors and not seed:
+        return successors
+    return successors + list(graph.predecessors(nid))
 
 
 def _order(graph: nx.MultiDiGraph) -> list[str]:
@@ -262,9 +294,13 @@ def _story(graph: nx.MultiDiGraph, order: list[str]) -> tuple[str, ...]:
             handler: LineageNode = graph.nodes[target]["data"]
             if handler.kind is not LineageNodeKind.HANDLING:
                 continue
-            phrase = f"{handler.service} consumed it after {_ms(data.queue_ns)}"
-            if data.relation is LineageRelation.BATCH:
-                phrase += f" in a batch of {graph.in_degree(target)}"
+            inputs = graph.nodes[target]["inputs"]
+            if graph.nodes[target]["receive"]:
+                phrase = f"{handler.service} received it after {_ms(data.queue_ns)}"
+                phrase += f" in a poll of {inputs} records" if inputs > 1 else ""
+            else:
+                phrase = f"{handler.service} consumed it after {_ms(data.queue_ns)}"
+                phrase += f" in a batch of {inputs}" if data.relation is LineageRelation.BATCH else ""
             phrase += f" (handled in {_ms(handler.duration_ns)}"
             phrase += ", failed)" if handler.error else ")"
             parts.append(phrase)
@@ -285,6 +321,7 @@ def build_lineage(spans: Iterable[SpanRecord], seeds: Iterable[SpanKey],
                 seed_ids.append(nid)
     keep: list[str] = []
     kept: set[str] = set()
+    seed_set = set(seed_ids)
     todo = deque(seed_ids)
     truncated = False
     while todo:
@@ -296,9 +333,8 @@ def build_lineage(spans: Iterable[SpanRecord], seeds: Iterable[SpanKey],
             break
         keep.append(nid)
         kept.add(nid)
-        todo.extend(n for n in list(full.successors(nid)) + list(full.predecessors(nid)) if n not in kept)
+        todo.extend(n for n in _neighbours(full, nid, nid in seed_set) if n not in kept)
     graph = full.subgraph(keep).copy()
-    seed_set = set(seed_ids)
     order = _order(graph)
     nodes = []
     for nid in order:

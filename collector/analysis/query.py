@@ -84,11 +84,29 @@ def _seed_spans(store: Store, *, event_id: str | None, trace_id: str | None, key
     raise ValueError("lineage needs an event id, a trace id, a key, or a topic with an offset")
 
 
+def _produced_under(handling: SpanRecord, trace: list[SpanRecord]) -> bool:
+    """True when a send in the handling's trace descends from it (the handling produced something)."""
+    parents = {s.span_id: s.parent_span_id for s in trace}
+    for span in trace:
+        if not is_event(span):
+            continue
+        cursor, seen = span.parent_span_id, set()
+        while cursor is not None and cursor not in seen:
+            if cursor == handling.span_id:
+                return True
+            seen.add(cursor)
+            cursor = parents.get(cursor)
+    return False
+
+
 def gather_lineage_spans(store: Store, seeds: list[SpanRecord], max_spans: int) -> list[SpanRecord]:
-    """Spans around the seeds: their traces, the consumers linking to each send, the spans each handling
-    links to, and their traces in turn — breadth first, until `max_spans` are loaded."""
+    """Spans around the seeds: their traces, the consumers linking to each send, the spans each send or
+    handling links to, and their traces in turn — breadth first, until `max_spans` are loaded. A handling's
+    links are followed only when it is a seed or produced something: the other records of a poll batch are
+    not loaded (the lineage does not walk to them, see `lineage.build_lineage`)."""
     spans: dict[tuple[str, str], SpanRecord] = {}
-    traces: set[str] = set()
+    traces: dict[str, list[SpanRecord]] = {}
+    seed_keys = {(s.trace_id, s.span_id) for s in seeds}
     todo: deque[SpanRecord] = deque()
 
     def add(span: SpanRecord) -> None:
@@ -100,9 +118,14 @@ def gather_lineage_spans(store: Store, seeds: list[SpanRecord], max_spans: int) 
 
     def load_trace(trace_id: str) -> None:
         if trace_id not in traces and len(spans) < max_spans:
-            traces.add(trace_id)
-            for span in store.get_trace(trace_id):
+            traces[trace_id] = store.get_trace(trace_id)
+            for span in traces[trace_id]:
                 add(span)
+
+    def follows_links(span: SpanRecord) -> bool:
+        if is_event(span) or (span.trace_id, span.span_id) in seed_keys:
+            return True
+        return _produced_under(span, traces.get(span.trace_id, []))
 
     for seed in seeds:
         add(seed)
@@ -113,6 +136,8 @@ def gather_lineage_spans(store: Store, seeds: list[SpanRecord], max_spans: int) 
             for consumer in store.spans_linking_to(span.trace_id, span.span_id):
                 add(consumer)
                 load_trace(consumer.trace_id)
+        if not follows_links(span):
+            continue
         for link in span.links:
             if (link.trace_id, link.span_id) in spans:
                 continue

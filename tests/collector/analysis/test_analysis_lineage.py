@@ -3,6 +3,9 @@ request/reply, the node bound and the business story."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+from pathlib import Path
+
 from analysis_builders import MS, T0, internal, new_id, process, send
 from eventlens.collector.analysis.lineage import build_lineage
 from eventlens.collector.model import (
@@ -14,7 +17,10 @@ from eventlens.collector.model import (
     SpanLink,
     SpanRecord,
 )
+from eventlens.collector.otlp import decode_traces
 from eventlens.instrumentation.attributes import CORRELATION_ID, DEAD_LETTER, OUTBOX, REPLY_TO, RETRY_ATTEMPT
+
+FIXTURES = Path(__file__).resolve().parents[2] / "interop" / "fixtures"
 
 
 def _key(span):
@@ -195,17 +201,114 @@ def test_poll_span_is_dropped_when_the_same_service_has_a_process_span():
     assert len([e for e in lineage.edges if e.source.endswith(a.span_id)]) == 1
 
 
+def _poll(service, records, *, at_ms=5):
+    """A `poll {topic}` CLIENT span (operation receive) in its own trace, linking every record it fetched."""
+    return SpanRecord(trace_id=new_id(32), span_id=new_id(), parent_span_id=None, name="poll t",
+                      kind=SpanKind.CLIENT, service=service, start_ns=T0 + int(at_ms * MS),
+                      end_ns=T0 + int((at_ms + 1) * MS), links=tuple(SpanLink(r.trace_id, r.span_id) for r in records),
+                      messaging=Messaging(operation=Operation.RECEIVE, topic="t", batch_count=len(records)))
+
+
 def test_poll_span_alone_is_the_hop():
-    """Without process spans (user code calls poll() only), the poll span is the handling, as a batch."""
+    """Without process spans (user code calls poll() only), the poll span is the handling of each record."""
+    a = send("p", "t", at_ms=0)
+    poll = _poll("c", [a])
+    lineage = build_lineage([a, poll], [_key(a)])
+    assert [n.span_id for n in lineage.nodes] == [a.span_id, poll.span_id]
+    assert [e.relation for e in lineage.edges] == [LineageRelation.LINK]
+    assert "c received it after 5.0 ms" in lineage.text
+
+
+def test_poll_batch_does_not_pull_other_records_into_an_events_lineage():
+    """A poll linking 50 records: one record's lineage holds that record and the poll, not the other 49."""
+    orders = [send("orders", "t", event_type="OrderPlaced", event_id=f"o-{i}", at_ms=i / 10) for i in range(50)]
+    poll = _poll("billing", orders, at_ms=10)
+    lineage = build_lineage([*orders, poll], [_key(orders[7])])
+    assert [n.span_id for n in lineage.nodes] == [orders[7].span_id, poll.span_id]
+    assert lineage.trace_ids == tuple(sorted((orders[7].trace_id, poll.trace_id)))
+    assert [e.relation for e in lineage.edges] == [LineageRelation.LINK]
+    assert "in a poll of 50 records" in lineage.text
+    assert "batch" not in lineage.text
+
+
+def test_poll_batch_siblings_stay_out_when_process_spans_exist_too():
+    """Poll plus a process span per record: each order's lineage stays its own (one hop, no siblings)."""
+    orders = [send("orders", "t", event_type="OrderPlaced", at_ms=i) for i in range(3)]
+    poll = _poll("billing", orders, at_ms=10)
+    handlings = [process("billing", o, group="billing", at_ms=11 + i) for i, o in enumerate(orders)]
+    lineage = build_lineage([*orders, poll, *handlings], [_key(orders[1])])
+    assert {n.span_id for n in lineage.nodes} == {orders[1].span_id, handlings[1].span_id}
+    assert lineage.story == ("orders sent OrderPlaced to t; billing consumed it after 11 ms (handled in 1.0 ms).",)
+
+
+def test_seeding_with_the_poll_span_shows_its_whole_batch():
+    """Looking up the poll span itself (e.g. by its trace id) shows every record it fetched."""
+    records = [send("p", "t", at_ms=i) for i in range(3)]
+    poll = _poll("c", records)
+    lineage = build_lineage([*records, poll], [_key(poll)])
+    assert {n.span_id for n in lineage.nodes} == {poll.span_id, *(r.span_id for r in records)}
+
+
+def test_batch_handled_without_output_does_not_join_its_inputs():
+    """A process span handling a batch and producing nothing: one input's lineage holds only it and the handling."""
+    inputs = [send("sensor", "readings", event_type="Reading", at_ms=i) for i in range(3)]
+    batch = process("archiver", None, topic="readings", linked=tuple(inputs), at_ms=10)
+    lineage = build_lineage([*inputs, batch], [_key(inputs[0])])
+    assert {n.span_id for n in lineage.nodes} == {inputs[0].span_id, batch.span_id}
+    assert "archiver consumed it after 10 ms in a batch of 3" in lineage.text
+
+
+def test_send_linking_several_inputs_is_fan_in_and_is_followed():
+    """A record produced from several inputs (its send links each) joins them: every input is in the lineage."""
+    inputs = [send("sensor", "readings", event_type="Reading", at_ms=i) for i in range(3)]
+    summary = send("aggregator", "summaries", event_type="Summary", at_ms=20,
+                   links=tuple(SpanLink(i.trace_id, i.span_id) for i in inputs))
+    downstream = process("reports", summary, group="reports", at_ms=30)
+    for seed in (inputs[0], summary):
+        lineage = build_lineage([*inputs, summary, downstream], [_key(seed)])
+        assert {n.span_id for n in lineage.nodes} == {summary.span_id, downstream.span_id,
+                                                     *(i.span_id for i in inputs)}
+        assert lineage.event_types == ("Reading", "Summary")
+
+
+def test_process_span_with_the_send_as_parent_and_link_is_one_parent_hop():
+    """The Java agent's stable shape (parent and link to the same send) gives one PARENT edge, told once."""
+    placed = send("orders", "orders.placed", event_type="OrderPlaced")
+    handle = process("billing", placed, group="billing", at_ms=4)
+    handle = replace(handle, links=(SpanLink(placed.trace_id, placed.span_id),))
+    lineage = build_lineage([placed, handle], [_key(placed)])
+    assert [(e.relation, e.queue_ns) for e in lineage.edges] == [(LineageRelation.PARENT, 4 * MS)]
+    assert lineage.text.count("consumed it") == 1
+    assert "in a batch" not in lineage.text
+
+
+def test_parent_plus_one_more_linked_send_is_a_batch_of_two():
+    """A handling parented on one send and linking another has two inputs: PARENT and BATCH, never both on one."""
     a = send("p", "t", at_ms=0)
     b = send("p", "t", at_ms=1)
-    poll = SpanRecord(trace_id=new_id(32), span_id=new_id(), parent_span_id=None, name="poll t",
-                      kind=SpanKind.CLIENT, service="c", start_ns=T0 + 5 * MS, end_ns=T0 + 6 * MS,
-                      links=(SpanLink(a.trace_id, a.span_id), SpanLink(b.trace_id, b.span_id)),
-                      messaging=Messaging(operation=Operation.RECEIVE, topic="t", batch_count=2))
-    lineage = build_lineage([a, b, poll], [_key(a)])
-    assert poll.span_id in {n.span_id for n in lineage.nodes}
-    assert {e.relation for e in lineage.edges} == {LineageRelation.BATCH}
+    handle = replace(process("c", a, at_ms=5), links=(SpanLink(a.trace_id, a.span_id), SpanLink(b.trace_id, b.span_id)))
+    lineage = build_lineage([a, b, handle], [_key(handle)])
+    assert sorted((e.source.split(":")[2], e.relation) for e in lineage.edges) == sorted(
+        [(a.span_id, LineageRelation.PARENT), (b.span_id, LineageRelation.BATCH)])
+
+
+def test_java_stable_fixture_lineage_has_one_edge_per_hop():
+    """On the captured Java agent spans (stable opt-in: poll spans, process spans parented and linked), each
+    record's lineage is its own chain event → handling → event → handling, one edge per hop, no poll."""
+    spans = []
+    for name in ("java_stable_produce", "java_stable_relay", "java_stable_consume"):
+        spans += decode_traces((FIXTURES / f"{name}.json").read_bytes(), "application/json")
+    first = min((s for s in spans if s.messaging.operation is Operation.SEND and s.service == "java-producer"),
+                key=lambda s: s.start_ns)
+    lineage = build_lineage(spans, [_key(first)])
+    assert [n.kind for n in lineage.nodes] == [LineageNodeKind.EVENT, LineageNodeKind.HANDLING,
+                                              LineageNodeKind.EVENT, LineageNodeKind.HANDLING]
+    assert len(lineage.edges) == 3
+    assert len({(e.source, e.target) for e in lineage.edges}) == 3
+    assert [e.relation for e in lineage.edges if e.relation is not LineageRelation.PRODUCED] == [
+        LineageRelation.PARENT, LineageRelation.PARENT]
+    assert lineage.text.count("consumed it") == 2
+    assert lineage.trace_ids == (first.trace_id,)
 
 
 def test_unknown_seed_gives_an_empty_lineage():

@@ -187,6 +187,30 @@ def test_lineage_through_the_store_is_bounded(tmp_path):
         s.close()
 
 
+def _mailer_poll(store):
+    """The stored poll span of the mailer and the two invoices it fetched (ids as stored)."""
+    poll = next(s for s in store.get_trace("f" * 32) if s.span_id == "e" * 16)
+    invoice, other = (store.get_span(link.trace_id, link.span_id) for link in poll.links)
+    return poll, invoice, other
+
+
+def test_lineage_through_the_store_does_not_load_a_polls_other_records(store):
+    """The invoice's lineage reaches the mailer's poll but neither loads nor shows the other invoice it fetched."""
+    poll, invoice, other = _mailer_poll(store)
+    gathered = {(s.trace_id, s.span_id) for s in query.gather_lineage_spans(store, [invoice], max_spans=1000)}
+    assert (poll.trace_id, poll.span_id) in gathered
+    assert (other.trace_id, other.span_id) not in gathered
+    kept = {n.span_id for n in query.lineage(store, trace_id=invoice.trace_id).nodes}
+    assert poll.span_id in kept and other.span_id not in kept
+
+
+def test_lineage_of_a_poll_trace_loads_its_whole_batch(store):
+    """Seeded with the poll span (its trace id), the loader follows its links to every record it fetched."""
+    poll, invoice, other = _mailer_poll(store)
+    kept = {n.span_id for n in query.lineage(store, trace_id=poll.trace_id).nodes}
+    assert {poll.span_id, invoice.span_id, other.span_id} <= kept
+
+
 def test_topology_carries_the_latest_lag_of_each_group(store):
     """Lag samples in the store land on the topic → group edge: latest per partition, summed; max seconds."""
     from eventlens.collector.model import LagSample
