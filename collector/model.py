@@ -364,6 +364,8 @@ class LineageNode:
     correlation_id: str | None = None
     reply_to: str | None = None
     seed: bool = False
+    language: str | None = None
+    """The emitting SDK's language (`telemetry.sdk.language`: python, java, nodejs, …), when known."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -86,7 +86,7 @@ def to_node(span: SpanRecord, seed: bool = False) -> LineageNode:
         event_id=m.event_id, event_type=m.event_type, consumer_group=m.consumer_group, error=span.is_error,
         outbox=_truthy(a.get(OUTBOX)), retry_attempt=_opt_int(a.get(RETRY_ATTEMPT)),
         dead_letter=_truthy(a.get(DEAD_LETTER)), correlation_id=_opt_str(a.get(CORRELATION_ID, a.get(CONVERSATION_ID))),
-        reply_to=_opt_str(a.get(REPLY_TO)), seed=seed,
+        reply_to=_opt_str(a.get(REPLY_TO)), seed=seed, language=span.language,
     )
 
 

@@ -292,6 +292,15 @@ def test_parent_plus_one_more_linked_send_is_a_batch_of_two():
         [(a.span_id, LineageRelation.PARENT), (b.span_id, LineageRelation.BATCH)])
 
 
+def test_nodes_carry_the_emitting_services_language():
+    """Each node names its SDK's language (resource `telemetry.sdk.language`), None when not reported."""
+    placed = replace(send("orders", "t"), resource={"telemetry.sdk.language": "java"})
+    handle = replace(process("billing", placed), resource={"telemetry.sdk.language": "python"})
+    anonymous = process("audit", placed)
+    lineage = build_lineage([placed, handle, anonymous], [_key(placed)])
+    assert {n.service: n.language for n in lineage.nodes} == {"orders": "java", "billing": "python", "audit": None}
+
+
 def test_java_stable_fixture_lineage_has_one_edge_per_hop():
     """On the captured Java agent spans (stable opt-in: poll spans, process spans parented and linked), each
     record's lineage is its own chain event → handling → event → handling, one edge per hop, no poll."""
@@ -309,6 +318,7 @@ def test_java_stable_fixture_lineage_has_one_edge_per_hop():
         LineageRelation.PARENT, LineageRelation.PARENT]
     assert lineage.text.count("consumed it") == 2
     assert lineage.trace_ids == (first.trace_id,)
+    assert {n.language for n in lineage.nodes} == {"java"}
 
 
 def test_unknown_seed_gives_an_empty_lineage():
