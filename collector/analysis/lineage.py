@@ -138,14 +138,22 @@ class _Graph:
         if parent is not None and parent.kind is LineageNodeKind.EVENT:
             self.add(parent, handling, LineageRelation.PARENT)
         inputs = {n.id: n for n in self.linked(span) if n.kind is LineageNodeKind.EVENT}
-        parented = parent is not None and inputs.pop(parent.id, parent).kind is LineageNodeKind.EVENT
-        several = len(inputs) + int(parented) > 1
+        # How many records it handled, counting links to spans not loaded (the loader skips a leaf's siblings).
+        keys = {(link.trace_id, link.span_id) for link in span.links}
+        keys = {k for k in keys if k not in self.nodes or self.nodes[k].kind is LineageNodeKind.EVENT}
+        if parent is not None and parent.kind is LineageNodeKind.EVENT:
+            inputs.pop(parent.id, None)
+            keys.add((parent.trace_id, parent.span_id))
+        receive = self.is_receive(handling)
+        count = max(len(keys), span.messaging.batch_count or 0) if receive else len(keys)
+        self.graph.nodes[handling.id]["inputs"] = count
         # A poll (receive) span's records were fetched together, not combined: each is its own LINK.
-        relation = LineageRelation.BATCH if several and not self.is_receive(handling) else LineageRelation.LINK
+        relation = LineageRelation.BATCH if count > 1 and not receive else LineageRelation.LINK
         for event in inputs.values():
             self.add(event, handling, relation)
 
     def is_receive(self, node: LineageNode) -> bool:
+        """A poll/receive span (fetches records; handles none of them in particular)."""
         return self.by_key[(node.trace_id, node.span_id)].messaging.operation is Operation.RECEIVE
 
     def nearest_messaging_ancestor(self, span: SpanRecord) -> LineageNode | None:
@@ -197,7 +205,7 @@ def causal_graph(spans: Iterable[SpanRecord]) -> nx.MultiDiGraph:
     _drop_shadowed_receives(g.graph, receives)
     for nid in g.graph:
         g.graph.nodes[nid]["receive"] = nid in receives
-        g.graph.nodes[nid]["inputs"] = g.graph.in_degree(nid)
+        g.graph.nodes[nid].setdefault("inputs", g.graph.in_degree(nid))
     return g.graph
 
 

@@ -258,6 +258,15 @@ def test_batch_handled_without_output_does_not_join_its_inputs():
     assert "archiver consumed it after 10 ms in a batch of 3" in lineage.text
 
 
+def test_batch_size_counts_inputs_that_were_not_loaded():
+    """A handling's batch size counts every record it links, loaded or not (the store loader skips siblings)."""
+    inputs = [send("sensor", "readings", event_type="Reading", at_ms=i) for i in range(3)]
+    batch = process("archiver", None, topic="readings", linked=tuple(inputs), at_ms=10)
+    lineage = build_lineage([inputs[0], batch], [_key(inputs[0])])
+    assert [e.relation for e in lineage.edges] == [LineageRelation.BATCH]
+    assert "archiver consumed it after 10 ms in a batch of 3" in lineage.text
+
+
 def test_send_linking_several_inputs_is_fan_in_and_is_followed():
     """A record produced from several inputs (its send links each) joins them: every input is in the lineage."""
     inputs = [send("sensor", "readings", event_type="Reading", at_ms=i) for i in range(3)]

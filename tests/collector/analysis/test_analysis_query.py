@@ -200,8 +200,10 @@ def test_lineage_through_the_store_does_not_load_a_polls_other_records(store):
     gathered = {(s.trace_id, s.span_id) for s in query.gather_lineage_spans(store, [invoice], max_spans=1000)}
     assert (poll.trace_id, poll.span_id) in gathered
     assert (other.trace_id, other.span_id) not in gathered
-    kept = {n.span_id for n in query.lineage(store, trace_id=invoice.trace_id).nodes}
+    lineage = query.lineage(store, trace_id=invoice.trace_id)
+    kept = {n.span_id for n in lineage.nodes}
     assert poll.span_id in kept and other.span_id not in kept
+    assert "mailer received it after 3.0 ms in a poll of 2 records" in lineage.text
 
 
 def test_lineage_of_a_poll_trace_loads_its_whole_batch(store):
