@@ -323,10 +323,12 @@ class LineageNodeKind(enum.StrEnum):
 class LineageRelation(enum.StrEnum):
     """Why one lineage node leads to the next.
 
-    event → handling: PARENT (process span parented on the send), LINK (linked), BATCH (one of several linked
-    inputs). handling → event: PRODUCED (sent while handling), OUTBOX (outbox relay), RETRY, DEAD_LETTER,
-    REPLY (a reply carrying the request's correlation id). event → event: PRODUCED when the send is a
-    descendant of another send without a consumer span in between (e.g. an unconsumed request's reply).
+    event → handling: PARENT (process span parented on the send), LINK (linked; also a poll span's link to
+    each record it fetched), BATCH (one of a process span's several inputs); one edge per pair of nodes,
+    PARENT winning over LINK and BATCH to the same send. handling → event: PRODUCED (sent while handling),
+    OUTBOX (outbox relay), RETRY, DEAD_LETTER, REPLY (a reply carrying the request's correlation id).
+    event → event: PRODUCED when the send is a descendant of another send without a consumer span in
+    between (e.g. an unconsumed request's reply).
     """
 
     PARENT = "parent"
