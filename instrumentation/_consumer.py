@@ -34,6 +34,7 @@ from opentelemetry.semconv.attributes.error_attributes import ERROR_TYPE
 from opentelemetry.trace import (
     INVALID_SPAN,
     Link,
+    NonRecordingSpan,
     Span,
     SpanKind,
     Status,
@@ -156,14 +157,18 @@ def start_process(runtime: Runtime, st: ConsumerState | None, instance: Any, rec
     """Start the process span for `record`; returns it and the context to make current while handling."""
     extracted = _propagation.extract(record.headers)
     creation = _propagation.span_context_of(extracted)
+    process_parent = runtime.options.process_parent
+    parent = extracted if process_parent else otel_context.get_current()
+    fast = runtime.fast
+    if fast is not None:
+        dropped = fast.drop_context(creation if process_parent else _propagation.span_context_of(parent))
+        if dropped is not None:  # unsampled: a non-recording span carrying the context, nothing else computed
+            span: Span = NonRecordingSpan(dropped)
+            return span, set_span_in_context(span, extracted)
     event = _cloudevent(record)
     links: list[Link] = []
-    if runtime.options.process_parent:
-        parent = extracted
-    else:
-        parent = otel_context.get_current()
-        if creation.is_valid:
-            links.append(Link(creation))
+    if not process_parent and creation.is_valid:
+        links.append(Link(creation))
     if event is not None and event.traceparent:
         origin = _propagation.parse_traceparent(event.traceparent)
         if origin.is_valid and origin != creation:

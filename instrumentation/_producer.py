@@ -41,7 +41,7 @@ class _Delivery:
 
     __slots__ = ("metrics", "span", "start_ns", "topic")
 
-    def __init__(self, runtime: Runtime, span: Span, topic: str, start_ns: int) -> None:
+    def __init__(self, runtime: Runtime, span: Span | None, topic: str, start_ns: int) -> None:
         self.metrics = runtime.metrics
         self.span = span
         self.topic = topic
@@ -50,11 +50,12 @@ class _Delivery:
     def ok(self, metadata: Any) -> None:
         try:
             span = self.span
-            if span.is_recording():
-                set_attributes(span, {ma.MESSAGING_KAFKA_OFFSET: metadata.offset,
-                                     ma.MESSAGING_DESTINATION_PARTITION_ID: str(metadata.partition),
-                                     attributes.RECORD_TIMESTAMP_MS: metadata.timestamp})
-            span.end()
+            if span is not None:
+                if span.is_recording():
+                    set_attributes(span, {ma.MESSAGING_KAFKA_OFFSET: metadata.offset,
+                                         ma.MESSAGING_DESTINATION_PARTITION_ID: str(metadata.partition),
+                                         attributes.RECORD_TIMESTAMP_MS: metadata.timestamp})
+                span.end()
             if self.metrics is not None:
                 self.metrics.record_send(self.topic, (_time_ns() - self.start_ns) / 1e9)
         except Exception as exc:
@@ -64,11 +65,12 @@ class _Delivery:
         try:
             kind = error_type(exc)
             span = self.span
-            if span.is_recording():
-                span.set_attribute(ERROR_TYPE, kind)
-                span.record_exception(exc)
-                span.set_status(Status(StatusCode.ERROR, str(exc)[:256]))
-            span.end()
+            if span is not None:
+                if span.is_recording():
+                    span.set_attribute(ERROR_TYPE, kind)
+                    span.record_exception(exc)
+                    span.set_status(Status(StatusCode.ERROR, str(exc)[:256]))
+                span.end()
             if self.metrics is not None:
                 self.metrics.record_send(self.topic, (_time_ns() - self.start_ns) / 1e9, kind)
         except Exception as err:
@@ -149,16 +151,26 @@ def _send_attributes(runtime: Runtime, instance: Any, topic: str, call: tuple[tu
 
 
 def _start(runtime: Runtime, instance: Any, args: tuple[Any, ...],
-           kwargs: dict[str, Any]) -> tuple[tuple[Any, ...], dict[str, Any], Span, str]:
+           kwargs: dict[str, Any]) -> tuple[tuple[Any, ...], dict[str, Any], Span | None, str]:
+    """Start the send span and inject its context; the span is None when the sampler drops it."""
     topic = _arg(args, kwargs, 0, "topic")
     if not isinstance(topic, str):
         raise TypeError("topic is not a string")
     args, kwargs, headers = _normalise(args, kwargs)
+    current = get_current_span()
+    fast = runtime.fast
+    if fast is not None:
+        dropped = fast.drop_context(current.get_span_context())
+        if dropped is not None:  # unsampled: no span object, no attributes, only the context on the wire
+            if isinstance(headers, list):
+                try:
+                    _propagation.inject_span_context(headers, dropped)
+                except Exception as exc:
+                    log_once("inject", exc)
+            return args, kwargs, None, topic
     links = None
-    if getattr(runtime.local, "batch_links", None):
-        current = get_current_span()
-        if getattr(current, "kind", None) is not SpanKind.CONSUMER:
-            links = runtime.pending_batch_links()
+    if getattr(runtime.local, "batch_links", None) and getattr(current, "kind", None) is not SpanKind.CONSUMER:
+        links = runtime.pending_batch_links()
     span = runtime.tracer.start_span("send " + topic, kind=SpanKind.PRODUCER, links=links)
     if span.is_recording():
         set_attributes(span, _send_attributes(runtime, instance, topic, (args, kwargs), headers))
@@ -203,7 +215,8 @@ def make_send_wrapper(runtime: Runtime) -> Callable[..., Any]:
                 future.add_errback(delivery.error)
         except Exception as exc:
             log_once("send.callback", exc)
-            span.end()
+            if span is not None:
+                span.end()
         return future
 
     return send

@@ -16,7 +16,14 @@ from eventlens.instrumentation._safety import log_once
 from opentelemetry import baggage, propagate
 from opentelemetry.context import Context
 from opentelemetry.propagators.textmap import Getter, Setter
-from opentelemetry.trace import INVALID_SPAN_CONTEXT, Span, SpanContext, get_current_span, set_span_in_context
+from opentelemetry.trace import (
+    INVALID_SPAN_CONTEXT,
+    NonRecordingSpan,
+    Span,
+    SpanContext,
+    get_current_span,
+    set_span_in_context,
+)
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 Headers = list[tuple[str, bytes | None]]
@@ -137,21 +144,47 @@ def inject_span(headers: Headers, span: Span) -> None:
     if not _is_w3c_default(textmap):
         inject(headers, set_span_in_context(span))
         return
-    sc = span.get_span_context()
+    _inject_w3c(headers, span.get_span_context(), textmap)
+
+
+def inject_span_context(headers: Headers, sc: SpanContext) -> None:
+    """Inject a span context that has no span object (a span eventlens dropped itself), as `inject_span`."""
+    textmap = propagate.get_global_textmap()
+    if not _is_w3c_default(textmap):
+        inject(headers, set_span_in_context(NonRecordingSpan(sc)))
+        return
+    _inject_w3c(headers, sc, textmap)
+
+
+def _inject_w3c(headers: Headers, sc: SpanContext, textmap: Any) -> None:
     if not sc.is_valid:
         return
     SETTER.set(headers, "traceparent", f"00-{sc.trace_id:032x}-{sc.span_id:016x}-{sc.trace_flags:02x}")
     if sc.trace_state:
         SETTER.set(headers, "tracestate", sc.trace_state.to_header())
     if baggage.get_all():
-        textmap._propagators[1].inject(headers, setter=SETTER)  # type: ignore[attr-defined]
+        textmap._propagators[1].inject(headers, setter=SETTER)
+
+
+def _has_header(headers: Sequence[Any], name: str) -> bool:
+    try:
+        return any(item[0] == name for item in headers)
+    except (TypeError, IndexError):
+        return True  # malformed: let the full path decide
 
 
 def extract(headers: Sequence[Any] | None) -> Context:
-    """The context carried by `headers` (an empty context when there is none or it cannot be read)."""
+    """The context carried by `headers` (an empty context when there is none or it cannot be read).
+
+    With the default W3C propagators and no `baggage` header only the trace-context propagator runs
+    (the baggage propagator would return the context unchanged).
+    """
     if not headers:
         return Context()
     try:
+        textmap = propagate.get_global_textmap()
+        if _is_w3c_default(textmap) and not _has_header(headers, BAGGAGE):
+            return _TRACECONTEXT.extract(headers, getter=GETTER)
         return propagate.extract(headers, getter=GETTER)
     except Exception as exc:  # a third-party propagator failing must not reach user code
         log_once("extract", exc)

@@ -9,6 +9,7 @@ from typing import Any, NamedTuple
 
 from eventlens.instrumentation._metrics import MessagingMetrics, metrics_for
 from eventlens.instrumentation._safety import log_once
+from eventlens.instrumentation._sampling import FastSampling
 from eventlens.instrumentation._schema import FingerprintSampler
 from opentelemetry import trace
 from opentelemetry.metrics import MeterProvider
@@ -55,6 +56,7 @@ class Runtime:
     metrics: MessagingMetrics | None
     options: Options
     sampler: FingerprintSampler
+    fast: FastSampling | None = None
     local: threading.local = field(default_factory=threading.local)
 
     @classmethod
@@ -65,7 +67,8 @@ class Runtime:
                                   schema_url="https://opentelemetry.io/schemas/1.44.0")
         metrics = metrics_for(meter_provider) if options.metrics else None
         return cls(tracer=tracer, metrics=metrics, options=options,
-                   sampler=FingerprintSampler(options.fingerprint_first_n, options.fingerprint_every))
+                   sampler=FingerprintSampler(options.fingerprint_first_n, options.fingerprint_every),
+                   fast=FastSampling.for_tracer(tracer))
 
     def event_type(self, record: Any) -> str | None:
         """The user's event type for `record` (None when no getter, or it failed or returned a non-string)."""

@@ -1,0 +1,130 @@
+"""A cheap sampling decision for the SDK's standard samplers, so dropped spans cost almost nothing.
+
+The SDK's `start_span` builds a sampling result, trace flags and a span context even for a span it drops
+(≈ 4–5 µs). When the tracer is the SDK's and its sampler is one of the standard ones — `ParentBased` with
+its default delegates, `TraceIdRatioBased`, `ALWAYS_ON`, `ALWAYS_OFF` (as set by `OTEL_TRACES_SAMPLER`) —
+`FastSampling.drop_context(parent)` makes the same decision directly and returns the span context the SDK
+would give the dropped span (fresh span id, flags 00 plus the random-trace-id bit as the SDK sets it, the
+parent's trace state). It returns None when the span is sampled: the caller then starts it through the SDK,
+which decides again and agrees; for a new root the trace id we decided on is handed to the SDK through a
+thread-local preset of the tracer's id generator, so both decisions look at the same trace id. Any other
+tracer or sampler (or the SDK's internal span metrics turned on) gets no fast path (`for_tracer` returns
+None) and everything goes through the SDK.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from opentelemetry.sdk.trace.id_generator import IdGenerator
+from opentelemetry.trace import SpanContext, TraceFlags
+
+_SAMPLED = 0x01
+_RANDOM = 0x02
+
+
+class _PresetIds(IdGenerator):
+    """Wraps the tracer's id generator: the next trace id on this thread can be preset (else delegated)."""
+
+    def __init__(self, inner: IdGenerator) -> None:
+        self.inner = inner
+        self.local = threading.local()
+
+    def generate_trace_id(self) -> int:
+        """The preset trace id of this thread if any (used once), else a new one from the wrapped generator."""
+        preset: int = getattr(self.local, "trace_id", 0)
+        if preset:
+            self.local.trace_id = 0
+            return preset
+        return int(self.inner.generate_trace_id())
+
+    def generate_span_id(self) -> int:
+        """A new span id from the wrapped generator."""
+        return int(self.inner.generate_span_id())
+
+    def is_trace_id_random(self) -> bool:
+        """Whether the wrapped generator's trace ids are random (for the W3C random-trace-id flag)."""
+        check = getattr(self.inner, "is_trace_id_random", None)
+        return bool(check()) if check is not None else False
+
+
+def _root_bound(sampler: Any) -> int | None:
+    """The trace-id bound below which `sampler` samples a root (None when it is not a standard one)."""
+    from opentelemetry.sdk.trace.sampling import Decision, StaticSampler, TraceIdRatioBased
+
+    if type(sampler) is TraceIdRatioBased:
+        return int(sampler.bound)
+    if type(sampler) is StaticSampler:
+        return TraceIdRatioBased.TRACE_ID_LIMIT + 1 if sampler._decision is Decision.RECORD_AND_SAMPLE else 0
+    return None
+
+
+def _is_default_parent_based(sampler: Any) -> bool:
+    from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON, ParentBased
+
+    return (isinstance(sampler, ParentBased) and sampler._remote_parent_sampled is ALWAYS_ON
+            and sampler._local_parent_sampled is ALWAYS_ON and sampler._remote_parent_not_sampled is ALWAYS_OFF
+            and sampler._local_parent_not_sampled is ALWAYS_OFF)
+
+
+class FastSampling:
+    """The sampling decision of one SDK tracer with a standard sampler, made without starting a span."""
+
+    def __init__(self, tracer: Any, ids: _PresetIds, parent_based: bool, bound: int) -> None:
+        from opentelemetry.sdk.trace.sampling import TraceIdRatioBased
+
+        self.tracer = tracer
+        self.ids = ids
+        self.parent_based = parent_based
+        self.bound = bound
+        self.limit = TraceIdRatioBased.TRACE_ID_LIMIT
+        self.always = bound > self.limit
+
+    @classmethod
+    def for_tracer(cls, tracer: Any) -> FastSampling | None:
+        """The fast decision for `tracer`, or None when it is not the SDK's with a standard sampler."""
+        try:
+            from opentelemetry.sdk.trace import Tracer as SdkTracer
+            from opentelemetry.sdk.trace._tracer_metrics import NoOpTracerMetrics
+
+            if type(tracer) is not SdkTracer or type(tracer._tracer_metrics) is not NoOpTracerMetrics:
+                return None  # (the SDK's own span metrics would miss the spans we drop ourselves)
+            sdk: Any = tracer
+            sampler = sdk.sampler
+            parent_based = _is_default_parent_based(sampler)
+            bound = _root_bound(sampler._root if parent_based else sampler)
+            ids = sdk.id_generator
+            if bound is None or not isinstance(ids, IdGenerator):
+                return None
+            if not isinstance(ids, _PresetIds):
+                ids = _PresetIds(ids)
+                sdk.id_generator = ids
+            return cls(sdk, ids, parent_based, bound)
+        except Exception:
+            return None
+
+    def drop_context(self, parent: SpanContext) -> SpanContext | None:
+        """The span context of a span the sampler drops under `parent`; None when it would be sampled."""
+        if not self.tracer._is_enabled():
+            return None
+        if parent.is_valid:
+            trace_id = parent.trace_id
+            if self.parent_based:
+                if parent.trace_flags & _SAMPLED:
+                    return None
+            elif self.always or (trace_id & self.limit) < self.bound:
+                return None
+            flags = parent.trace_flags & _RANDOM
+            trace_state = parent.trace_state
+        else:
+            if self.always:
+                return None
+            trace_id = self.ids.generate_trace_id()
+            if (trace_id & self.limit) < self.bound:
+                self.ids.local.trace_id = trace_id  # the SDK's start_span takes this id and decides the same
+                return None
+            flags = _RANDOM if self.ids.is_trace_id_random() else 0
+            trace_state = None
+        return SpanContext(trace_id, self.ids.generate_span_id(), is_remote=False, trace_flags=TraceFlags(flags),
+                           trace_state=trace_state)
