@@ -44,13 +44,14 @@ from opentelemetry.trace import (
 )
 
 _STATE = "_eventlens_consumer"
+_MAX_CACHED_TOPICS = 1024
 _time_ns = time.time_ns
 
 
 class ConsumerState:
     """Per-consumer bookkeeping: the open process span, the re-entrancy flag, cached client facts."""
 
-    __slots__ = ("client_id", "group", "host", "in_next", "port", "span", "start_ns", "token", "topic")
+    __slots__ = ("base", "client_id", "group", "host", "in_next", "port", "span", "start_ns", "token", "topic")
 
     def __init__(self, instance: Any) -> None:
         config = getattr(instance, "config", {}) or {}
@@ -64,6 +65,20 @@ class ConsumerState:
         self.token: object | None = None
         self.start_ns = 0
         self.topic = ""
+        self.base: dict[str, dict[str, Any]] = {}
+
+    def base_attributes(self, topic: str) -> dict[str, Any]:
+        """The process-span attributes every record of `topic` shares on this consumer (built once per topic)."""
+        base = self.base.get(topic)
+        if base is None:
+            base = {ma.MESSAGING_SYSTEM: "kafka", ma.MESSAGING_DESTINATION_NAME: topic,
+                    ma.MESSAGING_OPERATION_NAME: "process", ma.MESSAGING_OPERATION_TYPE: "process"}
+            if self.group:
+                base[ma.MESSAGING_CONSUMER_GROUP_NAME] = self.group
+            add_client_attributes(base, self.client_id, self.host, self.port)
+            if len(self.base) < _MAX_CACHED_TOPICS:
+                self.base[topic] = base
+        return base
 
 
 def state_of(instance: Any) -> ConsumerState:
@@ -104,17 +119,9 @@ def _add_event_attributes(attrs: dict[str, Any], event: _cloudevents.CloudEvent 
 def process_attributes(runtime: Runtime, st: ConsumerState, instance: Any, record: Any, *,
                        now_ns: int, event: _cloudevents.CloudEvent | None) -> dict[str, Any]:
     """The attributes of a process span for `record` consumed at `now_ns`."""
-    attrs: dict[str, Any] = {
-        ma.MESSAGING_SYSTEM: "kafka",
-        ma.MESSAGING_DESTINATION_NAME: record.topic,
-        ma.MESSAGING_OPERATION_NAME: "process",
-        ma.MESSAGING_OPERATION_TYPE: "process",
-        ma.MESSAGING_DESTINATION_PARTITION_ID: str(record.partition),
-        ma.MESSAGING_KAFKA_OFFSET: record.offset,
-    }
-    if st.group:
-        attrs[ma.MESSAGING_CONSUMER_GROUP_NAME] = st.group
-    add_client_attributes(attrs, st.client_id, st.host, st.port)
+    attrs = dict(st.base_attributes(record.topic))
+    attrs[ma.MESSAGING_DESTINATION_PARTITION_ID] = str(record.partition)
+    attrs[ma.MESSAGING_KAFKA_OFFSET] = record.offset
     key = key_text(record.key)
     if key is not None:
         attrs[ma.MESSAGING_KAFKA_MESSAGE_KEY] = key

@@ -33,6 +33,7 @@ from opentelemetry.trace import Span, SpanKind, Status, StatusCode, get_current_
 
 _HEADERS_POS = 3
 _STATE = "_eventlens_producer"
+_MAX_CACHED_TOPICS = 1024
 _time_ns = time.time_ns
 
 
@@ -77,15 +78,27 @@ class _Delivery:
             log_once("send.error", err)
 
 
-def _client_facts(instance: Any) -> tuple[str | None, str | None, int | None]:
-    facts: tuple[str | None, str | None, int | None] | None = instance.__dict__.get(_STATE)
-    if facts is None:
+def _base_attributes(instance: Any, topic: str) -> dict[str, Any]:
+    """The attributes every send of this producer to `topic` shares (built once per producer and topic)."""
+    cache: dict[str, dict[str, Any]] | None = instance.__dict__.get(_STATE)
+    if cache is None:
+        cache = {}
+        instance.__dict__[_STATE] = cache
+    base = cache.get(topic)
+    if base is None:
         config = getattr(instance, "config", {}) or {}
         host, port = server_of(config)
         client_id = config.get("client_id")
-        facts = (client_id if isinstance(client_id, str) else None, host, port)
-        instance.__dict__[_STATE] = facts
-    return facts
+        base = {
+            ma.MESSAGING_SYSTEM: "kafka",
+            ma.MESSAGING_DESTINATION_NAME: topic,
+            ma.MESSAGING_OPERATION_NAME: "send",
+            ma.MESSAGING_OPERATION_TYPE: "send",
+        }
+        add_client_attributes(base, client_id if isinstance(client_id, str) else None, host, port)
+        if len(cache) < _MAX_CACHED_TOPICS:
+            cache[topic] = base
+    return base
 
 
 def _normalise(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[tuple[Any, ...], dict[str, Any], Any]:
@@ -112,13 +125,7 @@ def _send_attributes(runtime: Runtime, instance: Any, topic: str, call: tuple[tu
     args, kwargs = call
     value = _arg(args, kwargs, 1, "value")
     key = _arg(args, kwargs, 2, "key")
-    attrs: dict[str, Any] = {
-        ma.MESSAGING_SYSTEM: "kafka",
-        ma.MESSAGING_DESTINATION_NAME: topic,
-        ma.MESSAGING_OPERATION_NAME: "send",
-        ma.MESSAGING_OPERATION_TYPE: "send",
-    }
-    add_client_attributes(attrs, *_client_facts(instance))
+    attrs = dict(_base_attributes(instance, topic))
     partition = _arg(args, kwargs, 4, "partition")
     if isinstance(partition, int):
         attrs[ma.MESSAGING_DESTINATION_PARTITION_ID] = str(partition)
@@ -160,11 +167,11 @@ def _start(runtime: Runtime, instance: Any, args: tuple[Any, ...],
     current = get_current_span()
     fast = runtime.fast
     if fast is not None:
-        dropped = fast.drop_context(current.get_span_context())
+        dropped = fast.drop_ids(current.get_span_context())
         if dropped is not None:  # unsampled: no span object, no attributes, only the context on the wire
             if isinstance(headers, list):
                 try:
-                    _propagation.inject_span_context(headers, dropped)
+                    _propagation.inject_ids(headers, *dropped)
                 except Exception as exc:
                     log_once("inject", exc)
             return args, kwargs, None, topic

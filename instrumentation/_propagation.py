@@ -21,6 +21,8 @@ from opentelemetry.trace import (
     NonRecordingSpan,
     Span,
     SpanContext,
+    TraceFlags,
+    TraceState,
     get_current_span,
     set_span_in_context,
 )
@@ -154,6 +156,20 @@ def inject_span_context(headers: Headers, sc: SpanContext) -> None:
         inject(headers, set_span_in_context(NonRecordingSpan(sc)))
         return
     _inject_w3c(headers, sc, textmap)
+
+
+def inject_ids(headers: Headers, trace_id: int, span_id: int, flags: int, trace_state: TraceState | None) -> None:
+    """Inject the context of a span eventlens dropped itself, given as ids (no span context object needed)."""
+    textmap = propagate.get_global_textmap()
+    if not _is_w3c_default(textmap):
+        inject_span_context(headers, SpanContext(trace_id, span_id, is_remote=False, trace_flags=TraceFlags(flags),
+                                                 trace_state=trace_state))
+        return
+    SETTER.set(headers, "traceparent", f"00-{trace_id:032x}-{span_id:016x}-{flags:02x}")
+    if trace_state:
+        SETTER.set(headers, "tracestate", trace_state.to_header())
+    if baggage.get_all():
+        textmap._propagators[1].inject(headers, setter=SETTER)  # type: ignore[attr-defined]
 
 
 def _inject_w3c(headers: Headers, sc: SpanContext, textmap: Any) -> None:

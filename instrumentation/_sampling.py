@@ -18,7 +18,7 @@ import threading
 from typing import Any
 
 from opentelemetry.sdk.trace.id_generator import IdGenerator
-from opentelemetry.trace import SpanContext, TraceFlags
+from opentelemetry.trace import SpanContext, TraceFlags, TraceState
 
 _SAMPLED = 0x01
 _RANDOM = 0x02
@@ -106,6 +106,13 @@ class FastSampling:
 
     def drop_context(self, parent: SpanContext) -> SpanContext | None:
         """The span context of a span the sampler drops under `parent`; None when it would be sampled."""
+        ids = self.drop_ids(parent)
+        if ids is None:
+            return None
+        return SpanContext(ids[0], ids[1], is_remote=False, trace_flags=TraceFlags(ids[2]), trace_state=ids[3])
+
+    def drop_ids(self, parent: SpanContext) -> tuple[int, int, int, TraceState | None] | None:
+        """`drop_context` as (trace id, span id, flags, trace state), without building a span context."""
         if not self.tracer._is_enabled():
             return None
         if parent.is_valid:
@@ -126,5 +133,4 @@ class FastSampling:
                 return None
             flags = _RANDOM if self.ids.is_trace_id_random() else 0
             trace_state = None
-        return SpanContext(trace_id, self.ids.generate_span_id(), is_remote=False, trace_flags=TraceFlags(flags),
-                           trace_state=trace_state)
+        return trace_id, self.ids.generate_span_id(), flags, trace_state
