@@ -1,0 +1,96 @@
+"""CPU per message of eventlens' `send` and `__next__` wrappers alone, without a broker.
+
+The wrapped call is a stub returning a future whose success callback is invoked at once; records come
+from a list. Spans go through a `BatchSpanProcessor` to an exporter that runs eventlens' OTLP encoder (no
+network), metrics to an in-memory reader collected at the end. Consumed records carry a `traceparent`
+whose sampled flag follows the ratio (all sampled at 100%, one in 100 at 1%), as records produced by an
+instrumented producer with that sampler would. CPU = process CPU time (all threads) per message.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from types import SimpleNamespace
+from typing import Any
+
+from bench._common import Result
+
+_TS = 1_700_000_000_000
+
+
+class _Future:
+    __slots__ = ("callback", "errback")
+
+    def _add_cb_eb(self, callback: Any, errback: Any) -> None:
+        self.callback = callback
+        self.errback = errback
+
+
+def _stub_send(*_args: Any, **_kwargs: Any) -> _Future:
+    return _Future()
+
+
+def measure(ratio: float, metrics: bool, n: int) -> tuple[float, float]:
+    """(send, next) CPU µs per message with the given sampling ratio and metrics on or off."""
+    from eventlens.instrumentation import _consumer, _producer
+    from eventlens.instrumentation._otlp_encode import encode_spans
+    from eventlens.instrumentation._runtime import Options, Runtime
+    from kafka.consumer.fetcher import ConsumerRecord
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+    from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+    from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
+
+    class _Encode(SpanExporter):  # type: ignore[misc]
+        def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+            encode_spans(spans)
+            return SpanExportResult.SUCCESS
+
+    provider = TracerProvider(sampler=ParentBased(TraceIdRatioBased(ratio)))
+    provider.add_span_processor(BatchSpanProcessor(_Encode(), max_queue_size=4 * n, max_export_batch_size=512,
+                                                   schedule_delay_millis=200))
+    reader = InMemoryMetricReader()
+    meter_provider = MeterProvider(metric_readers=[reader])
+    runtime = Runtime.build(provider, meter_provider, Options(metrics=metrics))
+    send = _producer.make_send_wrapper(runtime)
+    producer = SimpleNamespace(config={"client_id": "p1", "bootstrap_servers": "127.0.0.1:9092"})
+    metadata = SimpleNamespace(offset=5, partition=0, timestamp=_TS)
+    value = b"x" * 200
+    t0 = time.process_time()
+    for i in range(n):
+        future = send(_stub_send, producer, ("orders", value), {"key": b"k%d" % (i % 100)})
+        future.callback(metadata)
+    provider.force_flush()
+    reader.get_metrics_data()
+    send_us = (time.process_time() - t0) / n * 1e6
+
+    every = 1 if ratio >= 1.0 else round(1 / ratio)
+    headers = [[("traceparent", b"00-4bf92f3577b34da6a3ce929d%08x-00f067aa0ba902b7-%s"
+                  % (i, b"01" if i % every == 0 else b"00"))] for i in range(n)]
+    records = iter([ConsumerRecord("orders", 0, 0, i, _TS, 0, b"k", value, headers[i], None, 1, 200, 60)
+                    for i in range(n)])
+    consumer = SimpleNamespace(config={"client_id": "c1", "group_id": "g", "bootstrap_servers": "127.0.0.1:9092"},
+                               highwater=lambda _tp: n + 10)
+    next_ = _consumer.make_next_wrapper(runtime)
+    t0 = time.process_time()
+    for _ in range(n):
+        next_(lambda: next(records), consumer, (), {})
+    _consumer.end_process(runtime, _consumer.state_of(consumer))
+    provider.force_flush()
+    reader.get_metrics_data()
+    next_us = (time.process_time() - t0) / n * 1e6
+    provider.shutdown()
+    meter_provider.shutdown()
+    return send_us, next_us
+
+
+def run(bootstrap: str, quick: bool = False) -> list[Result]:
+    n = 5_000 if quick else 20_000
+    results: list[Result] = []
+    for label, ratio, metrics in (("100%", 1.0, True), ("1%", 0.01, True), ("1% no metrics", 0.01, False)):
+        send_us, next_us = min(measure(ratio, metrics, n) for _ in range(3))
+        results.append(Result(f"send wrapper {label}", send_us, "µs/msg"))
+        results.append(Result(f"__next__ wrapper {label}", next_us, "µs/msg"))
+    return results
