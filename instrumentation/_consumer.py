@@ -239,33 +239,43 @@ def make_next_wrapper(runtime: Runtime) -> Callable[..., Any]:
     return next_
 
 
-def _poll_span(runtime: Runtime, st: ConsumerState, result: dict[Any, list[Any]], start_ns: int) -> None:
-    topics = {tp.topic for tp in result}
-    count = sum(len(records) for records in result.values())
-    name = "poll " + next(iter(topics)) if len(topics) == 1 else "poll"
-    span = runtime.tracer.start_span(name, kind=SpanKind.CLIENT, start_time=start_ns)
-    batch_links: list[Link] = []
-    recording = span.is_recording()
+def batch_links(result: dict[Any, list[Any]]) -> list[Link]:
+    """One link per record of a poll result that carries a creation context (partition and offset attributes)."""
+    links: list[Link] = []
     for records in result.values():
         for record in records:
             creation = _propagation.span_context_of(_propagation.extract(record.headers))
             if creation.is_valid:
-                link_attrs = {ma.MESSAGING_DESTINATION_PARTITION_ID: str(record.partition),
-                              ma.MESSAGING_KAFKA_OFFSET: record.offset}
-                batch_links.append(Link(creation, link_attrs))
-    if recording:
-        attrs: dict[str, Any] = {ma.MESSAGING_SYSTEM: "kafka", ma.MESSAGING_OPERATION_NAME: "poll",
-                                 ma.MESSAGING_OPERATION_TYPE: "receive", ma.MESSAGING_BATCH_MESSAGE_COUNT: count}
-        if len(topics) == 1:
-            attrs[ma.MESSAGING_DESTINATION_NAME] = next(iter(topics))
-        if st.group:
-            attrs[ma.MESSAGING_CONSUMER_GROUP_NAME] = st.group
-        add_client_attributes(attrs, st.client_id, st.host, st.port)
-        set_attributes(span, attrs)
-        for link in batch_links:
-            span.add_link(link.context, link.attributes)
-    span.end()
-    runtime.local.batch_links = batch_links
+                links.append(Link(creation, {ma.MESSAGING_DESTINATION_PARTITION_ID: str(record.partition),
+                                             ma.MESSAGING_KAFKA_OFFSET: record.offset}))
+    return links
+
+
+def _poll_span(runtime: Runtime, st: ConsumerState, result: dict[Any, list[Any]], start_ns: int) -> None:
+    # the batch's links are computed now only for a recording poll span; otherwise when a recording send
+    # needs them for fan-in (Runtime.pending_batch_links)
+    runtime.local.batch = result
+    runtime.local.batch_links = None
+    fast = runtime.fast
+    if fast is None or fast.drop_ids(get_current_span().get_span_context()) is None:
+        topics = {tp.topic for tp in result}
+        name = "poll " + next(iter(topics)) if len(topics) == 1 else "poll"
+        span = runtime.tracer.start_span(name, kind=SpanKind.CLIENT, start_time=start_ns)
+        if span.is_recording():
+            links = batch_links(result)
+            runtime.local.batch_links = links
+            count = sum(len(records) for records in result.values())
+            attrs: dict[str, Any] = {ma.MESSAGING_SYSTEM: "kafka", ma.MESSAGING_OPERATION_NAME: "poll",
+                                     ma.MESSAGING_OPERATION_TYPE: "receive", ma.MESSAGING_BATCH_MESSAGE_COUNT: count}
+            if len(topics) == 1:
+                attrs[ma.MESSAGING_DESTINATION_NAME] = next(iter(topics))
+            if st.group:
+                attrs[ma.MESSAGING_CONSUMER_GROUP_NAME] = st.group
+            add_client_attributes(attrs, st.client_id, st.host, st.port)
+            set_attributes(span, attrs)
+            for link in links:
+                span.add_link(link.context, link.attributes)
+        span.end()
     if runtime.metrics is not None:
         now = _time_ns()
         by_topic: dict[str, int] = {}
@@ -286,6 +296,7 @@ def make_poll_wrapper(runtime: Runtime) -> Callable[..., Any]:
         end_process(runtime, st)
         if not is_instrumentation_enabled():
             return wrapped(*args, **kwargs)
+        runtime.local.batch = None
         runtime.local.batch_links = None
         runtime.local.consumer = weakref.ref(instance)
         start_ns = _time_ns()

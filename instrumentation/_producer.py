@@ -176,7 +176,7 @@ def _start(runtime: Runtime, instance: Any, args: tuple[Any, ...],
                     log_once("inject", exc)
             return args, kwargs, None, topic
     links = None
-    if getattr(runtime.local, "batch_links", None) and getattr(current, "kind", None) is not SpanKind.CONSUMER:
+    if getattr(runtime.local, "batch", None) and getattr(current, "kind", None) is not SpanKind.CONSUMER:
         links = runtime.pending_batch_links()
     span = runtime.tracer.start_span("send " + topic, kind=SpanKind.PRODUCER, links=links)
     if span.is_recording():

@@ -83,9 +83,20 @@ class Runtime:
         return value if isinstance(value, str) and value else None
 
     def pending_batch_links(self) -> list[Link]:
-        """Links to every input of the last poll batch on this thread (fan-in lineage), possibly empty."""
+        """Links to every input of the last poll batch on this thread (fan-in lineage), possibly empty.
+
+        Computed from the batch on first use when the poll span did not record (so unsampled polls pay nothing).
+        """
         links: list[Link] | None = getattr(self.local, "batch_links", None)
-        return links or []
+        if links is None:
+            batch = getattr(self.local, "batch", None)
+            if not batch:
+                return []
+            from eventlens.instrumentation._consumer import batch_links
+
+            links = batch_links(batch)
+            self.local.batch_links = links
+        return links
 
 
 def key_text(key: object) -> str | None:

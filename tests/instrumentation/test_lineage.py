@@ -7,7 +7,12 @@ import time
 
 import pytest
 from conftest import Otel, consume_each, new_consumer, poll_all
+from eventlens.instrumentation import KafkaInstrumentor
 from kafka import KafkaProducer
+from opentelemetry.sdk.trace import SpanLimits, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON, Sampler, SamplingResult
+from opentelemetry.trace import SpanKind
 
 pytestmark = pytest.mark.kafka
 
@@ -89,3 +94,41 @@ def test_group_with_two_members_traces_every_record_once(kafka_bootstrap, make_t
     assert keys == sorted(deliveries)
     assert len(set(deliveries)) == sent
     assert {dict(s.attributes or {})["messaging.consumer.group.name"] for s in process} == {group}
+
+
+class _DropPolls(Sampler):
+    """Samples every span except CLIENT ones (poll, commit)."""
+
+    def should_sample(self, parent_context, trace_id, name, kind=None, attributes=None, links=None,  # noqa: PLR0917
+                      trace_state=None) -> SamplingResult:
+        if kind is SpanKind.CLIENT:
+            return ALWAYS_OFF.should_sample(parent_context, trace_id, name, kind, attributes, links, trace_state)
+        return ALWAYS_ON.should_sample(parent_context, trace_id, name, kind, attributes, links, trace_state)
+
+    def get_description(self) -> str:
+        return "drop-polls"
+
+
+def test_fan_in_links_survive_an_unrecorded_poll_span(kafka_bootstrap, make_topic, otel: Otel, instrument):
+    """When the poll span is not recorded, a recorded send after the batch still links every input."""
+    instrument()
+    KafkaInstrumentor().uninstrument()
+    provider = TracerProvider(sampler=_DropPolls(), span_limits=SpanLimits(max_links=1024))
+    provider.add_span_processor(SimpleSpanProcessor(otel.exporter))
+    KafkaInstrumentor().instrument(tracer_provider=provider, meter_provider=otel.meter_provider)
+    source, sink = make_topic(1, "-in"), make_topic(1, "-out")
+    producer = KafkaProducer(bootstrap_servers=kafka_bootstrap)
+    for i in range(4):
+        producer.send(source, f"{i}".encode())
+    producer.flush(timeout=60)
+    inputs = {s.context.span_id for s in otel.wait_spans(f"send {source}", 4)}
+    consumer = new_consumer(kafka_bootstrap, source, max_poll_records=10)
+    linked: set[int] = set()
+    for _batch in poll_all(consumer, 4):
+        producer.send(sink, b"aggregate").get(timeout=60)
+        out = otel.wait_spans(f"send {sink}", 1)[-1]
+        linked |= {link.context.span_id for link in out.links}
+    consumer.close()
+    producer.close()
+    assert linked == inputs
+    assert not [s for s in otel.spans() if s.name.startswith("poll")]
