@@ -11,6 +11,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from opentelemetry.semconv._incubating.attributes import messaging_attributes as ma
+
+from eventlens.instrumentation import attributes
 from eventlens.instrumentation._propagation import header_text
 
 STRUCTURED_PREFIX = "application/cloudevents"
@@ -93,3 +96,19 @@ def read_cloudevent(headers: Sequence[Any] | None, value: object) -> CloudEvent 
         if structured is not None:
             return structured
     return from_binary(headers)
+
+
+def add_event_attributes(attrs: dict[str, Any], event: CloudEvent | None) -> str | None:
+    """Add the CloudEvents attributes (id, type, source, spec version) to a span's attributes; returns the type."""
+    if event is None:
+        return None
+    if event.id:
+        attrs[attributes.CLOUDEVENTS_EVENT_ID] = event.id
+        attrs[ma.MESSAGING_MESSAGE_ID] = event.id
+    if event.type:
+        attrs[attributes.CLOUDEVENTS_EVENT_TYPE] = event.type
+    if event.source:
+        attrs[attributes.CLOUDEVENTS_EVENT_SOURCE] = event.source
+    if event.spec_version:
+        attrs[attributes.CLOUDEVENTS_EVENT_SPEC_VERSION] = event.spec_version
+    return event.type

@@ -100,22 +100,6 @@ def _lag_offsets(instance: Any, record: Any) -> int | None:
     return max(0, high - int(record.offset) - 1)
 
 
-def _add_event_attributes(attrs: dict[str, Any], event: _cloudevents.CloudEvent | None) -> str | None:
-    """Add the CloudEvents attributes; returns the event type."""
-    if event is None:
-        return None
-    if event.id:
-        attrs[attributes.CLOUDEVENTS_EVENT_ID] = event.id
-        attrs[ma.MESSAGING_MESSAGE_ID] = event.id
-    if event.type:
-        attrs[attributes.CLOUDEVENTS_EVENT_TYPE] = event.type
-    if event.source:
-        attrs[attributes.CLOUDEVENTS_EVENT_SOURCE] = event.source
-    if event.spec_version:
-        attrs[attributes.CLOUDEVENTS_EVENT_SPEC_VERSION] = event.spec_version
-    return event.type
-
-
 def process_attributes(runtime: Runtime, st: ConsumerState, instance: Any, record: Any, *,
                        now_ns: int, event: _cloudevents.CloudEvent | None) -> dict[str, Any]:
     """The attributes of a process span for `record` consumed at `now_ns`."""
@@ -140,7 +124,7 @@ def process_attributes(runtime: Runtime, st: ConsumerState, instance: Any, recor
         if lag is not None:
             attrs[attributes.LAG_OFFSETS] = lag
     add_exchange_attributes(attrs, record.headers)
-    event_type = _add_event_attributes(attrs, event)
+    event_type = _cloudevents.add_event_attributes(attrs, event)
     user_type = runtime.event_type(record)
     if user_type is not None:
         attrs[attributes.EVENT_TYPE] = user_type

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from eventlens.instrumentation import _propagation, attributes
+from eventlens.instrumentation import _cloudevents, _propagation, attributes
 from eventlens.instrumentation._runtime import (
     Runtime,
     SentRecord,
@@ -148,9 +148,11 @@ def _send_attributes(runtime: Runtime, instance: Any, topic: str, call: tuple[tu
                 attrs[attributes.DEAD_LETTER_REASON] = options.reason
         if options.outbox:
             attrs[attributes.OUTBOX] = True
-    event_type = None
+    # A CloudEvent in binary mode names itself in its `ce_*` headers; a user's getter still takes precedence.
+    event_type = _cloudevents.add_event_attributes(attrs, _cloudevents.from_binary(headers))
     if runtime.options.event_type_getter is not None:
-        event_type = runtime.event_type(SentRecord(topic, value, key, headers if isinstance(headers, list) else None))
+        event_type = runtime.event_type(SentRecord(topic, value, key, headers if isinstance(headers, list) else None)) \
+            or event_type
     if event_type is not None:
         attrs[attributes.EVENT_TYPE] = event_type
     add_payload_attributes(runtime, attrs, topic, value, event_type)

@@ -48,6 +48,8 @@ class KafkaInstrumentor(BaseInstrumentor):  # type: ignore[misc]
             process_parent=bool(kwargs.get("process_parent", True)),
             capture_payload=bool(kwargs.get("capture_payload", False)),
             metrics=bool(kwargs.get("metrics", True)),
+            fingerprint_first_n=int(kwargs.get("fingerprint_first_n", Options.fingerprint_first_n)),
+            fingerprint_every=int(kwargs.get("fingerprint_every", Options.fingerprint_every)),
         )
         runtime = Runtime.build(kwargs.get("tracer_provider"), kwargs.get("meter_provider"), options)
         wrap_function_wrapper(kafka.KafkaProducer, "send", _producer.make_send_wrapper(runtime))

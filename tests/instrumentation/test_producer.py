@@ -126,3 +126,28 @@ def test_other_headers_kept_byte_for_byte_and_in_order(kafka_bootstrap, topic_na
     assert others == [h for h in original if h[0] != "traceparent"]
     parents = [v for k, v in record.headers if k == "traceparent"]
     assert len(parents) == 1 and parents[0] != b"00-stale"
+
+
+def test_binary_cloudevent_send_carries_event_id_and_type(kafka_bootstrap, topic_name, instrumented: Otel):
+    """A send whose headers describe a binary-mode CloudEvent records its id, type and source on the span."""
+    producer = KafkaProducer(bootstrap_servers=kafka_bootstrap)
+    headers = [("ce_specversion", b"1.0"), ("ce_id", b"e-42"), ("ce_source", b"/shop"),
+               ("ce_type", b"com.example.placed")]
+    producer.send(topic_name, b"{}", headers=headers).get(timeout=60)
+    producer.close()
+    (span,) = instrumented.wait_spans(f"send {topic_name}", 1)
+    attrs = span.attributes or {}
+    assert (attrs["cloudevents.event_id"], attrs["cloudevents.event_type"], attrs["cloudevents.event_source"]) == (
+        "e-42", "com.example.placed", "/shop")
+
+
+def test_fingerprint_sampling_options_are_honoured(kafka_bootstrap, topic_name, instrument):
+    """`fingerprint_first_n` and `fingerprint_every` decide which sends carry a schema fingerprint."""
+    otel = instrument(fingerprint_first_n=1, fingerprint_every=2)
+    producer = KafkaProducer(bootstrap_servers=kafka_bootstrap)
+    for i in range(5):
+        producer.send(topic_name, b'{"n": %d}' % i).get(timeout=60)
+    producer.close()
+    spans = sorted(otel.wait_spans(f"send {topic_name}", 5), key=lambda s: s.start_time or 0)
+    marked = [("eventlens.schema.fingerprint" in (s.attributes or {})) for s in spans]
+    assert marked == [True, False, True, False, True]
