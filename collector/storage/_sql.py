@@ -52,6 +52,18 @@ def _edge_order(item: tuple[rollup.EdgeKey, rollup.EdgeAcc]) -> tuple[int, str, 
     return (m, p or "", t, g or "", c or "")
 
 
+def check_schema_version(found: int | None, expected: int, where: str, remedy: str) -> None:
+    """Refuse a store written by another eventlens schema (`found`; None = created before versions were kept).
+
+    Queries against a different layout would silently return nothing, so opening fails loudly instead.
+    """
+    if found == expected:
+        return
+    was = "an unversioned schema (eventlens before schema versions)" if found is None else f"schema version {found}"
+    raise StoreError(f"{where} was written with {was}, but this eventlens uses schema version {expected}; "
+                     f"{remedy}")
+
+
 def _none(value: str) -> str | None:
     return value or None
 

@@ -18,7 +18,8 @@ from typing import Any
 import psycopg
 from eventlens.collector import rollup
 from eventlens.collector.storage import _rows
-from eventlens.collector.storage._sql import Cursor, SQLStore
+from eventlens.collector.storage._sql import Cursor, SQLStore, check_schema_version
+from eventlens.collector.storage.api import StoreError
 
 SCHEMA_VERSION = 1
 _SCHEMA_LOCK = 0x6576656E746C656E  # "eventlen": serialises schema creation between collectors
@@ -46,10 +47,26 @@ class PostgresStore(SQLStore):
         self._connections_lock = threading.Lock()
         self._closed = False
         schema = resources.files("eventlens.collector.storage").joinpath("schema_postgres.sql").read_text()
+        try:
+            self._create_schema(schema)
+        except StoreError:
+            self.close()
+            raise
+
+    def _create_schema(self, schema: str) -> None:
+        """Create the tables in a new database, or check an existing one's schema version (row in `meta`)."""
         with self._guard("schema creation"):
             conn = self._conn()
             with conn.transaction():
                 conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
+                if _scalar(conn, "SELECT to_regclass('spans') IS NOT NULL"):
+                    found = None
+                    if _scalar(conn, "SELECT to_regclass('meta') IS NOT NULL"):
+                        row = conn.execute("SELECT value FROM meta WHERE name = 'schema_version'").fetchone()
+                        found = None if row is None else int(row[0])
+                    check_schema_version(found, SCHEMA_VERSION, "PostgreSQL database",
+                                         "use a new, empty database (or drop this one's eventlens tables) and "
+                                         "let the collector create them")
                 conn.execute(schema)
                 conn.execute("INSERT INTO meta (name, value) VALUES ('span_count', 0) ON CONFLICT DO NOTHING")
                 conn.execute("INSERT INTO meta (name, value) VALUES ('schema_version', %s) ON CONFLICT DO NOTHING",
@@ -110,3 +127,9 @@ class PostgresStore(SQLStore):
                     conn.close()
             self._connections.clear()
         self._local = threading.local()
+
+
+def _scalar(conn: psycopg.Connection[Any], sql: str) -> Any:
+    """The first column of a one-row query."""
+    row = conn.execute(sql).fetchone()
+    return None if row is None else row[0]

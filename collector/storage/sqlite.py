@@ -23,7 +23,8 @@ from pathlib import Path
 
 from eventlens.collector import rollup
 from eventlens.collector.storage import _rows
-from eventlens.collector.storage._sql import Cursor, SQLStore
+from eventlens.collector.storage._sql import Cursor, SQLStore, check_schema_version
+from eventlens.collector.storage.api import StoreError
 
 SCHEMA_VERSION = 1
 _INSERT = (f"INSERT INTO spans ({', '.join(_rows.SPAN_COLUMNS)}) VALUES ({', '.join('?' * len(_rows.SPAN_COLUMNS))}) "
@@ -55,15 +56,37 @@ class SQLiteStore(SQLStore):
         self._checkpoint_interval_s = checkpoint_interval_s
         self._checkpointer: threading.Thread | None = None
         self._stop = threading.Event()
+        try:
+            self._create_schema()
+        except StoreError:
+            self.close()
+            raise
+        except sqlite3.Error as exc:
+            self.close()
+            raise StoreError(f"opening {self.path} failed: {exc}") from exc
+
+    def _create_schema(self) -> None:
+        """Create the tables in a new file, or check an existing file's schema version (`PRAGMA user_version`)."""
         conn = self._conn()
         with self._write_lock:
             conn.execute("BEGIN IMMEDIATE")
+            try:
+                version = conn.execute("PRAGMA user_version").fetchone()[0]
+                tables = conn.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table'").fetchone()[0]
+                if tables:
+                    check_schema_version(version or _meta_version(conn), SCHEMA_VERSION, f"SQLite file {self.path}",
+                                         "delete the file (or point EVENTLENS_STORE at a new one) and let the "
+                                         "collector create it anew")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
             for statement in _statements(resources.files("eventlens.collector.storage")
                                          .joinpath("schema_sqlite.sql").read_text()):
                 conn.execute(statement)
             conn.execute("INSERT INTO meta (name, value) VALUES ('span_count', 0) ON CONFLICT DO NOTHING")
             conn.execute("INSERT INTO meta (name, value) VALUES ('schema_version', ?) ON CONFLICT DO NOTHING",
                          (SCHEMA_VERSION,))
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             conn.execute("COMMIT")
 
     def _errors(self) -> tuple[type[BaseException], ...]:
@@ -149,6 +172,15 @@ class SQLiteStore(SQLStore):
                     conn.close()
             self._connections.clear()
         self._local = threading.local()
+
+
+def _meta_version(conn: sqlite3.Connection) -> int | None:
+    """The schema version a file written before `user_version` was set keeps in `meta` (None if absent)."""
+    try:
+        row = conn.execute("SELECT value FROM meta WHERE name = 'schema_version'").fetchone()
+    except sqlite3.OperationalError:  # no meta table: older than schema versions
+        return None
+    return None if row is None else int(row[0])
 
 
 def _statements(script: str) -> list[str]:

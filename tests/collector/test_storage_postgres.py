@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import psycopg
 import pytest
-from eventlens.collector.storage.api import open_store
-from eventlens.collector.storage.postgres import PostgresStore
+from eventlens.collector.storage.api import StoreError, open_store
+from eventlens.collector.storage.postgres import SCHEMA_VERSION, PostgresStore
 from storage_contract import StoreContract
 
 from eventlens.testing import producer_consumer_pair
@@ -45,3 +46,23 @@ def test_two_stores_on_one_database_store_a_batch_once(make_store):
     assert a.write_spans(batch) + b.write_spans(batch) == 2
     assert a.span_count() == 2
     assert sum(r.count for r in b.edge_rollups(0, 2**62) if r.consumer == "billing") == 1
+
+
+def test_database_of_another_schema_version_is_refused_with_both_versions(postgres_dsn):
+    """A database written by another eventlens schema raises StoreError naming both versions and the remedy."""
+    PostgresStore(postgres_dsn).close()
+    with psycopg.connect(postgres_dsn, autocommit=True) as conn:
+        conn.execute("UPDATE meta SET value = 99 WHERE name = 'schema_version'")
+    with pytest.raises(StoreError) as err:
+        PostgresStore(postgres_dsn)
+    message = str(err.value)
+    assert "99" in message and f"version {SCHEMA_VERSION}" in message and "new, empty database" in message
+
+
+def test_new_database_records_schema_version_and_reopens(postgres_dsn):
+    """A new database gets its schema version row and opens again without complaint."""
+    PostgresStore(postgres_dsn).close()
+    with psycopg.connect(postgres_dsn, autocommit=True) as conn:
+        row = conn.execute("SELECT value FROM meta WHERE name = 'schema_version'").fetchone()
+    assert row is not None and row[0] == SCHEMA_VERSION
+    PostgresStore(postgres_dsn).close()

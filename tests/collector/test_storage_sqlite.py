@@ -6,8 +6,8 @@ import multiprocessing
 import sqlite3
 
 import pytest
-from eventlens.collector.storage.api import open_store
-from eventlens.collector.storage.sqlite import SQLiteStore
+from eventlens.collector.storage.api import StoreError, open_store
+from eventlens.collector.storage.sqlite import SCHEMA_VERSION, SQLiteStore
 from storage_contract import StoreContract
 
 from eventlens.testing import span_record
@@ -95,3 +95,37 @@ def test_open_store_rejects_unknown_option(tmp_path):
     """An unknown SQLite URL option is an error, not silently ignored."""
     with pytest.raises(ValueError, match="bogus"):
         open_store(f"sqlite:///{tmp_path}/x.db?bogus=1")
+
+
+def test_file_of_another_schema_version_is_refused_with_both_versions(tmp_path):
+    """A file written by another eventlens schema raises StoreError naming both versions and the remedy."""
+    path = tmp_path / "old.db"
+    SQLiteStore(path).close()
+    with sqlite3.connect(path) as conn:
+        conn.execute("PRAGMA user_version = 99")
+    with pytest.raises(StoreError) as err:
+        SQLiteStore(path)
+    message = str(err.value)
+    assert "99" in message and f"version {SCHEMA_VERSION}" in message and "delete the file" in message
+
+
+def test_unversioned_file_with_other_tables_is_refused(tmp_path):
+    """A file holding tables but no eventlens schema version is refused, not silently read as empty."""
+    path = tmp_path / "foreign.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE spans (x INTEGER)")
+    with pytest.raises(StoreError, match="unversioned"):
+        SQLiteStore(path)
+
+
+def test_new_file_records_schema_version_and_reopens(tmp_path):
+    """A new file gets `PRAGMA user_version` set and opens again without complaint, keeping its spans."""
+    path = tmp_path / "new.db"
+    store = SQLiteStore(path)
+    store.write_spans([span_record()])
+    store.close()
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    again = SQLiteStore(path)
+    assert again.span_count() == 1
+    again.close()
