@@ -12,6 +12,7 @@ from concurrent.futures import Future
 from eventlens.collector.metrics import CollectorMetrics
 from eventlens.collector.otlp import DecodedTraces
 from eventlens.collector.pipeline import BatchResult, IngestPipeline, PipelineClosed, QueueFull
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
 
 class Refusal(enum.StrEnum):
@@ -28,6 +29,15 @@ class Refused(RuntimeError):
     def __init__(self, reason: Refusal, message: str) -> None:
         super().__init__(message)
         self.reason = reason
+
+
+def trace_response(decoded: DecodedTraces) -> ExportTraceServiceResponse:
+    """The OTLP answer to a stored request: partial success when single spans were rejected."""
+    response = ExportTraceServiceResponse()
+    if decoded.rejected:
+        response.partial_success.rejected_spans = decoded.rejected
+        response.partial_success.error_message = decoded.reason
+    return response
 
 
 class Ingest:
@@ -57,6 +67,11 @@ class Ingest:
     def stored(self, receiver: str) -> None:
         """Count an acknowledged request."""
         self.metrics.requests.labels(receiver, "traces", "ok").inc()
+
+    def metrics_received(self, receiver: str, points: int) -> None:
+        """Count an accepted /v1/metrics request and its data points (validated, not stored)."""
+        self.metrics.metric_points.labels(receiver).inc(points)
+        self.metrics.requests.labels(receiver, "metrics", "ok").inc()
 
     def failed(self, receiver: str, spans: int, error: BaseException) -> Refused:
         """Count a request whose store write failed; returns the `Refused` to answer with."""

@@ -23,6 +23,8 @@ LATENCY_BUCKETS_S: tuple[float, ...] = (
     0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0, 30.0, 60.0, 300.0, 900.0,
 )
 """Upper bounds (inclusive) of the latency buckets; a rollup's histogram has one more, overflow, bucket."""
+N_LATENCY_BUCKETS = len(LATENCY_BUCKETS_S) + 1
+"""Buckets in a rollup's latency histogram: one per bound plus the overflow bucket."""
 
 
 class SpanKind(enum.IntEnum):

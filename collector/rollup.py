@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 
 from eventlens.collector.model import (
     LATENCY_BUCKETS_S,
+    N_LATENCY_BUCKETS,
     NS_PER_MINUTE,
     NS_PER_S,
     EdgeRollup,
@@ -36,7 +37,7 @@ from eventlens.collector.model import (
 DEFAULT_PENDING_TTL_NS = 5 * NS_PER_MINUTE
 """How long a consumption waits for its producer span before it is counted as a partial edge."""
 
-N_BUCKETS = len(LATENCY_BUCKETS_S) + 1
+N_BUCKETS = N_LATENCY_BUCKETS
 
 EdgeKey = tuple[int, str | None, str, str | None, str | None]
 """(minute, producer service, topic, consumer group, consumer service)."""

@@ -20,8 +20,8 @@ from eventlens.instrumentation._runtime import (
     add_client_attributes,
     add_exchange_attributes,
     add_payload_attributes,
-    error_type,
     key_text,
+    record_error,
     server_of,
     set_attributes,
 )
@@ -30,15 +30,12 @@ from kafka import TopicPartition
 from opentelemetry import context as otel_context
 from opentelemetry.instrumentation.utils import is_instrumentation_enabled
 from opentelemetry.semconv._incubating.attributes import messaging_attributes as ma
-from opentelemetry.semconv.attributes.error_attributes import ERROR_TYPE
 from opentelemetry.trace import (
     INVALID_SPAN,
     Link,
     NonRecordingSpan,
     Span,
     SpanKind,
-    Status,
-    StatusCode,
     get_current_span,
     set_span_in_context,
 )
@@ -334,11 +331,7 @@ def make_commit_wrapper(runtime: Runtime, operation: str = "commit") -> Callable
         try:
             return wrapped(*args, **kwargs)
         except BaseException as exc:
-            error = error_type(exc)
-            if span.is_recording():
-                span.set_attribute(ERROR_TYPE, error)
-                span.record_exception(exc)
-                span.set_status(Status(StatusCode.ERROR, str(exc)[:256]))
+            error = record_error(span, exc)
             raise
         finally:
             span.end()
@@ -384,11 +377,7 @@ def processing_span(runtime: Runtime | None, record: Any, consumer: Any = None) 
     try:
         yield span
     except BaseException as exc:
-        error = error_type(exc)
-        if span.is_recording():
-            span.set_attribute(ERROR_TYPE, error)
-            span.record_exception(exc)
-            span.set_status(Status(StatusCode.ERROR, str(exc)[:256]))
+        error = record_error(span, exc)
         raise
     finally:
         try:

@@ -21,6 +21,7 @@ from eventlens.instrumentation._runtime import (
     body_size,
     error_type,
     key_text,
+    record_error,
     server_of,
     set_attributes,
 )
@@ -28,8 +29,7 @@ from eventlens.instrumentation._safety import log_once
 from eventlens.instrumentation.patterns import SEND_OPTIONS
 from opentelemetry.instrumentation.utils import is_instrumentation_enabled
 from opentelemetry.semconv._incubating.attributes import messaging_attributes as ma
-from opentelemetry.semconv.attributes.error_attributes import ERROR_TYPE
-from opentelemetry.trace import Span, SpanKind, Status, StatusCode, get_current_span
+from opentelemetry.trace import Span, SpanKind, get_current_span
 
 _HEADERS_POS = 3
 _STATE = "_eventlens_producer"
@@ -64,13 +64,9 @@ class _Delivery:
 
     def error(self, exc: BaseException) -> None:
         try:
-            kind = error_type(exc)
             span = self.span
+            kind = record_error(span, exc) if span is not None else error_type(exc)
             if span is not None:
-                if span.is_recording():
-                    span.set_attribute(ERROR_TYPE, kind)
-                    span.record_exception(exc)
-                    span.set_status(Status(StatusCode.ERROR, str(exc)[:256]))
                 span.end()
             if self.metrics is not None:
                 self.metrics.record_send(self.topic, (_time_ns() - self.start_ns) / 1e9, kind)

@@ -13,7 +13,8 @@ from eventlens.instrumentation._sampling import FastSampling
 from eventlens.instrumentation._schema import FingerprintSampler
 from opentelemetry import trace
 from opentelemetry.metrics import MeterProvider
-from opentelemetry.trace import Link, Span, Tracer, TracerProvider
+from opentelemetry.semconv.attributes.error_attributes import ERROR_TYPE
+from opentelemetry.trace import Link, Span, Status, StatusCode, Tracer, TracerProvider
 
 from eventlens import __version__
 
@@ -150,6 +151,16 @@ def error_type(exc: BaseException) -> str:
     if isinstance(message, str) and message and message.isupper():
         return message
     return type(exc).__qualname__
+
+
+def record_error(span: Span, exc: BaseException) -> str:
+    """Mark a span failed (`error.type`, the exception event, ERROR status) when it records; returns the type."""
+    kind = error_type(exc)
+    if span.is_recording():
+        span.set_attribute(ERROR_TYPE, kind)
+        span.record_exception(exc)
+        span.set_status(Status(StatusCode.ERROR, str(exc)[:256]))
+    return kind
 
 
 def add_client_attributes(attrs: dict[str, Any], client_id: str | None, host: str | None, port: int | None) -> None:

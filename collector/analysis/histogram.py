@@ -5,9 +5,9 @@ from __future__ import annotations
 import operator
 from collections.abc import Iterable, Sequence
 
-from eventlens.collector.model import LATENCY_BUCKETS_S, LatencySummary
+from eventlens.collector.model import LATENCY_BUCKETS_S, N_LATENCY_BUCKETS, LatencySummary
 
-N_BUCKETS = len(LATENCY_BUCKETS_S) + 1
+N_BUCKETS = N_LATENCY_BUCKETS
 
 
 def add_into(total: list[int], hist: Sequence[int]) -> list[int]:

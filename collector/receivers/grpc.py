@@ -12,7 +12,7 @@ import hmac
 from concurrent import futures
 
 import grpc
-from eventlens.collector.ingest import Ingest, Refused
+from eventlens.collector.ingest import Ingest, Refused, trace_response
 from eventlens.collector.otlp import count_metric_points, flatten
 from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2_grpc
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
@@ -61,10 +61,7 @@ class TraceServicer(trace_service_pb2_grpc.TraceServiceServicer):
         except Exception as exc:
             context.abort(grpc.StatusCode.UNAVAILABLE, str(self.ingest.failed(RECEIVER, len(decoded.spans), exc)))
         self.ingest.stored(RECEIVER)
-        response = ExportTraceServiceResponse()
-        if decoded.rejected:
-            response.partial_success.rejected_spans = decoded.rejected
-            response.partial_success.error_message = decoded.reason
+        response = trace_response(decoded)
         return response
 
 
@@ -79,8 +76,7 @@ class MetricsServicer(metrics_service_pb2_grpc.MetricsServiceServicer):
                context: grpc.ServicerContext) -> ExportMetricsServiceResponse:
         """Count the data points."""
         _check_token(context, self.token, self.ingest, "metrics")
-        self.ingest.metrics.metric_points.labels(RECEIVER).inc(count_metric_points(request))
-        self.ingest.metrics.requests.labels(RECEIVER, "metrics", "ok").inc()
+        self.ingest.metrics_received(RECEIVER, count_metric_points(request))
         return ExportMetricsServiceResponse()
 
 

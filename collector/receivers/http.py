@@ -14,7 +14,7 @@ import zlib
 from collections.abc import Callable
 from typing import TypeVar
 
-from eventlens.collector.ingest import Ingest, Refusal, Refused
+from eventlens.collector.ingest import Ingest, Refusal, Refused, trace_response
 from eventlens.collector.otlp import (
     DecodeError,
     UnsupportedContentType,
@@ -26,7 +26,6 @@ from google.protobuf import json_format
 from google.protobuf.message import Message
 from google.rpc import status_pb2
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceResponse
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
@@ -79,10 +78,7 @@ class HttpReceiver:
         except Exception as exc:
             return self._answer_retry(self.ingest.failed(RECEIVER, len(decoded.spans), exc), as_json)
         self.ingest.stored(RECEIVER)
-        response = ExportTraceServiceResponse()
-        if decoded.rejected:
-            response.partial_success.rejected_spans = decoded.rejected
-            response.partial_success.error_message = decoded.reason
+        response = trace_response(decoded)
         return _message(response, 200, as_json)
 
     async def metrics(self, request: Request) -> Response:
@@ -98,8 +94,7 @@ class HttpReceiver:
             return self._refuse("metrics", "too_large", 413, str(exc), as_json)
         except DecodeError as exc:
             return self._refuse("metrics", "malformed", 400, str(exc), as_json)
-        self.ingest.metrics.metric_points.labels(RECEIVER).inc(points)
-        self.ingest.metrics.requests.labels(RECEIVER, "metrics", "ok").inc()
+        self.ingest.metrics_received(RECEIVER, points)
         return _message(ExportMetricsServiceResponse(), 200, as_json)
 
     async def _prelude(self, request: Request, signal: str) -> tuple[bool, Response | None]:
