@@ -39,6 +39,7 @@ def collector(  # noqa: PLR0917 (Typer maps each parameter to a flag)
     max_body_bytes: int | None = _opt("max_body_bytes"),
     queue_spans: int | None = _opt("queue_spans"),
     batch_spans: int | None = _opt("batch_spans"),
+    ingest_workers: int | None = _opt("ingest_workers"),
     retry_after_s: int | None = _opt("retry_after_s"),
     max_connections: int | None = _opt("max_connections"),
     kafka_bootstrap: str | None = _opt("kafka_bootstrap"),

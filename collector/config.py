@@ -44,6 +44,10 @@ SETTINGS: tuple[Setting, ...] = (
             "Spans the ingest queue holds before answering 429 / UNAVAILABLE (bounds memory)."),
     Setting("batch_spans", "EVENTLENS_BATCH_SPANS", "--batch-spans",
             "Most spans the writer coalesces into one store transaction."),
+    Setting("ingest_workers", "EVENTLENS_INGEST_WORKERS", "--ingest-workers",
+            "Processes that decode and store OTLP/HTTP trace requests in parallel (0: the collector process does "
+            "it). Set it to the number of cores for high span rates; the queue and batch limits then count body "
+            "bytes at 512 per span."),
     Setting("retry_after_s", "EVENTLENS_RETRY_AFTER_S", "--retry-after",
             "Seconds sent in Retry-After when the queue is full or the store fails."),
     Setting("max_connections", "EVENTLENS_MAX_CONNECTIONS", "--max-connections",
@@ -80,6 +84,7 @@ class CollectorConfig:
     max_body_bytes: int = 16 * 1024 * 1024
     queue_spans: int = 100_000
     batch_spans: int = 8192
+    ingest_workers: int = 0
     retry_after_s: int = 1
     max_connections: int = 256
     kafka_bootstrap: str | None = None
@@ -115,6 +120,8 @@ class CollectorConfig:
         for name in ("max_body_bytes", "queue_spans", "batch_spans", "max_connections"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1")
+        if self.ingest_workers < 0:
+            raise ConfigError("ingest_workers must be 0 (in process) or more")
         if self.lag_interval_s <= 0 or self.retention_interval_s <= 0 or self.retry_after_s < 0:
             raise ConfigError("intervals must be positive and retry_after_s not negative")
 

@@ -12,6 +12,7 @@ from concurrent.futures import Future
 from eventlens.collector.metrics import CollectorMetrics
 from eventlens.collector.otlp import DecodedTraces
 from eventlens.collector.pipeline import BatchResult, IngestPipeline, PipelineClosed, QueueFull
+from eventlens.collector.workers import StoredBody, WorkerPool
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
 
@@ -43,9 +44,11 @@ def trace_response(decoded: DecodedTraces) -> ExportTraceServiceResponse:
 class Ingest:
     """The receivers' entry into the pipeline."""
 
-    def __init__(self, pipeline: IngestPipeline, metrics: CollectorMetrics) -> None:
+    def __init__(self, pipeline: IngestPipeline, metrics: CollectorMetrics, pool: WorkerPool | None = None) -> None:
         self.pipeline = pipeline
         self.metrics = metrics
+        self.pool = pool
+        """Worker processes that decode and store OTLP/HTTP bodies (None: the receiver decodes in process)."""
 
     def submit(self, decoded: DecodedTraces, receiver: str, *, count: bool = True) -> Future[BatchResult]:
         """Count (unless `count` is False: a retry of the same spans) and queue a decoded request; raises
@@ -64,6 +67,25 @@ class Ingest:
             self.metrics.reject(receiver, "traces", Refusal.SHUTTING_DOWN, len(spans))
             raise Refused(Refusal.SHUTTING_DOWN, str(exc)) from exc
 
+    def submit_body(self, body: bytes, content_type: str, receiver: str) -> Future[StoredBody]:
+        """Queue an undecoded body for the worker pool; raises `Refused` when its queue cannot take it."""
+        assert self.pool is not None, "no worker pool configured"
+        try:
+            return self.pool.submit(body, content_type)
+        except QueueFull as exc:
+            self.metrics.reject(receiver, "traces", Refusal.QUEUE_FULL)
+            raise Refused(Refusal.QUEUE_FULL, str(exc)) from exc
+        except PipelineClosed as exc:
+            self.metrics.reject(receiver, "traces", Refusal.SHUTTING_DOWN)
+            raise Refused(Refusal.SHUTTING_DOWN, str(exc)) from exc
+
+    def body_stored(self, receiver: str, stored: StoredBody) -> None:
+        """Count a body a worker decoded and committed (its spans are counted as received here)."""
+        self.metrics.spans_received.labels(receiver).inc(stored.spans + stored.rejected)
+        if stored.rejected:
+            self.metrics.spans_rejected.labels(receiver, "invalid_span").inc(stored.rejected)
+        self.stored(receiver)
+
     def stored(self, receiver: str) -> None:
         """Count an acknowledged request."""
         self.metrics.requests.labels(receiver, "traces", "ok").inc()
@@ -78,11 +100,12 @@ class Ingest:
         self.metrics.reject(receiver, "traces", Refusal.STORE_ERROR, spans)
         return Refused(Refusal.STORE_ERROR, f"store error, retry later: {error}")
 
-    def check_room(self, receiver: str, signal: str = "traces") -> None:
-        """Refuse at once (before reading a body) when the queue is already full."""
+    def check_room(self, receiver: str, signal: str = "traces", *, bodies: bool = False) -> None:
+        """Refuse at once (before reading a body) when the queue is already full (`bodies`: the worker pool's)."""
         if self.pipeline.closing:
             self.metrics.reject(receiver, signal, Refusal.SHUTTING_DOWN)
             raise Refused(Refusal.SHUTTING_DOWN, "the collector is shutting down, retry later")
-        if not self.pipeline.has_room():
+        pool = self.pool if bodies else None
+        if not (pool.has_room() if pool is not None else self.pipeline.has_room()):
             self.metrics.reject(receiver, signal, Refusal.QUEUE_FULL)
             raise Refused(Refusal.QUEUE_FULL, "ingest queue full, retry later")

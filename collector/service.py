@@ -23,6 +23,7 @@ from eventlens.collector.model import NS_PER_S
 from eventlens.collector.pipeline import IngestPipeline
 from eventlens.collector.receivers.http import HttpReceiver
 from eventlens.collector.storage.api import Store, open_store
+from eventlens.collector.workers import BYTES_PER_SPAN, WorkerPool
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -47,7 +48,12 @@ def build_app(ingest: Ingest, store: Store, config: CollectorConfig) -> Starlett
                             retry_after_s=config.retry_after_s)
 
     def health() -> dict[str, Any]:
-        return {"queue_spans": ingest.pipeline.queued_spans, "queue_capacity": ingest.pipeline.max_queue_spans}
+        out: dict[str, Any] = {"queue_spans": ingest.pipeline.queued_spans,
+                               "queue_capacity": ingest.pipeline.max_queue_spans}
+        if ingest.pool is not None:
+            out.update(ingest_workers=ingest.pool.workers, queue_bytes=ingest.pool.queued_bytes,
+                       queue_capacity_bytes=ingest.pool.max_queue_bytes)
+        return out
 
     api = QueryApi(store, token=config.token_value, health=health)
     registry = ingest.metrics.registry
@@ -158,7 +164,11 @@ class Collector:
         self.metrics.queue_capacity.set(config.queue_spans)
         self.pipeline = IngestPipeline(self.store, max_queue_spans=config.queue_spans,
                                        max_batch_spans=config.batch_spans, observer=self.metrics)
-        self.ingest = Ingest(self.pipeline, self.metrics)
+        self.pool = WorkerPool(config.store, config.ingest_workers,
+                               max_queue_bytes=config.queue_spans * BYTES_PER_SPAN,
+                               max_batch_bytes=config.batch_spans * BYTES_PER_SPAN,
+                               observer=self.metrics) if config.ingest_workers else None
+        self.ingest = Ingest(self.pipeline, self.metrics, self.pool)
         self.app = build_app(self.ingest, self.store, config)
         self.http: _Uvicorn | None = None
         self.grpc: Any = None
@@ -190,6 +200,8 @@ class Collector:
         """Bring every configured component up."""
         self.pipeline.start()
         try:
+            if self.pool is not None:
+                self.pool.start()
             if self.config.http_port >= 0:
                 self.http = _Uvicorn(self.app, self.config)
                 self.http.start()
@@ -228,6 +240,8 @@ class Collector:
         self.grpc = None
         self.kafka = None
         self.pipeline.stop()
+        if self.pool is not None:
+            self.pool.stop()
         for component in (self.lag, self.retention):
             if component is not None:
                 try:

@@ -16,6 +16,7 @@ from typing import TypeVar
 
 from eventlens.collector.ingest import Ingest, Refusal, Refused, trace_response
 from eventlens.collector.otlp import (
+    DecodedTraces,
     DecodeError,
     UnsupportedContentType,
     decode_metric_points,
@@ -61,14 +62,20 @@ class HttpReceiver:
         as_json, early = await self._prelude(request, "traces")
         if early is not None:
             return early
+        content_type = "application/json" if as_json else "application/x-protobuf"
         try:
             body = await self._body(request)
-            decoded = await _off_loop_if_large(decode_trace_request, body,
-                                               "application/json" if as_json else "application/x-protobuf")
+            if self.ingest.pool is not None:
+                return await self._traces_in_worker(body, content_type, as_json)
+            return await self._traces_in_process(body, content_type, as_json)
         except BodyTooLarge as exc:
             return self._refuse("traces", "too_large", 413, str(exc), as_json)
         except DecodeError as exc:
             return self._refuse("traces", "malformed", 400, str(exc), as_json)
+
+    async def _traces_in_process(self, body: bytes, content_type: str, as_json: bool) -> Response:
+        """Decode here, queue for the writer thread, answer after the commit (DecodeError → 400 by the caller)."""
+        decoded = await _off_loop_if_large(decode_trace_request, body, content_type)
         try:
             future = self.ingest.submit(decoded, RECEIVER)
         except Refused as exc:
@@ -78,8 +85,22 @@ class HttpReceiver:
         except Exception as exc:
             return self._answer_retry(self.ingest.failed(RECEIVER, len(decoded.spans), exc), as_json)
         self.ingest.stored(RECEIVER)
-        response = trace_response(decoded)
-        return _message(response, 200, as_json)
+        return _message(trace_response(decoded), 200, as_json)
+
+    async def _traces_in_worker(self, body: bytes, content_type: str, as_json: bool) -> Response:
+        """Worker mode: a worker process decodes and stores the body; answer from its outcome."""
+        try:
+            future = self.ingest.submit_body(body, content_type, RECEIVER)
+        except Refused as exc:
+            return self._answer_retry(exc, as_json)
+        try:
+            stored = await asyncio.wrap_future(future)
+        except DecodeError:
+            raise  # answered 400 by the caller
+        except Exception as exc:
+            return self._answer_retry(self.ingest.failed(RECEIVER, 0, exc), as_json)
+        self.ingest.body_stored(RECEIVER, stored)
+        return _message(trace_response(DecodedTraces([], stored.rejected, stored.reason)), 200, as_json)
 
     async def metrics(self, request: Request) -> Response:
         """Receive one ExportMetricsServiceRequest: validated and counted, not stored."""
@@ -121,7 +142,7 @@ class HttpReceiver:
                                          as_json)
         if signal == "traces":
             try:
-                self.ingest.check_room(RECEIVER)
+                self.ingest.check_room(RECEIVER, bodies=self.ingest.pool is not None)
             except Refused as exc:
                 return as_json, self._answer_retry(exc, as_json)
         return as_json, None

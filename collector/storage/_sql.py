@@ -10,6 +10,7 @@ import abc
 import contextlib
 import time
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from eventlens.collector import rollup
@@ -64,6 +65,16 @@ def check_schema_version(found: int | None, expected: int, where: str, remedy: s
                      f"{remedy}")
 
 
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    """A batch's rows, built before its write transaction."""
+
+    rows: list[tuple[object, ...]]
+    resources: list[tuple[int, str]]
+    links: list[tuple[int, int, int, int, int]]
+    keys: list[tuple[int, int, int]]
+
+
 def _none(value: str) -> str | None:
     return value or None
 
@@ -78,7 +89,6 @@ class SQLStore(abc.ABC):
         self._resources: dict[int, dict[str, Any]] = {}
         self._known_resource_ids: set[int] = set()
         self._known_services: set[str] = set()
-        self._emitters: set[rollup.Emitter] | None = None
 
     # -- backend hooks ---------------------------------------------------------------------------------------
     placeholder = "?"
@@ -114,7 +124,12 @@ class SQLStore(abc.ABC):
 
     # -- writes ----------------------------------------------------------------------------------------------
     def write_spans(self, spans: Sequence[SpanRecord]) -> int:
-        """Store a batch and its rollups in one transaction; returns how many spans were new."""
+        """Store a batch and its rollups in one transaction; returns how many spans were new.
+
+        Everything that depends only on the batch (rows, link and lookup-key rows) is built before the write
+        transaction, so the time the store's write lock is held (other writer processes wait for it) is the
+        inserts and the rollup pairing, which needs the stored state.
+        """
         unique: dict[tuple[str, str], SpanRecord] = {}
         for span in spans:
             unique.setdefault((span.trace_id, span.span_id), span)
@@ -122,56 +137,63 @@ class SQLStore(abc.ABC):
             return 0
         batch = list(unique.values())
         now = self._clock()
+        prepared = self._prepare(batch)
+        with self._guard("write_spans"), self._write_cursor() as cur:
+            if prepared.resources:
+                cur.executemany(self.q("INSERT INTO resources (id, attributes) VALUES (?, ?) "
+                                       "ON CONFLICT (id) DO NOTHING"), prepared.resources)
+            inserted = self._insert_span_rows(cur, prepared.rows)
+            new = batch if inserted is None else [s for s in batch if (s.trace_id, s.span_id) in inserted]
+            if new:
+                # Link and lookup-key rows of spans stored before already exist: inserting them is a no-op.
+                if prepared.links:
+                    cur.executemany(self.q(
+                        "INSERT INTO span_links (target_trace_k, target_span_k, src_trace_k, src_span_k, start_ns) "
+                        "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"), prepared.links)
+                if prepared.keys:
+                    cur.executemany(self.q("INSERT INTO msg_keys (h, trace_k, minute) VALUES (?, ?, ?) "
+                                           "ON CONFLICT DO NOTHING"), prepared.keys)
+                services = {s.service for s in new} - self._known_services
+                if services:
+                    cur.executemany(self.q("INSERT INTO services (service) VALUES (?) ON CONFLICT DO NOTHING"),
+                                    [(s,) for s in sorted(services)])
+                cur.execute(self.q("UPDATE meta SET value = value + ? WHERE name = 'span_count'"), (len(new),))
+                self._update_rollups(cur, new, now)
+        self._known_resource_ids.update(rid for rid, _ in prepared.resources)
+        self._known_services.update(s.service for s in new)
+        return len(new)
+
+    def _prepare(self, batch: list[SpanRecord]) -> _Prepared:
+        """The rows of a batch (no I/O): spans, resources not known to be stored, links, lookup keys."""
         memo: dict[int, int] = {}
         new_resources: list[tuple[int, str]] = []
         rows = []
+        links: list[tuple[int, int, int, int, int]] = []
+        keys: dict[tuple[int, int], int] = {}
         tkeys: dict[str, int] = {}
         id_key = _rows.id_key
+        span_row = _rows.span_row
+        known_resources = self._known_resource_ids
         for span in batch:
             rid = memo.get(id(span.resource))
             if rid is None:
                 text = _rows.dumps(span.resource)
                 rid = memo[id(span.resource)] = _rows.resource_key(text)
-                if rid not in self._known_resource_ids:
+                if rid not in known_resources:
                     new_resources.append((rid, text))
             tk = tkeys.get(span.trace_id)
             if tk is None:
                 tk = tkeys[span.trace_id] = id_key(span.trace_id)
-            rows.append(_rows.span_row(span, rid, tk, id_key(span.span_id)))
-        with self._guard("write_spans"), self._write_cursor() as cur:
-            if new_resources:
-                cur.executemany(self.q("INSERT INTO resources (id, attributes) VALUES (?, ?) "
-                                       "ON CONFLICT (id) DO NOTHING"), new_resources)
-            inserted = self._insert_span_rows(cur, rows)
-            new = batch if inserted is None else [s for s in batch if (s.trace_id, s.span_id) in inserted]
-            if new:
-                self._after_insert(cur, new, now, tkeys)
-        self._known_resource_ids.update(rid for rid, _ in new_resources)
-        self._known_services.update(s.service for s in new)
-        return len(new)
-
-    def _after_insert(self, cur: Cursor, new: list[SpanRecord], now: int, tkeys: dict[str, int]) -> None:
-        id_key = _rows.id_key
-        links = [(id_key(link.trace_id), id_key(link.span_id), tkeys[s.trace_id], id_key(s.span_id), s.start_ns)
-                 for s in new if s.links for link in s.links]
-        if links:
-            cur.executemany(self.q(
-                "INSERT INTO span_links (target_trace_k, target_span_k, src_trace_k, src_span_k, start_ns) "
-                "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"), links)
-        keys: dict[tuple[int, int], int] = {}
-        for s in new:
-            if s.messaging.event_id is not None or s.messaging.key is not None:
-                for h, tk, minute in _rows.lookup_keys(s, tkeys[s.trace_id]):
+            sk = id_key(span.span_id)
+            rows.append(span_row(span, rid, tk, sk))
+            if span.links:
+                links.extend((id_key(link.trace_id), id_key(link.span_id), tk, sk, span.start_ns)
+                             for link in span.links)
+            m = span.messaging
+            if m.event_id is not None or m.key is not None:
+                for h, _tk, minute in _rows.lookup_keys(span, tk):
                     keys.setdefault((h, tk), minute)
-        if keys:
-            cur.executemany(self.q("INSERT INTO msg_keys (h, trace_k, minute) VALUES (?, ?, ?) "
-                                   "ON CONFLICT DO NOTHING"), [(h, tk, m) for (h, tk), m in keys.items()])
-        services = {s.service for s in new} - self._known_services
-        if services:
-            cur.executemany(self.q("INSERT INTO services (service) VALUES (?) ON CONFLICT DO NOTHING"),
-                            [(s,) for s in sorted(services)])
-        cur.execute(self.q("UPDATE meta SET value = value + ? WHERE name = 'span_count'"), (len(new),))
-        self._update_rollups(cur, new, now)
+        return _Prepared(rows, new_resources, links, [(h, tk, m) for (h, tk), m in keys.items()])
 
     def _lookup(self, cur: Cursor, wanted: set[tuple[str, str]]) -> rollup.Lookup:
         """A lookup over the stored spans named in `wanted`, fetched up front a chunk of traces at a time."""
@@ -192,10 +214,10 @@ class SQLStore(abc.ABC):
         return lookup
 
     def _load_emitters(self, cur: Cursor) -> set[rollup.Emitter]:
-        if self._emitters is None:
-            cur.execute("SELECT service, grp FROM process_emitters")
-            self._emitters = {(r[0], r[1]) for r in cur.fetchall()}
-        return self._emitters
+        """The (service, group) pairs known to emit process spans, read in every write transaction: another
+        collector or ingest worker may have added some since this process last looked (a small table)."""
+        cur.execute("SELECT service, grp FROM process_emitters")
+        return {(r[0], r[1]) for r in cur.fetchall()}
 
     def _update_rollups(self, cur: Cursor, new: list[SpanRecord], now: int) -> None:
         emitters = self._load_emitters(cur)
@@ -212,7 +234,6 @@ class SQLStore(abc.ABC):
         if batch.new_emitters:
             cur.executemany(self.q("INSERT INTO process_emitters (service, grp) VALUES (?, ?) "
                                    "ON CONFLICT DO NOTHING"), sorted(batch.new_emitters))
-            emitters.update(batch.new_emitters)
         self._write_rollups(cur, batch)
 
     def _write_rollups(self, cur: Cursor, batch: rollup.RollupBatch) -> None:

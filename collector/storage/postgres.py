@@ -95,7 +95,6 @@ class PostgresStore(SQLStore):
             with conn.transaction(), conn.cursor() as cur:
                 yield cur
         except BaseException:
-            self._emitters = None
             self._local.temp_ready = False  # a temp table created in the failed transaction is gone
             raise
 

@@ -14,6 +14,8 @@ passes `wal_max_mib`.
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import os
 import sqlite3
 import threading
 import time
@@ -49,6 +51,7 @@ class SQLiteStore(SQLStore):
         self._cache_mib = cache_mib
         self._local = threading.local()
         self._write_lock = threading.Lock()
+        self._lock_fd: int | None = None
         self._connections: list[sqlite3.Connection] = []
         self._connections_lock = threading.Lock()
         self._closed = False
@@ -129,7 +132,7 @@ class SQLiteStore(SQLStore):
                                                   daemon=True)
             self._checkpointer.start()
         conn = self._conn()
-        with self._write_lock:
+        with self._write_lock, self._process_lock():
             conn.execute("BEGIN IMMEDIATE")
             try:
                 yield conn.cursor()
@@ -137,8 +140,22 @@ class SQLiteStore(SQLStore):
             except BaseException:
                 with contextlib.suppress(sqlite3.Error):
                     conn.execute("ROLLBACK")
-                self._emitters = None
                 raise
+
+    @contextlib.contextmanager
+    def _process_lock(self) -> Iterator[None]:
+        """Writer processes on one file (collector ingest workers) queue on a lock file beside it: the kernel
+        wakes the next writer when the lock is free, where SQLite's own busy handler would sleep and retry."""
+        if self.path == ":memory:":
+            yield
+            return
+        if self._lock_fd is None:
+            self._lock_fd = os.open(self.path + "-writelock", os.O_RDWR | os.O_CREAT, 0o644)
+        fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
 
     @contextlib.contextmanager
     def _read_cursor(self) -> Iterator[Cursor]:
@@ -172,6 +189,9 @@ class SQLiteStore(SQLStore):
                     conn.close()
             self._connections.clear()
         self._local = threading.local()
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
 
 
 def _meta_version(conn: sqlite3.Connection) -> int | None:

@@ -1,0 +1,274 @@
+"""Ingest workers: OTLP trace bodies decoded and stored in separate processes, so ingest uses every core.
+
+One Python process decodes and stores on about one core (the GIL). With `ingest_workers = N` the OTLP/HTTP
+receiver hands each request body to a pool of N worker processes; a worker decodes it together with the other
+bodies queued meanwhile and writes all their spans in one store transaction (its own connection to the same
+store; SQLite writers take turns on the file's write lock). A request is still answered only after that commit.
+Bodies wait in a queue bounded in bytes: when it is full the receiver answers 429 at once, as in-process. A
+worker that dies fails the bodies it held with a retryable error and the pool is started anew.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import multiprocessing
+import os
+import signal
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+
+from eventlens.collector.otlp import DecodeError, decode_trace_request
+from eventlens.collector.pipeline import PipelineClosed, PipelineObserver, QueueFull
+from eventlens.collector.storage.api import Store, StoreError, open_store
+
+log = logging.getLogger(__name__)
+
+BYTES_PER_SPAN = 512
+"""How the span-denominated queue and batch settings turn into body bytes in worker mode (the bodies are not
+decoded yet; a typical Kafka span is 300-700 bytes of OTLP protobuf)."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredBody:
+    """What a worker did with one request body: its spans are committed; `rejected` single spans were not."""
+
+    spans: int
+    rejected: int = 0
+    reason: str = ""
+
+
+class WorkerFailed(RuntimeError):
+    """The worker process holding this body died before committing it; the client should retry."""
+
+
+@dataclass(slots=True)
+class _Job:
+    body: bytes
+    content_type: str
+    future: Future[StoredBody]
+
+
+# Outcome kinds a worker returns per body (plain tuples: cheap to pickle).
+_OK, _MALFORMED, _STORE_ERROR = 0, 1, 2
+Outcome = tuple[int, int, int, str]
+"""(kind, spans, rejected, reason or error message)."""
+
+_worker: dict[str, Store] = {}
+"""In a worker process: its store, opened once by the initializer."""
+
+
+def _watch_parent(parent: int) -> None:
+    """A worker ends itself when the collector process is gone (kill -9 leaves no one to stop it)."""
+    while True:
+        time.sleep(1.0)
+        if os.getppid() != parent:
+            os._exit(0)
+
+
+def _init_worker(store_url: str, parent: int) -> None:
+    """Worker start: ignore Ctrl-C (the collector stops its workers in order) and open the store once."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=_watch_parent, args=(parent,), name="eventlens-parent-watch", daemon=True).start()
+    _worker["store"] = open_store(store_url)
+
+
+def decode_and_store(store: Store, bodies: list[tuple[bytes, str]]) -> tuple[list[Outcome], int, float]:
+    """Decode every body and write all their spans in one transaction: (outcome per body, new spans, seconds).
+
+    A malformed body fails alone; a store error fails every decoded body of the task (none is committed).
+    """
+    outcomes: list[Outcome] = []
+    spans = []
+    for body, content_type in bodies:
+        try:
+            decoded = decode_trace_request(body, content_type)
+        except DecodeError as exc:
+            outcomes.append((_MALFORMED, 0, 0, str(exc)))
+            continue
+        spans.extend(decoded.spans)
+        outcomes.append((_OK, len(decoded.spans), decoded.rejected, decoded.reason))
+    started = time.perf_counter()
+    try:
+        new = store.write_spans(spans) if spans else 0
+    except StoreError as exc:
+        failed = [(_STORE_ERROR, o[1], o[2], str(exc)) if o[0] == _OK else o for o in outcomes]
+        return failed, 0, time.perf_counter() - started
+    return outcomes, new, time.perf_counter() - started
+
+
+def _work(bodies: list[tuple[bytes, str]]) -> tuple[list[Outcome], int, float]:
+    return decode_and_store(_worker["store"], bodies)
+
+
+class WorkerPool:
+    """N worker processes behind a bounded byte queue; `submit` returns a future resolved after the commit."""
+
+    def __init__(self, store_url: str, workers: int, *, max_queue_bytes: int,
+                 max_batch_bytes: int = 8192 * BYTES_PER_SPAN, observer: PipelineObserver | None = None,
+                 executor_factory: Callable[[], ProcessPoolExecutor] | None = None) -> None:
+        if workers < 1 or max_queue_bytes < 1 or max_batch_bytes < 1:
+            raise ValueError("workers, max_queue_bytes and max_batch_bytes must be positive")
+        self.store_url = store_url
+        self.workers = workers
+        self.max_queue_bytes = max_queue_bytes
+        self.max_batch_bytes = max_batch_bytes
+        self._observer = observer or PipelineObserver()
+        self._factory = executor_factory or self._spawn_executor
+        self._cond = threading.Condition()
+        self._queue: deque[_Job] = deque()
+        self._queued_bytes = 0
+        self._inflight = 0
+        self._closing = False
+        self._executor: ProcessPoolExecutor | None = None
+        self._broken = False
+        self._thread: threading.Thread | None = None
+
+    def _spawn_executor(self) -> ProcessPoolExecutor:
+        # spawn, not fork: the collector runs threads (HTTP, writer), and forking a threaded process is unsafe.
+        return ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=_init_worker, initargs=(self.store_url, os.getpid()))
+
+    @property
+    def queued_bytes(self) -> int:
+        """Body bytes waiting for a worker."""
+        return self._queued_bytes
+
+    def worker_pids(self) -> list[int]:
+        """Process ids of the running workers (for operators and tests)."""
+        executor = self._executor
+        processes = getattr(executor, "_processes", None) or {}
+        return sorted(p.pid for p in processes.values() if p.pid is not None)
+
+    @property
+    def closing(self) -> bool:
+        """True once `stop()` was called."""
+        return self._closing
+
+    def has_room(self, nbytes: int = 1) -> bool:
+        """True when a body of `nbytes` would be queued now (a cheap check before reading it)."""
+        return not self._closing and (self._queued_bytes == 0 or self._queued_bytes + nbytes <= self.max_queue_bytes)
+
+    def start(self) -> WorkerPool:
+        """Start the workers (their store is opened before the first body reaches them) and the dispatcher."""
+        if self._thread is None:
+            self._executor = self._factory()
+            # Start every worker now, so a broken store or import fails at startup, not on the first request.
+            for warm in [self._executor.submit(_noop) for _ in range(self.workers)]:
+                warm.result(timeout=120)
+            self._thread = threading.Thread(target=self._run, name="eventlens-ingest-dispatch", daemon=True)
+            self._thread.start()
+        return self
+
+    def submit(self, body: bytes, content_type: str) -> Future[StoredBody]:
+        """Queue a body; the future resolves once its spans are committed, or fails with `DecodeError` (the body
+        is malformed), `StoreError` or `WorkerFailed` (retryable). Raises `QueueFull` / `PipelineClosed` at once."""
+        future: Future[StoredBody] = Future()
+        with self._cond:
+            if self._closing:
+                raise PipelineClosed("the collector is shutting down")
+            if self._queued_bytes and self._queued_bytes + len(body) > self.max_queue_bytes:
+                raise QueueFull(f"ingest queue full ({self._queued_bytes} of {self.max_queue_bytes} bytes queued)")
+            self._queue.append(_Job(body, content_type, future))
+            self._queued_bytes += len(body)
+            self._cond.notify_all()
+        return future
+
+    def stop(self, timeout: float | None = 60.0) -> None:
+        """Refuse new bodies, finish the queued ones, then stop the workers."""
+        with self._cond:
+            self._closing = True
+            self._cond.notify_all()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+
+    def _take(self) -> list[_Job] | None:
+        """The next task's bodies (waiting for a free worker), or None when stopped and drained."""
+        with self._cond:
+            while True:
+                if self._broken:
+                    self._restart()
+                if self._queue and self._inflight < self.workers:
+                    break
+                if self._closing and not self._queue and not self._inflight:
+                    return None
+                self._cond.wait()
+            jobs = [self._queue.popleft()]
+            size = len(jobs[0].body)
+            while self._queue and size + len(self._queue[0].body) <= self.max_batch_bytes:
+                job = self._queue.popleft()
+                jobs.append(job)
+                size += len(job.body)
+            self._queued_bytes -= size
+            self._inflight += 1
+            return jobs
+
+    def _restart(self) -> None:
+        """Replace a broken executor (a worker died); called with the lock held, from the dispatcher thread."""
+        log.warning("an ingest worker died; starting the worker pool anew")
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+        self._executor = self._factory()
+        self._broken = False
+
+    def _run(self) -> None:
+        # One thread submits, so tasks reach the executor in queue order.
+        while (jobs := self._take()) is not None:
+            assert self._executor is not None
+            try:
+                task = self._executor.submit(_work, [(j.body, j.content_type) for j in jobs])
+            except (BrokenProcessPool, RuntimeError) as exc:
+                self._done(jobs, None, exc)
+                continue
+            task.add_done_callback(functools.partial(self._finished, jobs))
+
+    def _finished(self, jobs: list[_Job], task: Future[tuple[list[Outcome], int, float]]) -> None:
+        self._done(jobs, task, None)
+
+    def _done(self, jobs: list[_Job], task: Future[tuple[list[Outcome], int, float]] | None,
+              error: BaseException | None) -> None:
+        try:
+            if error is None and task is not None:
+                error = task.exception()
+            if error is not None:
+                failure = WorkerFailed(f"ingest worker failed, retry later: {error}")
+                self._observer.store_failed(0, 0.0, error)
+                for job in jobs:
+                    job.future.set_exception(failure)
+                if isinstance(error, BrokenProcessPool):
+                    with self._cond:
+                        self._broken = True
+                return
+            assert task is not None
+            outcomes, new, seconds = task.result()
+            self._settle(jobs, outcomes, new, seconds)
+        finally:
+            with self._cond:
+                self._inflight -= 1
+                self._cond.notify_all()
+
+    def _settle(self, jobs: list[_Job], outcomes: list[Outcome], new: int, seconds: float) -> None:
+        stored = sum(o[1] for o in outcomes if o[0] == _OK)
+        if any(o[0] == _STORE_ERROR for o in outcomes):
+            self._observer.store_failed(sum(o[1] for o in outcomes if o[0] == _STORE_ERROR), seconds,
+                                        StoreError(next(o[3] for o in outcomes if o[0] == _STORE_ERROR)))
+        elif stored:
+            self._observer.stored(stored, new, seconds)
+        for job, (kind, spans, rejected, reason) in zip(jobs, outcomes, strict=True):
+            if kind == _OK:
+                job.future.set_result(StoredBody(spans, rejected, reason))
+            elif kind == _MALFORMED:
+                job.future.set_exception(DecodeError(reason))
+            else:
+                job.future.set_exception(StoreError(reason))
+
+
+def _noop() -> None:
+    """A task that only proves a worker is up (its initializer ran)."""

@@ -1,0 +1,210 @@
+"""Worker mode (`--ingest-workers N`): OTLP/HTTP bodies decoded and stored by worker processes, answered after
+the commit, with the same status codes, back-pressure and durability as in-process ingest."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import requests
+from collector_proc import CollectorProcess
+from eventlens.collector.config import CollectorConfig
+from eventlens.collector.service import Collector
+from eventlens.collector.storage.api import open_store
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpExporter
+from otlp_builders import body, span
+from test_exporters_to_store import check_stored, emit
+
+PROTOBUF = {"Content-Type": "application/x-protobuf"}
+
+
+def _children(pid: int) -> list[int]:
+    """Live child processes of `pid` (the ingest workers of a collector process)."""
+    out = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(stat[1]) == pid and stat[0] != "Z":
+                out.append(int(entry.name))
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def _wait(condition, timeout: float = 60.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.1)
+
+
+@pytest.fixture
+def worker_collector(tmp_path):
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    c = Collector(CollectorConfig.from_env({}, store=url, http_port=0, grpc_port=-1, ingest_workers=2)).start()
+    yield c, url
+    c.stop()
+
+
+def test_real_exporter_spans_are_stored_by_ingest_workers(worker_collector):
+    """The SDK's OTLP/HTTP exporter delivers spans that a worker process decodes and stores, fields intact."""
+    c, url = worker_collector
+    trace_id, span_id = emit(HttpExporter(endpoint=f"http://127.0.0.1:{c.http_port}/v1/traces"), "worker-shop")
+    check_stored(url, trace_id, span_id, "worker-shop")
+
+
+def test_malformed_body_gets_400_with_the_workers_reason(worker_collector):
+    """A body a worker cannot decode is answered 400 with the decoder's reason; the next good body is stored."""
+    c, url = worker_collector
+    bad = requests.post(f"http://127.0.0.1:{c.http_port}/v1/traces", data=b"\x0a\xff\xff\xff\x0f garbage",
+                        headers=PROTOBUF, timeout=30)
+    assert bad.status_code == 400
+    assert "malformed protobuf" in bad.text
+    good = span("send orders", attrs={"messaging.destination.name": "orders"})
+    ok = requests.post(f"http://127.0.0.1:{c.http_port}/v1/traces", data=body([good]), headers=PROTOBUF,
+                       timeout=30)
+    assert ok.status_code == 200
+    store = open_store(url)
+    try:
+        assert store.get_span(good.trace_id.hex(), good.span_id.hex()) is not None
+    finally:
+        store.close()
+
+
+def test_partial_success_is_reported_from_the_worker(worker_collector):
+    """Spans with invalid ids are counted as rejected in the answer; the valid ones are stored."""
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
+
+    c, _ = worker_collector
+    spans = [span("ok"), span("zero", trace_id=bytes(16))]
+    resp = requests.post(f"http://127.0.0.1:{c.http_port}/v1/traces", data=body(spans), headers=PROTOBUF, timeout=30)
+    assert resp.status_code == 200
+    answer = ExportTraceServiceResponse.FromString(resp.content)
+    assert answer.partial_success.rejected_spans == 1
+
+
+def test_full_worker_queue_answers_429_and_loses_nothing_acknowledged(tmp_path):
+    """With a tiny queue, concurrent large bodies get 429 + Retry-After; every 200 is stored."""
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    c = Collector(CollectorConfig.from_env({}, store=url, http_port=0, grpc_port=-1, ingest_workers=1,
+                                           queue_spans=1)).start()
+    acked: list[tuple[str, str]] = []
+    statuses: list[int] = []
+    retry_after: list[str | None] = []
+    lock = threading.Lock()
+
+    def send() -> None:
+        batch = [span("send orders", attrs={"messaging.destination.name": "orders", "n": i}) for i in range(800)]
+        resp = requests.post(f"http://127.0.0.1:{c.http_port}/v1/traces", data=body(batch), headers=PROTOBUF,
+                             timeout=120)
+        with lock:
+            statuses.append(resp.status_code)
+            if resp.status_code == 200:
+                acked.extend((s.trace_id.hex(), s.span_id.hex()) for s in batch)
+            else:
+                retry_after.append(resp.headers.get("Retry-After"))
+
+    try:
+        threads = [threading.Thread(target=send) for _ in range(12)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+    finally:
+        c.stop()
+    assert 429 in statuses and 200 in statuses
+    assert set(statuses) <= {200, 429}
+    assert all(value == "1" for value in retry_after)
+    store = open_store(url)
+    try:
+        assert [ids for ids in acked if store.get_span(*ids) is None] == []
+    finally:
+        store.close()
+
+
+def test_a_dead_worker_costs_retries_not_data(worker_collector):
+    """After a worker is killed, requests are answered 503 (retryable) or 200 — never lost — and the pool
+    comes back: a request is stored again within the deadline."""
+    c, url = worker_collector
+    assert c.pool is not None
+    pool_pids = c.pool.worker_pids()
+    assert len(pool_pids) == 2 and set(pool_pids) <= set(_children(os.getpid()))
+    os.kill(pool_pids[0], signal.SIGKILL)
+    _wait(lambda: not _alive(pool_pids[0]), what="the worker to die")
+    statuses: list[int] = []
+    stored: list[tuple[str, str]] = []
+    deadline = time.monotonic() + 60
+    while 200 not in statuses[-1:]:
+        assert time.monotonic() < deadline, f"the pool did not recover: {statuses}"
+        s = span("after the crash")
+        resp = requests.post(f"http://127.0.0.1:{c.http_port}/v1/traces", data=body([s]), headers=PROTOBUF,
+                             timeout=60)
+        statuses.append(resp.status_code)
+        if resp.status_code == 200:
+            stored.append((s.trace_id.hex(), s.span_id.hex()))
+        else:
+            assert resp.status_code == 503 and resp.headers.get("Retry-After") == "1"
+            time.sleep(0.2)
+    store = open_store(url)
+    try:
+        assert all(store.get_span(*ids) is not None for ids in stored)
+    finally:
+        store.close()
+
+
+@pytest.mark.slow
+def test_acknowledged_spans_survive_kill_9_with_ingest_workers(tmp_path):
+    """kill -9 of the collector mid-stream: every acknowledged span is in the file after a restart, and the
+    orphaned workers exit on their own."""
+    db = tmp_path / "store.db"
+    args = ("--store", f"sqlite:///{db}", "--http-port", "0", "--grpc-port", "-1", "--log-level", "warning",
+            "--ingest-workers", "2")
+    proc = CollectorProcess(*args, log=tmp_path / "collector.log").wait_ready()
+    workers = _children(proc.proc.pid)
+    assert len(workers) >= 2
+    acked: list[tuple[str, str]] = []
+    stop = threading.Event()
+
+    def send(worker: int) -> None:
+        session = requests.Session()
+        while not stop.is_set():
+            batch = [span(f"w{worker}", trace_id=os.urandom(16)) for _ in range(50)]
+            try:
+                resp = session.post(f"{proc.url}/v1/traces", data=body(batch), headers=PROTOBUF, timeout=30)
+            except requests.RequestException:
+                return
+            if resp.status_code == 200:
+                acked.extend((s.trace_id.hex(), s.span_id.hex()) for s in batch)
+
+    senders = [threading.Thread(target=send, args=(i,)) for i in range(4)]
+    for t in senders:
+        t.start()
+    _wait(lambda: len(acked) >= 2000, timeout=120, what="2,000 acknowledged spans")
+    proc.kill9()
+    stop.set()
+    for t in senders:
+        t.join(60)
+    snapshot = list(acked)
+    _wait(lambda: not any(_alive(p) for p in workers), timeout=30, what="the orphaned workers to exit")
+
+    restarted = CollectorProcess(*args, log=tmp_path / "collector.log").wait_ready()
+    assert restarted.terminate() == 0
+    store = open_store(f"sqlite:///{db}")
+    try:
+        missing = [ids for ids in snapshot if store.get_span(*ids) is None]
+    finally:
+        store.close()
+    assert missing == []
