@@ -1,11 +1,15 @@
-"""Collector ingest: OTLP/HTTP protobuf batches of 512 spans → committed in SQLite, one collector process.
+"""Collector ingest: OTLP/HTTP protobuf batches of 512 spans → committed in SQLite, one collector.
 
-The collector runs as its own process (`python -m eventlens.cli collector`, SQLite store in a temporary folder);
-this process is the sender (keep-alive connections on a few threads, retrying 429/503 after Retry-After). The
-figure is spans acknowledged per second of wall time: a 200 means the spans are committed. In the same run:
-the raw protobuf parse of the same bodies (baseline), parse + flatten + normalise (`decode_traces`), the
-collector's CPU per span, and the collector's peak RSS under a sustained overload (many more senders than the
-store can keep up with, so the bounded queue answers 429).
+The collector runs as its own process (`python -m eventlens.cli collector`, SQLite store in a temporary folder),
+in process (`--ingest-workers 0`) and with 2 ingest worker processes; this process is the sender (keep-alive
+connections on 4 or 16 threads, retrying 429/503 after Retry-After). The figure is spans acknowledged per second
+of wall time: a 200 means the spans are committed. Two span shapes: "unpaired" (every span its own trace, every
+process span's producer never arrives: the worst case for the store) and "paired" (what instrumented services
+send: bodies of 512 `send` spans from a producer service, each followed by a body of the 512 `process` spans of
+the same messages from a consumer service, parented on them). In the same run: the raw protobuf parse of the same
+bodies (baseline), parse + flatten + normalise (`decode_traces`), the collector's CPU per span (its process and
+its workers), and the collector's peak RSS under a sustained overload (many more senders than the store can keep
+up with, so the bounded queue answers 429).
 """
 
 from __future__ import annotations
@@ -38,25 +42,38 @@ def _kv(key: str, value: str | int) -> KeyValue:
         string_value=value))
 
 
-def make_bodies(count: int) -> list[bytes]:
-    """`count` ExportTraceServiceRequest bodies of 512 spans: alternating send/process spans with the attributes
-    eventlens emits (about 12 per span), unique ids."""
+def make_bodies(count: int, *, paired: bool = False) -> list[bytes]:
+    """`count` ExportTraceServiceRequest bodies of 512 spans with the attributes eventlens emits (about 12 per
+    span), unique ids. Unpaired: alternating send/process spans, each in its own trace, process spans parented on
+    spans that never arrive. Paired: even bodies hold a producer's send spans, each odd body the process spans of
+    the same messages (same traces, parented on those send spans) from a consumer service."""
     bodies = []
+    sends: list[tuple[bytes, bytes]] = []
     for b in range(count):
         req = ExportTraceServiceRequest()
         rs = req.resource_spans.add()
-        rs.resource.attributes.extend([_kv("service.name", f"svc-{b % 5}"), _kv("telemetry.sdk.language", "python"),
+        service = (f"svc-{b % 5}" if not paired else
+                   f"producer-{b // 2 % 3}" if b % 2 == 0 else f"consumer-{b // 2 % 3}")
+        rs.resource.attributes.extend([_kv("service.name", service), _kv("telemetry.sdk.language", "python"),
                                        _kv("service.version", "1.0.0")])
         ss = rs.scope_spans.add()
         ss.scope.name = "eventlens.instrumentation"
+        if paired and b % 2 == 0:
+            sends = [(os.urandom(16), os.urandom(8)) for _ in range(SPANS_PER_BATCH)]
         for i in range(SPANS_PER_BATCH):
-            n = b * SPANS_PER_BATCH + i
-            process = i % 2 == 1
+            process = i % 2 == 1 if not paired else b % 2 == 1
+            n = (b * SPANS_PER_BATCH + i) if not paired else (b // 2 * SPANS_PER_BATCH + i)
             s = ss.spans.add()
-            s.trace_id = os.urandom(16)
-            s.span_id = os.urandom(8)
-            if process:
-                s.parent_span_id = os.urandom(8)
+            if paired:
+                s.trace_id = sends[i][0]
+                s.span_id = sends[i][1] if not process else os.urandom(8)
+                if process:
+                    s.parent_span_id = sends[i][1]
+            else:
+                s.trace_id = os.urandom(16)
+                s.span_id = os.urandom(8)
+                if process:
+                    s.parent_span_id = os.urandom(8)
             s.name = "process orders" if process else "send orders"
             s.kind = Span.SPAN_KIND_CONSUMER if process else Span.SPAN_KIND_PRODUCER
             s.start_time_unix_nano = time.time_ns() - 1_000_000
@@ -103,8 +120,18 @@ class CollectorUnderTest:
             pass
 
     def cpu_seconds(self) -> float:
-        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        """CPU time of the collector process and its children (ingest workers), from /proc."""
+        total = 0
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(entry.name) == self.proc.pid or int(fields[1]) == self.proc.pid:
+                total += int(fields[11]) + int(fields[12])
+        return total / os.sysconf("SC_CLK_TCK")
 
     def rss_mib(self, key: str = "VmRSS") -> float:
         for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
@@ -203,15 +230,17 @@ def fresh_database(server_dsn: str) -> str:
 
 
 def postgres_results(bodies: list[bytes], sqlite_rate: float) -> list[Result]:
-    """End to end into PostgreSQL: one collector, then two collectors (one sender each) on one database."""
+    """End to end into PostgreSQL: one collector in process, one with 2 ingest workers, then two collectors
+    (4 senders each) on one database."""
     from bench.bench_storage import postgres_dsn
 
     spans = len(bodies) * SPANS_PER_BATCH
     results: list[Result] = []
     with postgres_dsn() as server, tempfile.TemporaryDirectory(prefix="eventlens-bench-pg-") as tmp:
-        for count in (1, 2):
+        for count, workers in ((1, 0), (1, 2), (2, 0)):
             store = fresh_database(server)
-            collectors = [CollectorUnderTest(Path(tmp), store=store) for _ in range(count)]
+            collectors = [CollectorUnderTest(Path(tmp), "--ingest-workers", str(workers), store=store)
+                          for _ in range(count)]
             try:
                 for c in collectors:
                     send_all(c.port, make_bodies(2), 2)
@@ -230,16 +259,34 @@ def postgres_results(bodies: list[bytes], sqlite_rate: float) -> list[Result]:
                     c.stop()
             if sum(ok for ok, _ in outcome) != len(bodies):
                 raise RuntimeError("not every batch was acknowledged")
-            label = "one collector" if count == 1 else "two collectors, one database"
+            label = ("two collectors, one database" if count == 2 else
+                     "one collector, 2 ingest workers" if workers else "one collector")
             results.append(Result(f"end-to-end ingest, OTLP/HTTP → PostgreSQL, {label}", spans / wall, "spans/s",
                                   "SQLite end-to-end", sqlite_rate))
     return results
 
 
+def end_to_end(bodies: list[bytes], workers: int, senders: int) -> tuple[float, float, int]:
+    """(spans/s, collector CPU µs per span, refused requests) of sending every body to a fresh collector."""
+    spans = len(bodies) * SPANS_PER_BATCH
+    with tempfile.TemporaryDirectory(prefix="eventlens-bench-ingest-") as tmp:
+        collector = CollectorUnderTest(Path(tmp), "--ingest-workers", str(workers))
+        try:
+            send_all(collector.port, make_bodies(4), 2)  # warm up: connections, tables, caches
+            cpu0, started = collector.cpu_seconds(), time.perf_counter()
+            ok, refused = send_all(collector.port, bodies, senders=senders)
+            wall = time.perf_counter() - started
+            cpu = collector.cpu_seconds() - cpu0
+        finally:
+            collector.stop()
+    if ok != len(bodies):
+        raise RuntimeError(f"only {ok} of {len(bodies)} batches acknowledged")
+    return spans / wall, cpu / spans * 1e6, refused
+
+
 def run(bootstrap: str, quick: bool = False) -> list[Result]:
     batches = 40 if quick else 300
     bodies = make_bodies(batches)
-    spans = batches * SPANS_PER_BATCH
     parse_rate = _rate(ExportTraceServiceRequest.FromString, bodies)
     decode_rate = _rate(lambda b: decode_traces(b, "application/x-protobuf"), bodies)
     store_spans_s, store_cpu = store_rate(bodies)
@@ -251,25 +298,21 @@ def run(bootstrap: str, quick: bool = False) -> list[Result]:
         Result("SQLite write_spans alone, 4,096-span transactions (in-process)", store_spans_s, "spans/s"),
         Result("SQLite write_spans alone CPU", store_cpu, "µs/span"),
     ]
-    with tempfile.TemporaryDirectory(prefix="eventlens-bench-ingest-") as tmp:
-        collector = CollectorUnderTest(Path(tmp))
-        try:
-            send_all(collector.port, make_bodies(4), 2)  # warm up: connections, tables, caches
-            cpu0, started = collector.cpu_seconds(), time.perf_counter()
-            ok, refused = send_all(collector.port, bodies, senders=4)
-            wall = time.perf_counter() - started
-            cpu = collector.cpu_seconds() - cpu0
-        finally:
-            collector.stop()
-        if ok != batches:
-            raise RuntimeError(f"only {ok} of {batches} batches acknowledged")
-        results += [
-            Result("end-to-end ingest, OTLP/HTTP → SQLite committed", spans / wall, "spans/s",
-                   "raw protobuf parse", parse_rate, goal="≥ 50,000 spans/s"),
-            Result("collector CPU per span", cpu / spans * 1e6, "µs/span"),
-            Result("requests refused and retried (429) during the run", refused, "requests"),
-        ]
-    results += postgres_results(bodies, spans / wall)
+    paired = make_bodies(batches, paired=True)
+    best = 0.0
+    for shape, shape_bodies in (("unpaired", bodies), ("paired", paired)):
+        for workers, senders in ((0, 4), (2, 4), (2, 16)):
+            rate, cpu, refused = end_to_end(shape_bodies, workers, senders)
+            best = max(best, rate)
+            where = "in process" if not workers else f"{workers} ingest workers"
+            label = f"{shape} spans, {where}, {senders} senders"
+            results += [
+                Result(f"end-to-end ingest, OTLP/HTTP → SQLite committed, {label}", rate, "spans/s",
+                       "raw protobuf parse", parse_rate, goal="≥ 50,000 spans/s"),
+                Result(f"collector CPU per span (process + workers), {label}", cpu, "µs/span"),
+                Result(f"requests refused and retried (429), {label}", refused, "requests"),
+            ]
+    results += postgres_results(paired, best)
     with tempfile.TemporaryDirectory(prefix="eventlens-bench-overload-") as tmp:
         collector = CollectorUnderTest(Path(tmp), "--queue-spans", "4096")
         try:

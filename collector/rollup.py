@@ -32,6 +32,7 @@ from eventlens.collector.model import (
     SchemaSighting,
     SpanKind,
     SpanRecord,
+    StatusCode,
 )
 
 DEFAULT_PENDING_TTL_NS = 5 * NS_PER_MINUTE
@@ -111,6 +112,17 @@ class EdgeAcc:
             self.latency_sum_s += latency_s * n
             self.buckets[bucket_index(latency_s)] += n
 
+    def add_one(self, error: bool, nbytes: int | None, latency_s: float) -> None:
+        """`add` for one message with a latency (positional: the ingest hot path)."""
+        self.count += 1
+        if error:
+            self.errors += 1
+        if nbytes:
+            self.bytes += nbytes
+        latency_s = max(latency_s, 0.0)
+        self.latency_sum_s += latency_s
+        self.buckets[bisect.bisect_left(LATENCY_BUCKETS_S, latency_s)] += 1
+
     def freeze(self, key: EdgeKey) -> EdgeRollup:
         """The model object for this accumulator."""
         minute, producer, topic, group, consumer = key
@@ -149,7 +161,7 @@ class RollupBatch:
         topic = c.topic if c.topic is not None else (producer.topic or "")
         key = (minute_of(c.consumed_ns), producer.service, topic, c.consumer_group, c.consumer)
         nbytes = c.body_size if c.body_size is not None else producer.body_size
-        self.edge(key).add(error=c.error, nbytes=nbytes, latency_s=(c.consumed_ns - producer.start_ns) / NS_PER_S)
+        self.edge(key).add_one(c.error, nbytes, (c.consumed_ns - producer.start_ns) / NS_PER_S)
 
     def partial(self, c: Consumption, n: int = 1) -> None:
         """Count a consumption whose producer is unknown (uninstrumented, or never arrived)."""
@@ -219,22 +231,38 @@ def _contexts(span: SpanRecord, look: Lookup) -> tuple[list[SpanInfo], list[tupl
     return found, missing
 
 
+_PROCESS, _RECEIVE = Operation.PROCESS, Operation.RECEIVE
+_PRODUCER, _CONSUMER = SpanKind.PRODUCER, SpanKind.CONSUMER
+
+
 def wanted_contexts(new_spans: Sequence[SpanRecord], emitters: set[Emitter]) -> set[tuple[str, str]]:
     """The (trace id, span id) pairs `plan` may look up outside the batch: consumer spans' parents and links.
 
-    A backend fetches these in bulk before planning instead of one query per consumer span.
+    A backend fetches these in bulk before planning instead of one query per consumer span. (The role tests
+    `is_produce`, `is_process` and `is_receive` are inlined here and in `plan`: they run for every span.)
     """
     here = {(s.trace_id, s.span_id) for s in new_spans}
-    known = emitters | {(s.service, s.messaging.consumer_group or "") for s in new_spans if is_process(s)}
-    out: set[tuple[str, str]] = set()
+    known = set(emitters)
+    candidates = []
     for span in new_spans:
-        if is_produce(span) or not (
-                is_process(span)
-                or (is_receive(span) and (span.service, span.messaging.consumer_group or "") not in known)):
+        m = span.messaging
+        op, kind = m.operation, span.kind
+        if kind is _PRODUCER and m.topic is not None:
+            continue
+        if op is _PROCESS or (op is None and kind is _CONSUMER):
+            known.add((span.service, m.consumer_group or ""))
+            candidates.append(span)
+        elif op is _RECEIVE and kind is not _PRODUCER:
+            candidates.append(span)
+    out: set[tuple[str, str]] = set()
+    for span in candidates:
+        m = span.messaging
+        if m.operation is _RECEIVE and (span.service, m.consumer_group or "") in known:
             continue
         if span.parent_span_id:
             out.add((span.trace_id, span.parent_span_id))
-        out.update((link.trace_id, link.span_id) for link in span.links)
+        if span.links:
+            out.update((link.trace_id, link.span_id) for link in span.links)
     return out - here
 
 
@@ -249,21 +277,28 @@ def plan(new_spans: Sequence[SpanRecord], lookup: Lookup, emitters: set[Emitter]
         return info_of(span) if span is not None else lookup(trace_id, span_id)
 
     for span in new_spans:
-        if is_process(span):
-            em = (span.service, span.messaging.consumer_group or "")
+        m = span.messaging
+        if m.operation is _PROCESS or (m.operation is None and span.kind is _CONSUMER):
+            em = (span.service, m.consumer_group or "")
             if em not in emitters:
                 batch.new_emitters.add(em)
     known = emitters | batch.new_emitters
+    edges = batch.edges
     for span in new_spans:
-        if span.messaging.schema_fingerprint is not None:
+        m = span.messaging
+        op, kind = m.operation, span.kind
+        if m.schema_fingerprint is not None:
             _sighting(batch, span)
-        if is_produce(span):
-            m = span.messaging
-            key = (minute_of(span.start_ns), span.service, m.topic or "", None, None)
-            batch.edge(key).add(error=span.is_error, nbytes=m.body_size, latency_s=span.duration_ns / NS_PER_S)
-        elif is_process(span):
+        if kind is _PRODUCER and m.topic is not None:
+            start = span.start_ns
+            key = (start - start % NS_PER_MINUTE, span.service, m.topic, None, None)
+            acc = edges.get(key)
+            if acc is None:
+                acc = edges[key] = EdgeAcc()
+            acc.add_one(span.status is StatusCode.ERROR, m.body_size, (span.end_ns - start) / NS_PER_S)
+        elif op is _PROCESS or (op is None and kind is _CONSUMER):
             _consume_one(batch, span, look, now_ns)
-        elif is_receive(span) and (span.service, span.messaging.consumer_group or "") not in known:
+        elif op is _RECEIVE and kind is not _PRODUCER and (span.service, m.consumer_group or "") not in known:
             _consume_linked(batch, span, look, now_ns)
     return batch
 

@@ -9,7 +9,6 @@ wrong rows.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import zlib
@@ -48,11 +47,11 @@ def _signed(value: int) -> int:
     return value - _U64 if value > _I64_MAX else value
 
 
-@functools.lru_cache(maxsize=1 << 16)
 def id_key(hex_id: str) -> int:
     """A signed 64-bit integer key for an id: its 64-bit halves XOR-folded when it is hex, else a hash of it.
 
     For a 128-bit trace id that is high ⊕ low (so zero-padded 64-bit ids keep their value); a span id is itself.
+    Not cached: at ingest nearly every id is new, and a cache miss costs more than the computation.
     """
     n = len(hex_id)
     if n in (16, 32) and hex_id.isascii() and hex_id.isalnum() and hex_id[1] not in "xX":

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 from eventlens.collector import rollup
 from eventlens.collector.model import (
+    NS_PER_MINUTE,
     EdgeRollup,
     LagSample,
     Role,
@@ -158,7 +159,7 @@ class SQLStore(abc.ABC):
                     cur.executemany(self.q("INSERT INTO services (service) VALUES (?) ON CONFLICT DO NOTHING"),
                                     [(s,) for s in sorted(services)])
                 cur.execute(self.q("UPDATE meta SET value = value + ? WHERE name = 'span_count'"), (len(new),))
-                self._update_rollups(cur, new, now)
+                self._update_rollups(cur, new, now, [row[1] for row in prepared.rows])
         self._known_resource_ids.update(rid for rid, _ in prepared.resources)
         self._known_services.update(s.service for s in new)
         return len(new)
@@ -171,8 +172,7 @@ class SQLStore(abc.ABC):
         links: list[tuple[int, int, int, int, int]] = []
         keys: dict[tuple[int, int], int] = {}
         tkeys: dict[str, int] = {}
-        id_key = _rows.id_key
-        span_row = _rows.span_row
+        id_key, span_row, event_hash, key_hash = _rows.id_key, _rows.span_row, _rows.event_hash, _rows.key_hash
         known_resources = self._known_resource_ids
         for span in batch:
             rid = memo.get(id(span.resource))
@@ -190,9 +190,12 @@ class SQLStore(abc.ABC):
                 links.extend((id_key(link.trace_id), id_key(link.span_id), tk, sk, span.start_ns)
                              for link in span.links)
             m = span.messaging
-            if m.event_id is not None or m.key is not None:
-                for h, _tk, minute in _rows.lookup_keys(span, tk):
-                    keys.setdefault((h, tk), minute)
+            if m.event_id is not None or m.key is not None:  # inline `_rows.lookup_keys` (hot path)
+                minute = span.start_ns - span.start_ns % NS_PER_MINUTE
+                if m.event_id is not None:
+                    keys.setdefault((event_hash(m.event_id), tk), minute)
+                if m.key is not None:
+                    keys.setdefault((key_hash(m.key), tk), minute)
         return _Prepared(rows, new_resources, links, [(h, tk, m) for (h, tk), m in keys.items()])
 
     def _lookup(self, cur: Cursor, wanted: set[tuple[str, str]]) -> rollup.Lookup:
@@ -219,11 +222,12 @@ class SQLStore(abc.ABC):
         cur.execute("SELECT service, grp FROM process_emitters")
         return {(r[0], r[1]) for r in cur.fetchall()}
 
-    def _update_rollups(self, cur: Cursor, new: list[SpanRecord], now: int) -> None:
+    def _update_rollups(self, cur: Cursor, new: list[SpanRecord], now: int, span_keys: list[int]) -> None:
+        """Pair and count the new spans (`span_keys`: the batch's span id keys, for pending lookups)."""
         emitters = self._load_emitters(cur)
         wanted = rollup.wanted_contexts(new, emitters)
         batch = rollup.plan(new, self._lookup(cur, wanted), emitters, now)
-        self._resolve_pending(cur, batch, new)
+        self._resolve_pending(cur, batch, new, span_keys)
         self._expire_pending(cur, batch, now)
         if batch.pending:
             cur.executemany(self.q(f"INSERT INTO pending ({', '.join(_PENDING_COLS)}) "
@@ -272,12 +276,13 @@ class SQLStore(abc.ABC):
     def _consumption(row: Sequence[Any]) -> rollup.Consumption:
         return rollup.Consumption(row[1], row[2], row[3], row[4], row[5], row[6], bool(row[7]), row[8], row[9])
 
-    def _resolve_pending(self, cur: Cursor, batch: rollup.RollupBatch, new: list[SpanRecord]) -> None:
+    def _resolve_pending(self, cur: Cursor, batch: rollup.RollupBatch, new: list[SpanRecord],
+                         span_keys: list[int]) -> None:
         cur.execute("SELECT 1 FROM pending LIMIT 1")
         if cur.fetchone() is None:
             return
         by_id = {(s.trace_id, s.span_id): s for s in new}
-        keys = sorted({_rows.id_key(s.span_id) for s in new})
+        keys = sorted(set(span_keys))
         done = []
         for i in range(0, len(keys), _CHUNK):
             chunk = keys[i:i + _CHUNK]
