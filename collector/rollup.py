@@ -9,7 +9,9 @@ holds, and writes back what `plan` returns, inside the transaction that stored t
   when that is a PRODUCER span, else its links. A `process` span (or an untyped CONSUMER span) is one
   message; a `receive`/`poll` span counts each linked message, but only for a (service, group) never seen
   emitting process spans, so a message is counted once. Latency is consume time − produce start, where consume
-  time is a process span's start and a receive/poll span's end (its start is when waiting began).
+  time is a process span's start and a receive/poll span's end (its start is when waiting began). When a
+  (service, group) emits its first process span, what its receive/poll spans stored within the pending TTL
+  before it counted is retracted (`recount_receives`): those messages are now counted by their process spans.
 - When the producer span is not stored yet, the consumption waits in `pending`; it pairs when the producer
   arrives, or becomes a partial edge (producer None) once older than the TTL. A message with no creation
   context at all (uninstrumented producer) is a partial edge at once.
@@ -148,6 +150,8 @@ class RollupBatch:
     sightings: dict[SightingKey, SightingAcc] = field(default_factory=dict)
     pending: list[Consumption] = field(default_factory=list)
     new_emitters: set[Emitter] = field(default_factory=set)
+    counted_receives: list[SpanRecord] = field(default_factory=list)
+    """Receive/poll spans counted message by message here (their (service, group) emits no process spans yet)."""
 
     def edge(self, key: EdgeKey) -> EdgeAcc:
         """The accumulator of one edge minute (created empty)."""
@@ -174,6 +178,16 @@ class RollupBatch:
             self.paired(c, arrived)
         else:
             self.partial(c)
+
+    def retract(self, counted: RollupBatch) -> None:
+        """Subtract the edge counts of `counted` (what earlier batches added and that turned out double)."""
+        for key, acc in counted.edges.items():
+            target = self.edge(key)
+            target.count -= acc.count
+            target.errors -= acc.errors
+            target.bytes -= acc.bytes
+            target.latency_sum_s -= acc.latency_sum_s
+            target.buckets = [a - b for a, b in zip(target.buckets, acc.buckets, strict=True)]
 
     def edge_rollups(self) -> list[EdgeRollup]:
         """The accumulated edge minutes as model objects."""
@@ -300,6 +314,20 @@ def plan(new_spans: Sequence[SpanRecord], lookup: Lookup, emitters: set[Emitter]
             _consume_one(batch, span, look, now_ns)
         elif op is _RECEIVE and kind is not _PRODUCER and (span.service, m.consumer_group or "") not in known:
             _consume_linked(batch, span, look, now_ns)
+            batch.counted_receives.append(span)
+    return batch
+
+
+def recount_receives(receives: Sequence[SpanRecord], lookup: Lookup, now_ns: int) -> RollupBatch:
+    """What `plan` (and the pairing of their pending contexts since) counted for these receive/poll spans, from
+    what is stored now: their (service, group) just emitted its first process span, so the store retracts it.
+
+    Contexts whose producer is still missing are in `pending` of the result: they were never counted, and the
+    store drops their pending rows instead.
+    """
+    batch = RollupBatch()
+    for span in receives:
+        _consume_linked(batch, span, lookup, now_ns)
     return batch
 
 

@@ -11,7 +11,7 @@ import contextlib
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from eventlens.collector import rollup
 from eventlens.collector.model import (
@@ -159,7 +159,7 @@ class SQLStore(abc.ABC):
                     cur.executemany(self.q("INSERT INTO services (service) VALUES (?) ON CONFLICT DO NOTHING"),
                                     [(s,) for s in sorted(services)])
                 cur.execute(self.q("UPDATE meta SET value = value + ? WHERE name = 'span_count'"), (len(new),))
-                self._update_rollups(cur, new, now, [row[1] for row in prepared.rows])
+                self._update_rollups(cur, new, now, [cast(int, row[1]) for row in prepared.rows])
         self._known_resource_ids.update(rid for rid, _ in prepared.resources)
         self._known_services.update(s.service for s in new)
         return len(new)
@@ -229,16 +229,42 @@ class SQLStore(abc.ABC):
         batch = rollup.plan(new, self._lookup(cur, wanted), emitters, now)
         self._resolve_pending(cur, batch, new, span_keys)
         self._expire_pending(cur, batch, now)
+        for emitter in sorted(batch.new_emitters):
+            # RETURNING: only the transaction that adds the emitter retracts (two collectors may race here).
+            cur.execute(self.q("INSERT INTO process_emitters (service, grp) VALUES (?, ?) "
+                               "ON CONFLICT DO NOTHING RETURNING service"), emitter)
+            if cur.fetchone() is not None:
+                self._retract_receives(cur, batch, emitter, now)
+        if batch.counted_receives:
+            cur.executemany(self.q("INSERT INTO receive_counted (service, grp, trace_k, span_k, seen_ns) "
+                                   "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"),
+                            [(s.service, s.messaging.consumer_group or "", _rows.id_key(s.trace_id),
+                              _rows.id_key(s.span_id), now) for s in batch.counted_receives])
         if batch.pending:
             cur.executemany(self.q(f"INSERT INTO pending ({', '.join(_PENDING_COLS)}) "
                                    f"VALUES ({', '.join('?' * len(_PENDING_COLS))})"),
                             [(_rows.id_key(c.producer_span_id), c.producer_trace_id, c.producer_span_id,
                               c.consumer, c.consumer_group, c.topic, c.consumed_ns, c.error, c.body_size,
                               c.seen_ns) for c in batch.pending])
-        if batch.new_emitters:
-            cur.executemany(self.q("INSERT INTO process_emitters (service, grp) VALUES (?, ?) "
-                                   "ON CONFLICT DO NOTHING"), sorted(batch.new_emitters))
         self._write_rollups(cur, batch)
+
+    def _retract_receives(self, cur: Cursor, batch: rollup.RollupBatch, emitter: rollup.Emitter, now: int) -> None:
+        """`emitter` just emitted its first process span: take back what its receive/poll spans stored within the
+        pending TTL counted (their messages are counted by process spans now) and drop their pending contexts."""
+        service, group = emitter
+        cur.execute(self.q("SELECT trace_k, span_k FROM receive_counted WHERE service = ? AND grp = ? "
+                           "AND seen_ns > ?"), (service, group, now - self.pending_ttl_ns))
+        keys = cur.fetchall()
+        cur.execute(self.q("DELETE FROM receive_counted WHERE service = ? AND grp = ?"), (service, group))
+        cur.execute(self.q("DELETE FROM pending WHERE consumer = ? AND coalesce(grp, '') = ?"), (service, group))
+        receives = [span for tk, sk in keys
+                    for span in self._spans(cur, f"SELECT {_READ} FROM spans WHERE trace_k = ? AND span_k = ?",
+                                            (tk, sk))]
+        if not receives:
+            return
+        wanted = {(s.trace_id, s.parent_span_id) for s in receives if s.parent_span_id}
+        wanted.update((link.trace_id, link.span_id) for s in receives for link in s.links)
+        batch.retract(rollup.recount_receives(receives, self._lookup(cur, wanted), now))
 
     def _write_rollups(self, cur: Cursor, batch: rollup.RollupBatch) -> None:
         if batch.edges:
@@ -295,6 +321,7 @@ class SQLStore(abc.ABC):
             cur.executemany(self.q(f"DELETE FROM pending WHERE {self._rowid} = ?"), done)
 
     def _expire_pending(self, cur: Cursor, batch: rollup.RollupBatch, now: int) -> None:
+        cur.execute(self.q("DELETE FROM receive_counted WHERE seen_ns <= ?"), (now - self.pending_ttl_ns,))
         rows = self._pending_rows(cur, "seen_ns <= ?", (now - self.pending_ttl_ns,))
         for row in rows:
             batch.partial(self._consumption(row))

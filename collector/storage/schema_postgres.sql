@@ -150,6 +150,18 @@ CREATE TABLE IF NOT EXISTS process_emitters (
     PRIMARY KEY (service, grp)
 );
 
+-- Receive/poll spans counted message by message while their (service, group) emitted no process spans; when
+-- it emits its first one, what they counted is retracted (collector/rollup.py). Kept for the pending TTL.
+CREATE TABLE IF NOT EXISTS receive_counted (
+    service TEXT NOT NULL,
+    grp TEXT NOT NULL,
+    trace_k BIGINT NOT NULL,
+    span_k BIGINT NOT NULL,
+    seen_ns BIGINT NOT NULL,
+    PRIMARY KEY (service, grp, trace_k, span_k)
+);
+CREATE INDEX IF NOT EXISTS receive_counted_seen ON receive_counted (seen_ns);
+
 CREATE TABLE IF NOT EXISTS lag_samples (
     grp TEXT NOT NULL,
     topic TEXT NOT NULL,

@@ -274,6 +274,54 @@ class StoreContract:
         store.write_spans([process_span(s, service="billing", group="g") for s in sends2])
         assert sum(r.count for r in edges(store, consumer="billing")) == 4
 
+    def test_poll_stored_before_the_first_process_spans_is_not_counted_twice(self, make_store):
+        """A poll span stored in an earlier batch than the consumer's first process spans is retracted when those
+        arrive: each message counts once, with the process spans' latency (the poll-first export order)."""
+        store = make_store()
+        sends = [send_span(service="shop") for _ in range(3)]
+        store.write_spans(sends)
+        store.write_spans([poll_span(sends, service="billing", group="g")])
+        assert sum(r.count for r in edges(store, consumer="billing")) == 3
+        procs = [process_span(s, service="billing", group="g") for s in sends]
+        store.write_spans(procs)
+        rows = [r for r in edges(store, consumer="billing") if r.count]
+        assert sum(r.count for r in rows) == 3
+        assert sum(sum(r.latency_buckets) for r in rows) == 3
+        [row] = rows
+        assert row.latency_sum_s == pytest.approx(3 * 0.005)
+
+    def test_poll_with_pending_contexts_is_retracted_without_counting_them(self, make_store):
+        """A poll whose producers are not stored yet, then the first process spans, then the producers: each
+        message counts once (the poll's pending contexts are dropped)."""
+        store = make_store()
+        sends = [send_span(service="shop") for _ in range(2)]
+        store.write_spans([poll_span(sends, service="billing", group="g")])
+        store.write_spans([process_span(s, service="billing", group="g") for s in sends])
+        store.write_spans(sends)
+        assert sum(r.count for r in edges(store, consumer="billing")) == 2
+        assert store.pending_count() == 0
+
+    def test_poll_only_consumer_keeps_its_counts(self, make_store):
+        """A consumer that never emits process spans keeps every message its poll spans counted."""
+        store = make_store()
+        for _ in range(2):
+            sends = [send_span(service="shop") for _ in range(3)]
+            store.write_spans(sends)
+            store.write_spans([poll_span(sends, service="billing", group="g")])
+        store.write_spans([process_span(send_span(service="shop"), service="other", group="g")])
+        assert sum(r.count for r in edges(store, consumer="billing")) == 6
+
+    def test_poll_older_than_the_pending_ttl_is_not_retracted(self, make_store):
+        """Receive spans counted longer ago than the pending TTL stay counted (a consumer that changed shape)."""
+        clock = FakeClock()
+        store = make_store(pending_ttl_ns=60 * NS_PER_S, clock=clock)
+        sends = [send_span(service="shop") for _ in range(2)]
+        store.write_spans([*sends, poll_span(sends, service="billing", group="g")])
+        clock.now += 61 * NS_PER_S
+        later = [send_span(service="shop") for _ in range(2)]
+        store.write_spans([*later, *(process_span(s, service="billing", group="g") for s in later)])
+        assert sum(r.count for r in edges(store, consumer="billing")) == 4
+
     def test_retried_batch_counts_rollups_once(self, make_store):
         """Re-writing a batch does not count its spans in the rollups again."""
         store = make_store()
