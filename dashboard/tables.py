@@ -223,10 +223,12 @@ def _ordered(lineage: Lineage) -> list[LineageNode]:
 
 
 def lineage_node_rows(lineage: Lineage) -> list[Row]:
-    """One row per lineage node (event or handling), by start time, with its message coordinates."""
+    """One row per lineage node (event or handling), by start time, with its message coordinates and the
+    language of the service's SDK (lineage crosses Python, Java and Node services)."""
     return [
         {
             "service": n.service,
+            "language": n.language,
             "kind": n.kind.value,
             "start": _iso(n.start_ns),
             "duration_ms": round(n.duration_ns / 1e6, 3),

@@ -128,6 +128,15 @@ def test_topology_edge_rows_use_names_and_keep_only_chosen_edges() -> None:
     assert [(r["from"], r["to"], r["partial"]) for r in rows] == [("o", "service:b", "producer not instrumented")]
 
 
+def test_lineage_rows_name_each_services_sdk_language() -> None:
+    """Each hop row says which SDK language emitted it, or None when the span did not say."""
+    lineage = Lineage(nodes=(
+        LineageNode("a", LineageNodeKind.EVENT, "t", "a", "orders", T0, 1, language="java"),
+        LineageNode("b", LineageNodeKind.HANDLING, "t", "b", "billing", T0 + 1, 1)))
+    assert [(r["service"], r["language"]) for r in tables.lineage_node_rows(lineage)] == [
+        ("orders", "java"), ("billing", None)]
+
+
 def test_lineage_rows_and_timeline_follow_start_order() -> None:
     """Hops are listed by start time; the timeline starts at 0 ms."""
     def node(nid: str, start: int) -> LineageNode:
