@@ -40,6 +40,8 @@ class CollectorMetrics(PipelineObserver):
                                              "Kafka records that were not valid OTLP and were skipped.", registry=r)
         self.queue_spans = Gauge("eventlens_collector_queue_spans", "Spans waiting in the ingest queue.",
                                  registry=r)
+        self.queue_bytes = Gauge("eventlens_collector_queue_bytes",
+                                 "Undecoded OTLP body bytes waiting for an ingest worker (worker mode).", registry=r)
         self.queue_capacity = Gauge("eventlens_collector_queue_capacity_spans", "Capacity of the ingest queue.",
                                     registry=r)
         self.store_seconds = Histogram("eventlens_collector_store_seconds",
@@ -61,6 +63,10 @@ class CollectorMetrics(PipelineObserver):
     def depth(self, spans: int) -> None:
         """Pipeline hook: the queue depth changed."""
         self.queue_spans.set(spans)
+
+    def depth_bytes(self, nbytes: int) -> None:
+        """Worker pool hook: the body queue's size changed."""
+        self.queue_bytes.set(nbytes)
 
     def reject(self, receiver: str, signal: str, reason: str, spans: int = 0) -> None:
         """Count a refused request (and its spans, when it had been decoded)."""

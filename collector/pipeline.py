@@ -59,6 +59,9 @@ class PipelineObserver:
     def depth(self, spans: int) -> None:
         """The queue now holds `spans` spans."""
 
+    def depth_bytes(self, nbytes: int) -> None:
+        """The ingest workers' queue now holds `nbytes` bytes of undecoded bodies."""
+
 
 class IngestPipeline:
     """Bounded queue + writer thread in front of a `SpanWriter` (see the module docstring)."""

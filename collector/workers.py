@@ -176,7 +176,9 @@ class WorkerPool:
                 raise QueueFull(f"ingest queue full ({self._queued_bytes} of {self.max_queue_bytes} bytes queued)")
             self._queue.append(_Job(body, content_type, future))
             self._queued_bytes += len(body)
+            depth = self._queued_bytes
             self._cond.notify_all()
+        self._observer.depth_bytes(depth)
         return future
 
     def stop(self, timeout: float | None = 60.0) -> None:
@@ -208,7 +210,9 @@ class WorkerPool:
                 size += len(job.body)
             self._queued_bytes -= size
             self._inflight += 1
-            return jobs
+            depth = self._queued_bytes
+        self._observer.depth_bytes(depth)
+        return jobs
 
     def _restart(self) -> None:
         """Replace a broken executor (a worker died); called with the lock held, from the dispatcher thread."""

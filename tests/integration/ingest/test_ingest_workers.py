@@ -66,6 +66,20 @@ def test_real_exporter_spans_are_stored_by_ingest_workers(worker_collector):
     check_stored(url, trace_id, span_id, "worker-shop")
 
 
+def test_worker_mode_reports_received_spans_and_its_queue(worker_collector):
+    """/metrics counts the spans a worker stored and exposes the body queue; /api/health names the workers."""
+    c, _ = worker_collector
+    url = f"http://127.0.0.1:{c.http_port}"
+    ok = requests.post(f"{url}/v1/traces", data=body([span("a"), span("b")]), headers=PROTOBUF, timeout=30)
+    assert ok.status_code == 200
+    metrics = requests.get(f"{url}/metrics", timeout=30).text
+    assert 'eventlens_collector_spans_received_total{receiver="http"} 2.0' in metrics
+    assert "eventlens_collector_spans_stored_total 2.0" in metrics
+    assert "eventlens_collector_queue_bytes 0.0" in metrics
+    health = requests.get(f"{url}/api/health", timeout=30).json()
+    assert (health["ingest_workers"], health["queue_bytes"]) == (2, 0)
+
+
 def test_malformed_body_gets_400_with_the_workers_reason(worker_collector):
     """A body a worker cannot decode is answered 400 with the decoder's reason; the next good body is stored."""
     c, url = worker_collector
