@@ -225,19 +225,21 @@ class WorkerPool:
     def _run(self) -> None:
         # One thread submits, so tasks reach the executor in queue order.
         while (jobs := self._take()) is not None:
-            assert self._executor is not None
+            executor = self._executor
+            assert executor is not None
             try:
-                task = self._executor.submit(_work, [(j.body, j.content_type) for j in jobs])
+                task = executor.submit(_work, [(j.body, j.content_type) for j in jobs])
             except (BrokenProcessPool, RuntimeError) as exc:
-                self._done(jobs, None, exc)
+                self._done(jobs, None, exc, executor)
                 continue
-            task.add_done_callback(functools.partial(self._finished, jobs))
+            task.add_done_callback(functools.partial(self._finished, jobs, executor))
 
-    def _finished(self, jobs: list[_Job], task: Future[tuple[list[Outcome], int, float]]) -> None:
-        self._done(jobs, task, None)
+    def _finished(self, jobs: list[_Job], executor: ProcessPoolExecutor,
+                  task: Future[tuple[list[Outcome], int, float]]) -> None:
+        self._done(jobs, task, None, executor)
 
     def _done(self, jobs: list[_Job], task: Future[tuple[list[Outcome], int, float]] | None,
-              error: BaseException | None) -> None:
+              error: BaseException | None, executor: ProcessPoolExecutor) -> None:
         try:
             if error is None and task is not None:
                 error = task.exception()
@@ -247,8 +249,8 @@ class WorkerPool:
                 for job in jobs:
                     job.future.set_exception(failure)
                 if isinstance(error, BrokenProcessPool):
-                    with self._cond:
-                        self._broken = True
+                    with self._cond:  # every task of a broken pool fails: restart once, not per task
+                        self._broken = self._broken or executor is self._executor
                 return
             assert task is not None
             outcomes, new, seconds = task.result()

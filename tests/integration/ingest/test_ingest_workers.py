@@ -80,6 +80,41 @@ def test_worker_mode_reports_received_spans_and_its_queue(worker_collector):
     assert (health["ingest_workers"], health["queue_bytes"]) == (2, 0)
 
 
+def test_bodies_queued_while_the_worker_is_busy_share_one_transaction(tmp_path):
+    """Concurrent requests to one busy worker are written together (fewer transactions than requests), and
+    every one is answered 200 with its spans stored."""
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    c = Collector(CollectorConfig.from_env({}, store=url, http_port=0, grpc_port=-1, ingest_workers=1)).start()
+    batches = [[span("send orders", attrs={"messaging.destination.name": "orders"}) for _ in range(300)]
+               for _ in range(16)]
+    barrier = threading.Barrier(len(batches))
+    statuses: list[int] = []
+
+    def send(batch) -> None:
+        data = body(batch)
+        barrier.wait(30)
+        statuses.append(requests.post(f"http://127.0.0.1:{c.http_port}/v1/traces", data=data, headers=PROTOBUF,
+                                      timeout=120).status_code)
+
+    try:
+        threads = [threading.Thread(target=send, args=(b,)) for b in batches]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+        transactions = next(sample.value for metric in c.metrics.store_seconds.collect() for sample in metric.samples
+                     if sample.name.endswith("_count"))
+    finally:
+        c.stop()
+    assert statuses == [200] * len(batches)
+    assert 1 <= transactions < len(batches)
+    store = open_store(url)
+    try:
+        assert store.span_count() == 300 * len(batches)
+    finally:
+        store.close()
+
+
 def test_malformed_body_gets_400_with_the_workers_reason(worker_collector):
     """A body a worker cannot decode is answered 400 with the decoder's reason; the next good body is stored."""
     c, url = worker_collector
