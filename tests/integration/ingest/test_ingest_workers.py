@@ -7,11 +7,10 @@ import os
 import signal
 import threading
 import time
-from pathlib import Path
 
 import pytest
 import requests
-from collector_proc import CollectorProcess
+from collector_proc import alive, children
 from eventlens.collector.config import CollectorConfig
 from eventlens.collector.service import Collector
 from eventlens.collector.storage.api import open_store
@@ -20,28 +19,6 @@ from otlp_builders import body, span
 from test_exporters_to_store import check_stored, emit
 
 PROTOBUF = {"Content-Type": "application/x-protobuf"}
-
-
-def _children(pid: int) -> list[int]:
-    """Live child processes of `pid` (the ingest workers of a collector process)."""
-    out = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(stat[1]) == pid and stat[0] != "Z":
-                out.append(int(entry.name))
-    return out
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
 
 
 def _wait(condition, timeout: float = 60.0, what: str = "condition") -> None:
@@ -190,9 +167,9 @@ def test_a_dead_worker_costs_retries_not_data(worker_collector):
     c, url = worker_collector
     assert c.pool is not None
     pool_pids = c.pool.worker_pids()
-    assert len(pool_pids) == 2 and set(pool_pids) <= set(_children(os.getpid()))
+    assert len(pool_pids) == 2 and set(pool_pids) <= set(children(os.getpid()))
     os.kill(pool_pids[0], signal.SIGKILL)
-    _wait(lambda: not _alive(pool_pids[0]), what="the worker to die")
+    _wait(lambda: not alive(pool_pids[0]), what="the worker to die")
     statuses: list[int] = []
     stored: list[tuple[str, str]] = []
     deadline = time.monotonic() + 60
@@ -212,48 +189,3 @@ def test_a_dead_worker_costs_retries_not_data(worker_collector):
         assert all(store.get_span(*ids) is not None for ids in stored)
     finally:
         store.close()
-
-
-@pytest.mark.slow
-def test_acknowledged_spans_survive_kill_9_with_ingest_workers(tmp_path):
-    """kill -9 of the collector mid-stream: every acknowledged span is in the file after a restart, and the
-    orphaned workers exit on their own."""
-    db = tmp_path / "store.db"
-    args = ("--store", f"sqlite:///{db}", "--http-port", "0", "--grpc-port", "-1", "--log-level", "warning",
-            "--ingest-workers", "2")
-    proc = CollectorProcess(*args, log=tmp_path / "collector.log").wait_ready()
-    workers = _children(proc.proc.pid)
-    assert len(workers) >= 2
-    acked: list[tuple[str, str]] = []
-    stop = threading.Event()
-
-    def send(worker: int) -> None:
-        session = requests.Session()
-        while not stop.is_set():
-            batch = [span(f"w{worker}", trace_id=os.urandom(16)) for _ in range(50)]
-            try:
-                resp = session.post(f"{proc.url}/v1/traces", data=body(batch), headers=PROTOBUF, timeout=30)
-            except requests.RequestException:
-                return
-            if resp.status_code == 200:
-                acked.extend((s.trace_id.hex(), s.span_id.hex()) for s in batch)
-
-    senders = [threading.Thread(target=send, args=(i,)) for i in range(4)]
-    for t in senders:
-        t.start()
-    _wait(lambda: len(acked) >= 2000, timeout=120, what="2,000 acknowledged spans")
-    proc.kill9()
-    stop.set()
-    for t in senders:
-        t.join(60)
-    snapshot = list(acked)
-    _wait(lambda: not any(_alive(p) for p in workers), timeout=30, what="the orphaned workers to exit")
-
-    restarted = CollectorProcess(*args, log=tmp_path / "collector.log").wait_ready()
-    assert restarted.terminate() == 0
-    store = open_store(f"sqlite:///{db}")
-    try:
-        missing = [ids for ids in snapshot if store.get_span(*ids) is None]
-    finally:
-        store.close()
-    assert missing == []

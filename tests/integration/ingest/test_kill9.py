@@ -8,17 +8,22 @@ import time
 
 import pytest
 import requests
-from collector_proc import CollectorProcess
+from collector_proc import CollectorProcess, alive, children
 from eventlens.collector.storage.api import open_store
 from otlp_builders import body, span
 
 
 @pytest.mark.slow
-def test_acknowledged_spans_survive_kill_9(tmp_path):
-    """Spans of every 200 answer are stored, although the collector was killed with SIGKILL mid-stream."""
+@pytest.mark.parametrize("workers", [0, 2], ids=["in-process", "2-ingest-workers"])
+def test_acknowledged_spans_survive_kill_9(tmp_path, workers):
+    """Spans of every 200 answer are stored, although the collector was killed with SIGKILL mid-stream; with
+    ingest workers, the orphaned workers exit on their own."""
     db = tmp_path / "store.db"
-    args = ("--store", f"sqlite:///{db}", "--http-port", "0", "--grpc-port", "-1", "--log-level", "warning")
+    args = ("--store", f"sqlite:///{db}", "--http-port", "0", "--grpc-port", "-1", "--log-level", "warning",
+            "--ingest-workers", str(workers))
     proc = CollectorProcess(*args, log=tmp_path / "collector.log").wait_ready()
+    workers_before = children(proc.proc.pid)
+    assert len(workers_before) >= workers
     acked: list[tuple[str, str]] = []
     stop = threading.Event()
 
@@ -46,6 +51,10 @@ def test_acknowledged_spans_survive_kill_9(tmp_path):
     for t in senders:
         t.join(60)
     snapshot = list(acked)
+    deadline = time.monotonic() + 30
+    while any(alive(p) for p in workers_before):
+        assert time.monotonic() < deadline, "orphaned ingest workers did not exit"
+        time.sleep(0.1)
 
     restarted = CollectorProcess(*args, log=tmp_path / "collector.log").wait_ready()
     try:
