@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from eventlens.instrumentation import _cloudevents, _propagation, attributes
+from eventlens.instrumentation._fastspan import FastSpan
 from eventlens.instrumentation._runtime import (
     Runtime,
     add_client_attributes,
@@ -35,7 +36,9 @@ from opentelemetry.trace import (
     Link,
     NonRecordingSpan,
     Span,
+    SpanContext,
     SpanKind,
+    TraceFlags,
     get_current_span,
     set_span_in_context,
 )
@@ -43,6 +46,8 @@ from opentelemetry.trace import (
 _STATE = "_eventlens_consumer"
 _MAX_CACHED_TOPICS = 1024
 _time_ns = time.time_ns
+_SAMPLED = 0x01
+_EMPTY = otel_context.Context()
 
 
 class ConsumerState:
@@ -141,19 +146,7 @@ def _cloudevent(record: Any) -> _cloudevents.CloudEvent | None:
         return None
 
 
-def start_process(runtime: Runtime, st: ConsumerState | None, instance: Any, record: Any) -> tuple[Span, Any]:
-    """Start the process span for `record`; returns it and the context to make current while handling."""
-    extracted = _propagation.extract(record.headers)
-    creation = _propagation.span_context_of(extracted)
-    process_parent = runtime.options.process_parent
-    parent = extracted if process_parent else otel_context.get_current()
-    fast = runtime.fast
-    if fast is not None:
-        dropped = fast.drop_context(creation if process_parent else _propagation.span_context_of(parent))
-        if dropped is not None:  # unsampled: a non-recording span carrying the context, nothing else computed
-            span: Span = NonRecordingSpan(dropped)
-            return span, set_span_in_context(span, extracted)
-    event = _cloudevent(record)
+def _links(process_parent: bool, creation: SpanContext, event: _cloudevents.CloudEvent | None) -> list[Link]:
     links: list[Link] = []
     if not process_parent and creation.is_valid:
         links.append(Link(creation))
@@ -161,17 +154,56 @@ def start_process(runtime: Runtime, st: ConsumerState | None, instance: Any, rec
         origin = _propagation.parse_traceparent(event.traceparent)
         if origin.is_valid and origin != creation:
             links.append(Link(origin, {attributes.LINK_KIND: "cloudevents.origin"}))
+    return links
+
+
+def _consume_hook(runtime: Runtime, span: Span, record: Any) -> None:
+    hook = runtime.options.consume_hook
+    if hook is not None:
+        try:
+            hook(span, record, (), {})
+        except Exception as exc:
+            log_once("consume_hook", exc)
+
+
+def start_process(runtime: Runtime, st: ConsumerState | None, instance: Any, record: Any) -> tuple[Span, Any]:
+    """Start the process span for `record`; returns it and the context to make current while handling."""
+    creation, extracted = _propagation.extract_parts(record.headers)
+    process_parent = runtime.options.process_parent
+    fast = runtime.fast
+    if fast is not None:
+        parent_sc = creation if process_parent else get_current_span().get_span_context()
+        ids = fast.decide(parent_sc)
+        if ids is not None:
+            span: Span
+            if not ids[2] & _SAMPLED:  # unsampled: a non-recording span carrying the context, nothing else computed
+                span = NonRecordingSpan(SpanContext(ids[0], ids[1], is_remote=False, trace_flags=TraceFlags(ids[2]),
+                                                    trace_state=ids[3]))
+                return span, set_span_in_context(span, extracted or _EMPTY)
+            sink = runtime.fast_sink()
+            if sink is not None:  # sampled, and eventlens knows where its spans go: record it itself
+                event = _cloudevent(record)
+                now = _time_ns()
+                span = FastSpan(sink, "process " + record.topic, SpanKind.CONSUMER, ids,
+                                parent_sc if parent_sc.is_valid else None,
+                                process_attributes(runtime, st or ConsumerState(instance), instance, record,
+                                                   now_ns=now, event=event),
+                                _links(process_parent, creation, event), now)
+                _consume_hook(runtime, span, record)
+                return span, set_span_in_context(span, extracted or _EMPTY)
+            if not parent_sc.is_valid:
+                fast.ids.local.trace_id = ids[0]  # the SDK's start_span takes this trace id and decides the same
+    if extracted is None:
+        extracted = set_span_in_context(NonRecordingSpan(creation), _EMPTY) if creation.is_valid else _EMPTY
+    parent = extracted if process_parent else otel_context.get_current()
+    event = _cloudevent(record)
+    links = _links(process_parent, creation, event)
     span = runtime.tracer.start_span("process " + record.topic, context=parent, kind=SpanKind.CONSUMER,
                                      links=links or None)
     if span.is_recording():
         set_attributes(span, process_attributes(runtime, st or ConsumerState(instance), instance, record,
                                                now_ns=_time_ns(), event=event))
-        hook = runtime.options.consume_hook
-        if hook is not None:
-            try:
-                hook(span, record, (), {})
-            except Exception as exc:
-                log_once("consume_hook", exc)
+        _consume_hook(runtime, span, record)
     return span, set_span_in_context(span, extracted)
 
 
@@ -225,7 +257,7 @@ def batch_links(result: dict[Any, list[Any]]) -> list[Link]:
     links: list[Link] = []
     for records in result.values():
         for record in records:
-            creation = _propagation.span_context_of(_propagation.extract(record.headers))
+            creation = _propagation.extract_parts(record.headers)[0]
             if creation.is_valid:
                 links.append(Link(creation, {ma.MESSAGING_DESTINATION_PARTITION_ID: str(record.partition),
                                              ma.MESSAGING_KAFKA_OFFSET: record.offset}))

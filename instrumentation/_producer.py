@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from eventlens.instrumentation import _cloudevents, _propagation, attributes
+from eventlens.instrumentation._fastspan import FastSpan
 from eventlens.instrumentation._runtime import (
     Runtime,
     SentRecord,
@@ -29,12 +30,13 @@ from eventlens.instrumentation._safety import log_once
 from eventlens.instrumentation.patterns import SEND_OPTIONS
 from opentelemetry.instrumentation.utils import is_instrumentation_enabled
 from opentelemetry.semconv._incubating.attributes import messaging_attributes as ma
-from opentelemetry.trace import Span, SpanKind, get_current_span
+from opentelemetry.trace import Link, Span, SpanKind, get_current_span
 
 _HEADERS_POS = 3
 _STATE = "_eventlens_producer"
 _MAX_CACHED_TOPICS = 1024
 _time_ns = time.time_ns
+_SAMPLED = 0x01
 
 
 class _Delivery:
@@ -51,7 +53,13 @@ class _Delivery:
     def ok(self, metadata: Any) -> None:
         try:
             span = self.span
-            if span is not None:
+            if type(span) is FastSpan and span.end_time is None:
+                attrs = span.attributes
+                attrs[ma.MESSAGING_KAFKA_OFFSET] = metadata.offset
+                attrs[ma.MESSAGING_DESTINATION_PARTITION_ID] = str(metadata.partition)
+                attrs[attributes.RECORD_TIMESTAMP_MS] = metadata.timestamp
+                span.end()
+            elif span is not None:
                 if span.is_recording():
                     set_attributes(span, {ma.MESSAGING_KAFKA_OFFSET: metadata.offset,
                                          ma.MESSAGING_DESTINATION_PARTITION_ID: str(metadata.partition),
@@ -165,32 +173,57 @@ def _start(runtime: Runtime, instance: Any, args: tuple[Any, ...],
     current = get_current_span()
     fast = runtime.fast
     if fast is not None:
-        dropped = fast.drop_ids(current.get_span_context())
-        if dropped is not None:  # unsampled: no span object, no attributes, only the context on the wire
-            if isinstance(headers, list):
-                try:
-                    _propagation.inject_ids(headers, *dropped)
-                except Exception as exc:
-                    log_once("inject", exc)
-            return args, kwargs, None, topic
-    links = None
-    if getattr(runtime.local, "batch", None) and getattr(current, "kind", None) is not SpanKind.CONSUMER:
-        links = runtime.pending_batch_links()
-    span = runtime.tracer.start_span("send " + topic, kind=SpanKind.PRODUCER, links=links)
+        parent = current.get_span_context()
+        ids = fast.decide(parent)
+        if ids is not None:
+            if not ids[2] & _SAMPLED:  # unsampled: no span object, no attributes, only the context on the wire
+                _inject(headers, ids)
+                return args, kwargs, None, topic
+            sink = runtime.fast_sink()
+            if sink is not None:  # sampled, and eventlens knows where its spans go: record it itself
+                span: Span = FastSpan(sink, "send " + topic, SpanKind.PRODUCER, ids,
+                                      parent if parent.is_valid else None,
+                                      _send_attributes(runtime, instance, topic, (args, kwargs), headers),
+                                      _fan_in_links(runtime, current))
+                _produce_hook(runtime, span, args, kwargs)
+                _inject(headers, ids)
+                return args, kwargs, span, topic
+            if not parent.is_valid:
+                fast.ids.local.trace_id = ids[0]  # the SDK's start_span takes this trace id and decides the same
+    span = runtime.tracer.start_span("send " + topic, kind=SpanKind.PRODUCER, links=_fan_in_links(runtime, current))
     if span.is_recording():
         set_attributes(span, _send_attributes(runtime, instance, topic, (args, kwargs), headers))
-        hook = runtime.options.produce_hook
-        if hook is not None:
-            try:
-                hook(span, args, kwargs)
-            except Exception as exc:
-                log_once("produce_hook", exc)
+        _produce_hook(runtime, span, args, kwargs)
     if isinstance(headers, list):
         try:
             _propagation.inject_span(headers, span)
         except Exception as exc:
             log_once("inject", exc)
     return args, kwargs, span, topic
+
+
+def _fan_in_links(runtime: Runtime, current: Span) -> list[Link] | None:
+    """Links to every input of the last poll batch when sending after it outside a process span."""
+    if getattr(runtime.local, "batch", None) and getattr(current, "kind", None) is not SpanKind.CONSUMER:
+        return runtime.pending_batch_links()
+    return None
+
+
+def _produce_hook(runtime: Runtime, span: Span, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    hook = runtime.options.produce_hook
+    if hook is not None:
+        try:
+            hook(span, args, kwargs)
+        except Exception as exc:
+            log_once("produce_hook", exc)
+
+
+def _inject(headers: Any, ids: tuple[int, int, int, Any]) -> None:
+    if isinstance(headers, list):
+        try:
+            _propagation.inject_ids(headers, *ids)
+        except Exception as exc:
+            log_once("inject", exc)
 
 
 def make_send_wrapper(runtime: Runtime) -> Callable[..., Any]:

@@ -207,6 +207,81 @@ def extract(headers: Sequence[Any] | None) -> Context:
         return Context()
 
 
+_TRACEPARENT_RE = TraceContextTextMapPropagator._TRACEPARENT_HEADER_FORMAT_RE
+_MAX_TRACESTATE = 512  # the W3C limit the SDK's propagator applies
+_ZERO_TRACE = "0" * 32
+_ZERO_SPAN = "0" * 16
+_BYTES = (bytes, bytearray, memoryview)
+
+
+class _Unusual(Exception):
+    """A header list the direct parser leaves to the propagators (baggage present, malformed items)."""
+
+
+def _text(item: Any) -> str | None:
+    """The UTF-8 text of a header item's value, None when null, not bytes or not valid UTF-8."""
+    if item is None:
+        return None
+    value = item[1]
+    if not isinstance(value, _BYTES):
+        return None
+    try:
+        return bytes(value).decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+def _w3c_remote(headers: Sequence[Any]) -> SpanContext:
+    """The remote span context of `headers` parsed as the SDK's W3C propagator would, without a Context."""
+    traceparent = tracestate = None
+    for item in headers:
+        name = item[0]
+        if name == "traceparent":
+            traceparent = item
+        elif name == "tracestate":
+            tracestate = item
+        elif name == BAGGAGE:
+            raise _Unusual
+    text = _text(traceparent)
+    if text is None:
+        return INVALID_SPAN_CONTEXT
+    match = _TRACEPARENT_RE.search(text)
+    if not match:
+        return INVALID_SPAN_CONTEXT
+    version, trace_id, span_id, flags = match.group(1, 2, 3, 4)
+    if trace_id == _ZERO_TRACE or span_id == _ZERO_SPAN or version == "ff" or (version == "00" and match.group(5)):
+        return INVALID_SPAN_CONTEXT
+    state_text = _text(tracestate)
+    state = None
+    if state_text is not None:
+        if len(state_text) > _MAX_TRACESTATE:
+            return span_context_of(_TRACECONTEXT.extract(headers, getter=GETTER))  # (the SDK warns; let it)
+        state = TraceState.from_header([state_text])
+    return SpanContext(int(trace_id, 16), int(span_id, 16), is_remote=True, trace_flags=TraceFlags(int(flags, 16)),
+                       trace_state=state)
+
+
+def extract_parts(headers: Sequence[Any] | None) -> tuple[SpanContext, Context | None]:
+    """The creation span context in `headers`, and the extracted context when it holds more than that.
+
+    The second item is None when the context `extract` would return holds nothing but the creation span
+    (the default W3C propagators and no `baggage` header: then the traceparent is parsed directly, with
+    the propagator's own pattern and rules, and no Context is built).
+    """
+    if not headers:
+        return INVALID_SPAN_CONTEXT, None
+    if _is_w3c_default(propagate.get_global_textmap()):
+        try:
+            return _w3c_remote(headers), None
+        except (_Unusual, TypeError, IndexError):
+            pass
+        except Exception as exc:
+            log_once("extract", exc)
+            return INVALID_SPAN_CONTEXT, None
+    context = extract(headers)
+    return span_context_of(context), context
+
+
 def span_context_of(context: Context) -> SpanContext:
     """The remote span context held by an extracted context (invalid when none)."""
     return get_current_span(context).get_span_context()

@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+from eventlens.instrumentation._fastspan import FastSink
 from eventlens.instrumentation._metrics import MessagingMetrics, metrics_for
 from eventlens.instrumentation._safety import log_once
 from eventlens.instrumentation._sampling import FastSampling
@@ -58,6 +59,7 @@ class Runtime:
     options: Options
     sampler: FingerprintSampler
     fast: FastSampling | None = None
+    sink: FastSink | None = None
     local: threading.local = field(default_factory=threading.local)
 
     @classmethod
@@ -67,9 +69,15 @@ class Runtime:
         tracer = trace.get_tracer("eventlens.instrumentation", __version__, tracer_provider=tracer_provider,
                                   schema_url="https://opentelemetry.io/schemas/1.44.0")
         metrics = metrics_for(meter_provider) if options.metrics else None
+        fast = FastSampling.for_tracer(tracer)
         return cls(tracer=tracer, metrics=metrics, options=options,
                    sampler=FingerprintSampler(options.fingerprint_first_n, options.fingerprint_every),
-                   fast=FastSampling.for_tracer(tracer))
+                   fast=fast, sink=FastSink.for_tracer(tracer) if fast is not None else None)
+
+    def fast_sink(self) -> FastSink | None:
+        """The sink for eventlens' own spans when it is still usable, else None (record through the SDK)."""
+        sink = self.sink
+        return sink if sink is not None and sink.usable() else None
 
     def event_type(self, record: Any) -> str | None:
         """The user's event type for `record` (None when no getter, or it failed or returned a non-string)."""

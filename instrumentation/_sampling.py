@@ -112,25 +112,36 @@ class FastSampling:
         return SpanContext(ids[0], ids[1], is_remote=False, trace_flags=TraceFlags(ids[2]), trace_state=ids[3])
 
     def drop_ids(self, parent: SpanContext) -> tuple[int, int, int, TraceState | None] | None:
-        """`drop_context` as (trace id, span id, flags, trace state), without building a span context."""
+        """`drop_context` as (trace id, span id, flags, trace state), without building a span context.
+
+        For a sampled new root the decided trace id is preset for the SDK's `start_span` (see module doc).
+        """
+        ids = self.decide(parent)
+        if ids is None:
+            return None
+        if ids[2] & _SAMPLED:
+            if not parent.is_valid:
+                self.ids.local.trace_id = ids[0]  # the SDK's start_span takes this id and decides the same
+            return None
+        return ids
+
+    def decide(self, parent: SpanContext) -> tuple[int, int, int, TraceState | None] | None:
+        """The ids the SDK would give a new span under `parent`: (trace id, span id, flags, trace state).
+
+        The sampled bit of the flags carries the decision. None when the tracer is disabled (the SDK then
+        hands out a non-recording span of the parent's context).
+        """
         if not self.tracer._is_enabled():
             return None
         if parent.is_valid:
             trace_id = parent.trace_id
+            pflags = parent.trace_flags
             if self.parent_based:
-                if parent.trace_flags & _SAMPLED:
-                    return None
-            elif self.always or (trace_id & self.limit) < self.bound:
-                return None
-            flags = parent.trace_flags & _RANDOM
-            trace_state = parent.trace_state
-        else:
-            if self.always:
-                return None
-            trace_id = self.ids.generate_trace_id()
-            if (trace_id & self.limit) < self.bound:
-                self.ids.local.trace_id = trace_id  # the SDK's start_span takes this id and decides the same
-                return None
-            flags = _RANDOM if self.ids.is_trace_id_random() else 0
-            trace_state = None
-        return trace_id, self.ids.generate_span_id(), flags, trace_state
+                sampled = pflags & _SAMPLED
+            else:
+                sampled = _SAMPLED if self.always or (trace_id & self.limit) < self.bound else 0
+            return trace_id, self.ids.generate_span_id(), (pflags & _RANDOM) | sampled, parent.trace_state
+        trace_id = self.ids.generate_trace_id()
+        sampled = _SAMPLED if self.always or (trace_id & self.limit) < self.bound else 0
+        flags = (_RANDOM if self.ids.is_trace_id_random() else 0) | sampled
+        return trace_id, self.ids.generate_span_id(), flags, None

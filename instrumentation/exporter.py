@@ -55,7 +55,13 @@ def parse_headers(raw: str | None) -> dict[str, str]:
 
 
 class FastOTLPSpanExporter(SpanExporter):
-    """Exports spans over OTLP/HTTP (protobuf) with a direct encoder; retries 429/5xx within the timeout."""
+    """Exports spans over OTLP/HTTP (protobuf) with a direct encoder; retries 429/5xx within the timeout.
+
+    It also takes eventlens' own `FastSpan`s (`eventlens_fast_spans`), so a provider whose only processor
+    feeds this exporter gets eventlens' cheaper span recording (see docs/instrumentation.md).
+    """
+
+    eventlens_fast_spans = True
 
     def __init__(self, endpoint: str | None = None, headers: dict[str, str] | None = None,
                  timeout: float | None = None, compression: str | None = None) -> None:

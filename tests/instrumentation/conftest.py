@@ -1,7 +1,11 @@
 """Fixtures for the instrumentation tests: one SDK tracer/meter provider for the session, in-memory export.
 
 OpenTelemetry lets the global TracerProvider be set once per process, so the session installs one with an
-InMemorySpanExporter and each test clears it; `instrumented` instruments kafka-python for one test.
+in-memory exporter and each test clears it; `instrumented` instruments kafka-python for one test.
+
+Every test that instruments runs twice: with sampled spans recorded through the SDK (`sdk`) and with
+eventlens' own spans (`fast`: the exporter accepts them, encodes each batch with eventlens' OTLP encoder
+and stores them as the SDK's `ReadableSpan`), so both paths meet the same specification.
 """
 
 from __future__ import annotations
@@ -21,10 +25,30 @@ from opentelemetry.instrumentation.utils import suppress_instrumentation
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import ReadableSpan, SpanLimits, TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 CONSUMER_TIMEOUT_MS = 60_000
+
+
+class PathExporter(InMemorySpanExporter):  # type: ignore[misc]
+    """In-memory exporter that, when `eventlens_fast_spans` is on, takes eventlens' own spans too.
+
+    Those are first encoded by eventlens' OTLP encoder (so every recorded span is proven encodable), then
+    stored as the SDK's `ReadableSpan` for the assertions.
+    """
+
+    eventlens_fast_spans = False
+
+    def export(self, spans: Any) -> SpanExportResult:
+        from eventlens.instrumentation._fastspan import FastSpan
+        from eventlens.instrumentation._otlp_encode import encode_spans
+
+        if any(isinstance(s, FastSpan) for s in spans):
+            assert self.eventlens_fast_spans, "an eventlens span reached an exporter that does not take them"
+            encode_spans(spans)
+            spans = [s.to_readable() if isinstance(s, FastSpan) else s for s in spans]
+        return super().export(spans)
 
 
 @dataclass
@@ -32,7 +56,7 @@ class Otel:
     """The session's providers and in-memory exporter/reader."""
 
     provider: TracerProvider
-    exporter: InMemorySpanExporter
+    exporter: PathExporter
     meter_provider: MeterProvider
     reader: InMemoryMetricReader
 
@@ -56,7 +80,7 @@ class Otel:
 @pytest.fixture(scope="session")
 def otel() -> Otel:
     """The session-wide SDK providers (the tracer provider is also the global one)."""
-    exporter = InMemorySpanExporter()
+    exporter = PathExporter()
     provider = TracerProvider(span_limits=SpanLimits(max_links=1024))
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     trace.set_tracer_provider(provider)
@@ -65,8 +89,16 @@ def otel() -> Otel:
     return Otel(provider, exporter, meter_provider, reader)
 
 
+@pytest.fixture(params=["sdk", "fast"])
+def span_path(request: pytest.FixtureRequest, otel: Otel) -> Iterator[str]:
+    """Which way sampled spans are recorded in this test: through the SDK or as eventlens' own spans."""
+    otel.exporter.eventlens_fast_spans = request.param == "fast"
+    yield request.param
+    otel.exporter.eventlens_fast_spans = False
+
+
 @pytest.fixture
-def instrument(otel: Otel) -> Iterator[Callable[..., Otel]]:
+def instrument(otel: Otel, span_path: str) -> Iterator[Callable[..., Otel]]:
     """`instrument(**options)` instruments kafka-python for this test with the session providers."""
     instrumentor = KafkaInstrumentor()
 
@@ -75,6 +107,10 @@ def instrument(otel: Otel) -> Iterator[Callable[..., Otel]]:
             instrumentor.uninstrument()
         otel.exporter.clear()
         instrumentor.instrument(tracer_provider=otel.provider, meter_provider=otel.meter_provider, **options)
+        from eventlens.instrumentation.instrumentor import active_runtime
+
+        runtime = active_runtime()
+        assert runtime is not None and (runtime.sink is not None) == (span_path == "fast")
         return otel
 
     yield _instrument
