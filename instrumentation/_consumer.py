@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from eventlens.instrumentation import _cloudevents, _propagation, attributes
+from eventlens.instrumentation import _cloudevents, _current, _propagation, attributes
 from eventlens.instrumentation._fastspan import FastSpan
 from eventlens.instrumentation._runtime import (
     Runtime,
@@ -179,7 +179,7 @@ def start_process(runtime: Runtime, st: ConsumerState | None, instance: Any, rec
             if not ids[2] & _SAMPLED:  # unsampled: a non-recording span carrying the context, nothing else computed
                 span = NonRecordingSpan(SpanContext(ids[0], ids[1], is_remote=False, trace_flags=TraceFlags(ids[2]),
                                                     trace_state=ids[3]))
-                return span, set_span_in_context(span, extracted or _EMPTY)
+                return span, _current.span_context(span) if extracted is None else set_span_in_context(span, extracted)
             sink = runtime.fast_sink()
             if sink is not None:  # sampled, and eventlens knows where its spans go: record it itself
                 event = _cloudevent(record)
@@ -190,7 +190,7 @@ def start_process(runtime: Runtime, st: ConsumerState | None, instance: Any, rec
                                                    now_ns=now, event=event),
                                 _links(process_parent, creation, event), now)
                 _consume_hook(runtime, span, record)
-                return span, set_span_in_context(span, extracted or _EMPTY)
+                return span, _current.span_context(span) if extracted is None else set_span_in_context(span, extracted)
             if not parent_sc.is_valid:
                 fast.ids.local.trace_id = ids[0]  # the SDK's start_span takes this trace id and decides the same
     if extracted is None:
@@ -230,7 +230,7 @@ def make_next_wrapper(runtime: Runtime) -> Callable[..., Any]:
     def next_(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         st = state_of(instance)
         end_process(runtime, st)
-        if not is_instrumentation_enabled():
+        if _current.suppressed(_current.get_current()):
             return wrapped(*args, **kwargs)
         st.in_next = True
         try:

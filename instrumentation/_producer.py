@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from eventlens.instrumentation import _cloudevents, _propagation, attributes
+from eventlens.instrumentation import _cloudevents, _current, _propagation, attributes
 from eventlens.instrumentation._fastspan import FastSpan
 from eventlens.instrumentation._runtime import (
     Runtime,
@@ -28,9 +28,8 @@ from eventlens.instrumentation._runtime import (
 )
 from eventlens.instrumentation._safety import log_once
 from eventlens.instrumentation.patterns import SEND_OPTIONS
-from opentelemetry.instrumentation.utils import is_instrumentation_enabled
 from opentelemetry.semconv._incubating.attributes import messaging_attributes as ma
-from opentelemetry.trace import Link, Span, SpanKind, get_current_span
+from opentelemetry.trace import Link, Span, SpanKind
 
 _HEADERS_POS = 3
 _STATE = "_eventlens_producer"
@@ -163,21 +162,22 @@ def _send_attributes(runtime: Runtime, instance: Any, topic: str, call: tuple[tu
     return attrs
 
 
-def _start(runtime: Runtime, instance: Any, args: tuple[Any, ...],
-           kwargs: dict[str, Any]) -> tuple[tuple[Any, ...], dict[str, Any], Span | None, str]:
+def _start(runtime: Runtime, instance: Any, call: tuple[tuple[Any, ...], dict[str, Any]],
+           ctx: Any) -> tuple[tuple[Any, ...], dict[str, Any], Span | None, str]:
     """Start the send span and inject its context; the span is None when the sampler drops it."""
-    topic = _arg(args, kwargs, 0, "topic")
+    args, kwargs = call
+    topic = args[0] if args else kwargs.get("topic")
     if not isinstance(topic, str):
         raise TypeError("topic is not a string")
     args, kwargs, headers = _normalise(args, kwargs)
-    current = get_current_span()
+    current = _current.span_in(ctx)
     fast = runtime.fast
     if fast is not None:
         parent = current.get_span_context()
         ids = fast.decide(parent)
         if ids is not None:
             if not ids[2] & _SAMPLED:  # unsampled: no span object, no attributes, only the context on the wire
-                _inject(headers, ids)
+                _inject(headers, ids, ctx)
                 return args, kwargs, None, topic
             sink = runtime.fast_sink()
             if sink is not None:  # sampled, and eventlens knows where its spans go: record it itself
@@ -186,7 +186,7 @@ def _start(runtime: Runtime, instance: Any, args: tuple[Any, ...],
                                       _send_attributes(runtime, instance, topic, (args, kwargs), headers),
                                       _fan_in_links(runtime, current))
                 _produce_hook(runtime, span, args, kwargs)
-                _inject(headers, ids)
+                _inject(headers, ids, ctx)
                 return args, kwargs, span, topic
             if not parent.is_valid:
                 fast.ids.local.trace_id = ids[0]  # the SDK's start_span takes this trace id and decides the same
@@ -218,10 +218,10 @@ def _produce_hook(runtime: Runtime, span: Span, args: tuple[Any, ...], kwargs: d
             log_once("produce_hook", exc)
 
 
-def _inject(headers: Any, ids: tuple[int, int, int, Any]) -> None:
+def _inject(headers: Any, ids: tuple[int, int, int, Any], ctx: Any) -> None:
     if isinstance(headers, list):
         try:
-            _propagation.inject_ids(headers, *ids)
+            _propagation.inject_ids(headers, *ids, with_baggage=_current.has_baggage(ctx))
         except Exception as exc:
             log_once("inject", exc)
 
@@ -230,11 +230,12 @@ def make_send_wrapper(runtime: Runtime) -> Callable[..., Any]:
     """The wrapt wrapper for `KafkaProducer.send` bound to `runtime`."""
 
     def send(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        if not is_instrumentation_enabled():
+        ctx = _current.get_current()
+        if _current.suppressed(ctx):
             return wrapped(*args, **kwargs)
         start_ns = _time_ns()
         try:
-            args, kwargs, span, topic = _start(runtime, instance, args, kwargs)
+            args, kwargs, span, topic = _start(runtime, instance, (args, kwargs), ctx)
         except Exception as exc:
             log_once("send.start", exc)
             return wrapped(*args, **kwargs)

@@ -158,17 +158,26 @@ def inject_span_context(headers: Headers, sc: SpanContext) -> None:
     _inject_w3c(headers, sc, textmap)
 
 
-def inject_ids(headers: Headers, trace_id: int, span_id: int, flags: int, trace_state: TraceState | None) -> None:
-    """Inject the context of a span eventlens dropped itself, given as ids (no span context object needed)."""
+def inject_ids(headers: Headers, trace_id: int, span_id: int, flags: int, trace_state: TraceState | None, *,
+               with_baggage: bool | None = None) -> None:
+    """Inject the context of a span given as ids (no span context object needed), as `inject_span`.
+
+    `with_baggage` says whether the current context carries baggage (None: look it up).
+    """
     textmap = propagate.get_global_textmap()
     if not _is_w3c_default(textmap):
         inject_span_context(headers, SpanContext(trace_id, span_id, is_remote=False, trace_flags=TraceFlags(flags),
                                                  trace_state=trace_state))
         return
-    SETTER.set(headers, "traceparent", f"00-{trace_id:032x}-{span_id:016x}-{flags:02x}")
+    value = b"00-%032x-%016x-%02x" % (trace_id, span_id, flags)
+    for item in headers:
+        if item[0] == "traceparent":
+            headers[:] = [h for h in headers if h[0] != "traceparent"]
+            break
+    headers.append(("traceparent", value))
     if trace_state:
         SETTER.set(headers, "tracestate", trace_state.to_header())
-    if baggage.get_all():
+    if with_baggage if with_baggage is not None else baggage.get_all():
         textmap._propagators[1].inject(headers, setter=SETTER)  # type: ignore[attr-defined]
 
 
