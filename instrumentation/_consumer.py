@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from eventlens.instrumentation import _cloudevents, _current, _propagation, attributes
-from eventlens.instrumentation._fastspan import FastSpan
+from eventlens.instrumentation._fastspan import BaseAttributes, FastSpan
 from eventlens.instrumentation._runtime import (
     Runtime,
     add_client_attributes,
@@ -67,20 +67,21 @@ class ConsumerState:
         self.token: object | None = None
         self.start_ns = 0
         self.topic = ""
-        self.base: dict[str, dict[str, Any]] = {}
+        self.base: dict[str, BaseAttributes] = {}
 
-    def base_attributes(self, topic: str) -> dict[str, Any]:
+    def base_attributes(self, topic: str) -> BaseAttributes:
         """The process-span attributes every record of `topic` shares on this consumer (built once per topic)."""
-        base = self.base.get(topic)
-        if base is None:
+        hit = self.base.get(topic)
+        if hit is None:
             base = {ma.MESSAGING_SYSTEM: "kafka", ma.MESSAGING_DESTINATION_NAME: topic,
                     ma.MESSAGING_OPERATION_NAME: "process", ma.MESSAGING_OPERATION_TYPE: "process"}
             if self.group:
                 base[ma.MESSAGING_CONSUMER_GROUP_NAME] = self.group
             add_client_attributes(base, self.client_id, self.host, self.port)
+            hit = BaseAttributes(base)
             if len(self.base) < _MAX_CACHED_TOPICS:
-                self.base[topic] = base
-        return base
+                self.base[topic] = hit
+        return hit
 
 
 def state_of(instance: Any) -> ConsumerState:
@@ -102,10 +103,10 @@ def _lag_offsets(instance: Any, record: Any) -> int | None:
     return max(0, high - int(record.offset) - 1)
 
 
-def process_attributes(runtime: Runtime, st: ConsumerState, instance: Any, record: Any, *,
+def process_attributes(runtime: Runtime, attrs: dict[str, Any], instance: Any, record: Any, *,
                        now_ns: int, event: _cloudevents.CloudEvent | None) -> dict[str, Any]:
-    """The attributes of a process span for `record` consumed at `now_ns`."""
-    attrs = dict(st.base_attributes(record.topic))
+    """Add the attributes of a process span for `record` consumed at `now_ns` (beyond those its consumer and
+    topic share) to `attrs`; returns it."""
     attrs[ma.MESSAGING_DESTINATION_PARTITION_ID] = str(record.partition)
     attrs[ma.MESSAGING_KAFKA_OFFSET] = record.offset
     key = key_text(record.key)
@@ -186,9 +187,9 @@ def start_process(runtime: Runtime, st: ConsumerState | None, instance: Any, rec
                 now = _time_ns()
                 span = FastSpan(sink, "process " + record.topic, SpanKind.CONSUMER, ids,
                                 parent_sc if parent_sc.is_valid else None,
-                                process_attributes(runtime, st or ConsumerState(instance), instance, record,
-                                                   now_ns=now, event=event),
-                                _links(process_parent, creation, event), now)
+                                process_attributes(runtime, {}, instance, record, now_ns=now, event=event),
+                                _links(process_parent, creation, event), now,
+                                (st or ConsumerState(instance)).base_attributes(record.topic))
                 _consume_hook(runtime, span, record)
                 return span, _current.span_context(span) if extracted is None else set_span_in_context(span, extracted)
             if not parent_sc.is_valid:
@@ -201,8 +202,8 @@ def start_process(runtime: Runtime, st: ConsumerState | None, instance: Any, rec
     span = runtime.tracer.start_span("process " + record.topic, context=parent, kind=SpanKind.CONSUMER,
                                      links=links or None)
     if span.is_recording():
-        set_attributes(span, process_attributes(runtime, st or ConsumerState(instance), instance, record,
-                                               now_ns=_time_ns(), event=event))
+        attrs = dict((st or ConsumerState(instance)).base_attributes(record.topic).values)
+        set_attributes(span, process_attributes(runtime, attrs, instance, record, now_ns=_time_ns(), event=event))
         _consume_hook(runtime, span, record)
     return span, set_span_in_context(span, extracted)
 

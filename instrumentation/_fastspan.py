@@ -123,21 +123,40 @@ def _bounded_links(limits: Any, links: Sequence[Link]) -> Any:
     return BoundedList.from_seq(limits.max_links, valid)
 
 
-class FastSpan(Span):
-    """A sampled span recorded by eventlens without the SDK's span machinery, exported by eventlens' encoder."""
+class BaseAttributes:
+    """Attributes shared by every span of one client and topic, with their OTLP encoding (made once, lazily)."""
 
-    __slots__ = ("_context", "_status", "attributes", "end_time", "events", "flags", "kind", "links", "name",
+    __slots__ = ("encoded", "values")
+
+    def __init__(self, values: dict[str, Any]) -> None:
+        self.values = values
+        self.encoded: bytes | None = None
+
+
+_NO_BASE = BaseAttributes({})
+
+
+class FastSpan(Span):
+    """A sampled span recorded by eventlens without the SDK's span machinery, exported by eventlens' encoder.
+
+    Its attributes are `base` (shared, encoded once per client and topic) followed by `own` (this span's);
+    `attributes` shows both. The first user call that sets attributes folds them into one SDK
+    `BoundedAttributes` (so the SDK's limits and cleaning apply, and a base key can be overwritten).
+    """
+
+    __slots__ = ("_context", "_status", "base", "end_time", "events", "flags", "kind", "links", "name", "own",
                  "parent", "sink", "span_id", "start_time", "trace_id", "trace_state")
 
     def __init__(self, sink: FastSink, name: str, kind: SpanKind, ids: tuple[int, int, int, TraceState | None],  # noqa: PLR0917
                  parent: SpanContext | None, attributes: dict[str, Any], links: Sequence[Link] | None = None,
-                 start_time: int | None = None) -> None:
+                 start_time: int | None = None, base: BaseAttributes = _NO_BASE) -> None:
         self.sink = sink
         self.name = name
         self.kind = kind
         self.trace_id, self.span_id, self.flags, self.trace_state = ids
         self.parent = parent
-        self.attributes: MutableMapping[str, Any] = attributes
+        self.base = base
+        self.own: MutableMapping[str, Any] = attributes
         self.links: Any = _bounded_links(sink.limits, links) if links else None
         self.events: Any = None
         self._status = _UNSET
@@ -162,9 +181,15 @@ class FastSpan(Span):
         return self._status
 
     @property
+    def attributes(self) -> Mapping[str, Any]:
+        """All attributes, shared ones first (a merged copy while both parts exist)."""
+        base = self.base.values
+        return {**base, **self.own} if base else self.own
+
+    @property
     def dropped_attributes(self) -> int:
         """Attributes dropped by the span attribute limit (user-set attributes only)."""
-        return int(getattr(self.attributes, "dropped", 0))
+        return int(getattr(self.own, "dropped", 0))
 
     @property
     def dropped_events(self) -> int:
@@ -196,12 +221,13 @@ class FastSpan(Span):
 
     def _bounded(self) -> BoundedAttributes:
         """The attributes as the SDK's `BoundedAttributes` (user calls get the SDK's limits and cleaning)."""
-        attrs = self.attributes
-        if isinstance(attrs, BoundedAttributes):
-            return attrs
-        bounded = BoundedAttributes(self.sink.limits.max_span_attributes, attrs, immutable=False,
+        own = self.own
+        if isinstance(own, BoundedAttributes):
+            return own
+        bounded = BoundedAttributes(self.sink.limits.max_span_attributes, self.attributes, immutable=False,
                                     max_value_len=self.sink.limits.max_span_attribute_length)
-        self.attributes = bounded
+        self.own = bounded
+        self.base = _NO_BASE
         return bounded
 
     def set_attribute(self, key: str, value: types.AnyValue) -> None:

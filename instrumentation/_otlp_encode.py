@@ -11,7 +11,7 @@ import struct
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from eventlens.instrumentation._fastspan import FastSpan
+from eventlens.instrumentation._fastspan import BaseAttributes, FastSpan
 from opentelemetry.sdk.trace import ReadableSpan
 
 _HAS_IS_REMOTE = 0x100
@@ -153,6 +153,13 @@ _NOT_REMOTE = b"\x85\x01" + _pack_fixed32(_HAS_IS_REMOTE)
 _REMOTE = b"\x85\x01" + _pack_fixed32(_HAS_IS_REMOTE | _IS_REMOTE)
 
 
+def _base_encoded(base: BaseAttributes) -> bytes:
+    encoded = base.encoded
+    if encoded is None:
+        encoded = base.encoded = attributes(0x4A, base.values)
+    return encoded
+
+
 def encode_fast_span(span: FastSpan) -> bytes:
     """One Span message for an eventlens `FastSpan` (the same fields `encode_span` writes for an SDK span)."""
     parent = span.parent
@@ -163,8 +170,8 @@ def encode_fast_span(span: FastSpan) -> bytes:
         out += [b"\x22\x08", parent.span_id.to_bytes(8, "big")]
     out += [_ld(0x2A, span.name.encode("utf-8", "surrogatepass")), _KIND[span.kind.value],
             b"\x39", _pack_fixed64(span.start_time), b"\x41", _pack_fixed64(span.end_time or 0),
-            attributes(0x4A, span.attributes)]
-    if type(span.attributes) is not dict and span.dropped_attributes:
+            _base_encoded(span.base), attributes(0x4A, span.own)]
+    if type(span.own) is not dict and span.dropped_attributes:
         out += [b"\x50", varint(span.dropped_attributes)]
     if span.events is not None or span.links is not None:
         _events_and_links(span, out)

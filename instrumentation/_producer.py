@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from eventlens.instrumentation import _cloudevents, _current, _propagation, attributes
-from eventlens.instrumentation._fastspan import FastSpan
+from eventlens.instrumentation._fastspan import BaseAttributes, FastSpan
 from eventlens.instrumentation._runtime import (
     Runtime,
     SentRecord,
@@ -53,7 +53,7 @@ class _Delivery:
         try:
             span = self.span
             if type(span) is FastSpan and span.end_time is None:
-                attrs = span.attributes
+                attrs = span.own
                 attrs[ma.MESSAGING_KAFKA_OFFSET] = metadata.offset
                 attrs[ma.MESSAGING_DESTINATION_PARTITION_ID] = str(metadata.partition)
                 attrs[attributes.RECORD_TIMESTAMP_MS] = metadata.timestamp
@@ -81,14 +81,14 @@ class _Delivery:
             log_once("send.error", err)
 
 
-def _base_attributes(instance: Any, topic: str) -> dict[str, Any]:
+def _base_attributes(instance: Any, topic: str) -> BaseAttributes:
     """The attributes every send of this producer to `topic` shares (built once per producer and topic)."""
-    cache: dict[str, dict[str, Any]] | None = instance.__dict__.get(_STATE)
+    cache: dict[str, BaseAttributes] | None = instance.__dict__.get(_STATE)
     if cache is None:
         cache = {}
         instance.__dict__[_STATE] = cache
-    base = cache.get(topic)
-    if base is None:
+    hit = cache.get(topic)
+    if hit is None:
         config = getattr(instance, "config", {}) or {}
         host, port = server_of(config)
         client_id = config.get("client_id")
@@ -99,9 +99,10 @@ def _base_attributes(instance: Any, topic: str) -> dict[str, Any]:
             ma.MESSAGING_OPERATION_TYPE: "send",
         }
         add_client_attributes(base, client_id if isinstance(client_id, str) else None, host, port)
+        hit = BaseAttributes(base)
         if len(cache) < _MAX_CACHED_TOPICS:
-            cache[topic] = base
-    return base
+            cache[topic] = hit
+    return hit
 
 
 def _normalise(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[tuple[Any, ...], dict[str, Any], Any]:
@@ -123,12 +124,12 @@ def _arg(args: tuple[Any, ...], kwargs: dict[str, Any], pos: int, name: str) -> 
     return args[pos] if len(args) > pos else kwargs.get(name)
 
 
-def _send_attributes(runtime: Runtime, instance: Any, topic: str, call: tuple[tuple[Any, ...], dict[str, Any]],
-                     headers: Any) -> dict[str, Any]:
+def _send_attributes(runtime: Runtime, attrs: dict[str, Any], topic: str,
+                     call: tuple[tuple[Any, ...], dict[str, Any]], headers: Any) -> dict[str, Any]:
+    """Add the attributes of one send (beyond those its producer and topic share) to `attrs`; returns it."""
     args, kwargs = call
     value = _arg(args, kwargs, 1, "value")
     key = _arg(args, kwargs, 2, "key")
-    attrs = dict(_base_attributes(instance, topic))
     partition = _arg(args, kwargs, 4, "partition")
     if isinstance(partition, int):
         attrs[ma.MESSAGING_DESTINATION_PARTITION_ID] = str(partition)
@@ -183,8 +184,8 @@ def _start(runtime: Runtime, instance: Any, call: tuple[tuple[Any, ...], dict[st
             if sink is not None:  # sampled, and eventlens knows where its spans go: record it itself
                 span: Span = FastSpan(sink, "send " + topic, SpanKind.PRODUCER, ids,
                                       parent if parent.is_valid else None,
-                                      _send_attributes(runtime, instance, topic, (args, kwargs), headers),
-                                      _fan_in_links(runtime, current))
+                                      _send_attributes(runtime, {}, topic, (args, kwargs), headers),
+                                      _fan_in_links(runtime, current), None, _base_attributes(instance, topic))
                 _produce_hook(runtime, span, args, kwargs)
                 _inject(headers, ids, ctx)
                 return args, kwargs, span, topic
@@ -192,7 +193,8 @@ def _start(runtime: Runtime, instance: Any, call: tuple[tuple[Any, ...], dict[st
                 fast.ids.local.trace_id = ids[0]  # the SDK's start_span takes this trace id and decides the same
     span = runtime.tracer.start_span("send " + topic, kind=SpanKind.PRODUCER, links=_fan_in_links(runtime, current))
     if span.is_recording():
-        set_attributes(span, _send_attributes(runtime, instance, topic, (args, kwargs), headers))
+        attrs = dict(_base_attributes(instance, topic).values)
+        set_attributes(span, _send_attributes(runtime, attrs, topic, (args, kwargs), headers))
         _produce_hook(runtime, span, args, kwargs)
     if isinstance(headers, list):
         try:

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from conftest import new_consumer, poll_all
 from eventlens.instrumentation import KafkaInstrumentor, processing
-from eventlens.instrumentation._fastspan import FastSink, FastSpan
+from eventlens.instrumentation._fastspan import BaseAttributes, FastSink, FastSpan
 from eventlens.instrumentation._otlp_encode import encode_spans
 from eventlens.instrumentation.exporter import FastOTLPSpanExporter
 from eventlens.instrumentation.instrumentor import active_runtime
@@ -103,6 +103,42 @@ def test_fast_span_encodes_to_the_standard_exporters_message_for_the_same_span()
     """eventlens' encoding of a FastSpan equals the standard OTLP encoder's message for the same span."""
     span = _full_fast_span()
     assert ExportTraceServiceRequest.FromString(encode_spans([span])) == standard_encode([span.to_readable()])
+
+
+def _sink() -> FastSink:
+    sink = FastSink.for_tracer(_tracer(_provider(Capture(fast=True))))
+    assert sink is not None
+    return sink
+
+
+def test_shared_attributes_encode_once_and_come_first():
+    """Spans sharing a client's and topic's attributes encode them (cached) ahead of their own."""
+    base = BaseAttributes({"messaging.system": "kafka", "server.port": 9092})
+    sink = _sink()
+    spans = []
+    for i in range(2):
+        span = FastSpan(sink, "process orders", SpanKind.CONSUMER, (0xABC, 0x200 + i, 1, None), None,
+                        {"messaging.kafka.offset": i}, None, None, base)
+        span.end()
+        spans.append(span)
+    decoded = ExportTraceServiceRequest.FromString(encode_spans(spans))
+    assert decoded == standard_encode([s.to_readable() for s in spans])
+    assert [a.key for a in decoded.resource_spans[0].scope_spans[0].spans[1].attributes] == [
+        "messaging.system", "server.port", "messaging.kafka.offset"]
+    assert base.encoded is not None
+
+
+def test_user_attribute_overrides_a_shared_one_without_duplicating_it():
+    """A hook setting a key the shared attributes hold replaces its value (moved last, as the SDK does); once."""
+    base = BaseAttributes({"messaging.system": "kafka", "server.address": "a"})
+    span = FastSpan(_sink(), "send orders", SpanKind.PRODUCER, (0xABC, 0x300, 1, None), None, {"k": 1}, None,
+                    None, base)
+    span.set_attribute("server.address", "b")
+    span.end()
+    (decoded,) = ExportTraceServiceRequest.FromString(encode_spans([span])).resource_spans[0].scope_spans[0].spans
+    assert [(a.key, a.value.string_value or a.value.int_value) for a in decoded.attributes] == [
+        ("messaging.system", "kafka"), ("k", 1), ("server.address", "b")]
+    assert base.values["server.address"] == "a"  # the shared set is untouched
 
 
 def test_fast_span_follows_sdk_span_rules_after_end():
