@@ -153,6 +153,10 @@ _NOT_REMOTE = b"\x85\x01" + _pack_fixed32(_HAS_IS_REMOTE)
 _REMOTE = b"\x85\x01" + _pack_fixed32(_HAS_IS_REMOTE | _IS_REMOTE)
 
 
+_NAME_CACHE: dict[str, bytes] = {}  # "send {topic}", "process {topic}": few distinct names
+_NAME_CACHE_MAX = 4096
+
+
 def _base_encoded(base: BaseAttributes) -> bytes:
     encoded = base.encoded
     if encoded is None:
@@ -168,7 +172,13 @@ def encode_fast_span(span: FastSpan) -> bytes:
         out.append(_ld(0x1A, span.trace_state.to_header().encode("utf-8")))
     if parent is not None:
         out += [b"\x22\x08", parent.span_id.to_bytes(8, "big")]
-    out += [_ld(0x2A, span.name.encode("utf-8", "surrogatepass")), _KIND[span.kind.value],
+    name = _NAME_CACHE.get(span.name)
+    if name is None:
+        name = _ld(0x2A, span.name.encode("utf-8", "surrogatepass"))
+        if len(_NAME_CACHE) >= _NAME_CACHE_MAX:
+            _NAME_CACHE.clear()
+        _NAME_CACHE[span.name] = name
+    out += [name, _KIND[span.kind.value],
             b"\x39", _pack_fixed64(span.start_time), b"\x41", _pack_fixed64(span.end_time or 0),
             _base_encoded(span.base), attributes(0x4A, span.own)]
     if type(span.own) is not dict and span.dropped_attributes:

@@ -7,11 +7,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+from eventlens.instrumentation import attributes
 from eventlens.instrumentation._fastspan import FastSink
 from eventlens.instrumentation._metrics import MessagingMetrics, metrics_for
+from eventlens.instrumentation._propagation import header_text
 from eventlens.instrumentation._safety import log_once
 from eventlens.instrumentation._sampling import FastSampling
-from eventlens.instrumentation._schema import FingerprintSampler
+from eventlens.instrumentation._schema import FingerprintSampler, fingerprint
 from opentelemetry import trace
 from opentelemetry.metrics import MeterProvider
 from opentelemetry.semconv.attributes.error_attributes import ERROR_TYPE
@@ -185,9 +187,6 @@ def add_exchange_attributes(attrs: dict[str, Any], headers: Any) -> None:
     """Add the request/reply attributes read from the `correlation-id` and `reply-to` headers."""
     if not isinstance(headers, list) or not headers:
         return
-    from eventlens.instrumentation import attributes
-    from eventlens.instrumentation._propagation import header_text
-
     correlation = header_text(headers, attributes.HEADER_CORRELATION_ID)
     if correlation is not None:
         attrs[attributes.CORRELATION_ID] = correlation
@@ -200,9 +199,6 @@ def add_exchange_attributes(attrs: dict[str, Any], headers: Any) -> None:
 def add_payload_attributes(runtime: Runtime, attrs: dict[str, Any], topic: str, value: Any,
                            event_type: str | None) -> None:
     """Add the sampled schema fingerprint and, when opted in, the truncated payload."""
-    from eventlens.instrumentation import attributes
-    from eventlens.instrumentation._schema import fingerprint
-
     if runtime.sampler.should_sample(topic, event_type):
         fp = fingerprint(value)
         if fp is not None:
