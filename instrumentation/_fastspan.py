@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping, MutableMapping, Sequence
-from types import TracebackType
+from types import MappingProxyType, TracebackType
 from typing import Any, cast
 
 from opentelemetry import context as otel_context
@@ -182,9 +182,9 @@ class FastSpan(Span):
 
     @property
     def attributes(self) -> Mapping[str, Any]:
-        """All attributes, shared ones first (a merged copy while both parts exist)."""
+        """All attributes, shared ones first, read-only as on an SDK span (set them with `set_attribute`)."""
         base = self.base.values
-        return {**base, **self.own} if base else self.own
+        return MappingProxyType({**base, **self.own} if base else self.own)
 
     @property
     def dropped_attributes(self) -> int:
