@@ -9,6 +9,7 @@ RFC 3986 percent-encoding, as the Java agent and kafkajs do (a space is `%20`, a
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -219,6 +220,11 @@ def extract(headers: Sequence[Any] | None) -> Context:
 _TRACEPARENT_RE = TraceContextTextMapPropagator._TRACEPARENT_HEADER_FORMAT_RE
 _MAX_TRACESTATE = 512  # the W3C limit the SDK's propagator applies
 _ZERO_TRACE = "0" * 32
+_ZERO_TRACE_B = b"0" * 32
+_ZERO_SPAN_B = b"0" * 16
+# the usual form, 55 ASCII bytes: parsed without decoding (anything else goes through the propagator's pattern)
+_CANONICAL = re.compile(rb"([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})")
+_CANONICAL_LEN = 55
 _ZERO_SPAN = "0" * 16
 _BYTES = (bytes, bytearray, memoryview)
 
@@ -251,15 +257,23 @@ def _w3c_remote(headers: Sequence[Any]) -> SpanContext:
             tracestate = item
         elif name == BAGGAGE:
             raise _Unusual
-    text = _text(traceparent)
-    if text is None:
-        return INVALID_SPAN_CONTEXT
-    match = _TRACEPARENT_RE.search(text)
-    if not match:
-        return INVALID_SPAN_CONTEXT
-    version, trace_id, span_id, flags = match.group(1, 2, 3, 4)
-    if trace_id == _ZERO_TRACE or span_id == _ZERO_SPAN or version == "ff" or (version == "00" and match.group(5)):
-        return INVALID_SPAN_CONTEXT
+    value = traceparent[1] if traceparent is not None else None
+    canonical = _CANONICAL.fullmatch(value) if type(value) is bytes and len(value) == _CANONICAL_LEN else None
+    if canonical is not None:  # plain ASCII, so it decodes to a string the propagator's pattern matches the same
+        version, trace_id, span_id, flags = canonical.group(1, 2, 3, 4)
+        if trace_id == _ZERO_TRACE_B or span_id == _ZERO_SPAN_B or version == b"ff":
+            return INVALID_SPAN_CONTEXT
+    else:
+        text = _text(traceparent)
+        if text is None:
+            return INVALID_SPAN_CONTEXT
+        match = _TRACEPARENT_RE.search(text)
+        if not match:
+            return INVALID_SPAN_CONTEXT
+        version, trace_id, span_id, flags = match.group(1, 2, 3, 4)
+        if (trace_id == _ZERO_TRACE or span_id == _ZERO_SPAN or version == "ff"
+                or (version == "00" and match.group(5))):
+            return INVALID_SPAN_CONTEXT
     state_text = _text(tracestate)
     state = None
     if state_text is not None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from eventlens.instrumentation import _propagation as p
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from opentelemetry import trace
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 
@@ -65,3 +67,20 @@ def test_parse_traceparent_rejects_garbage():
     """A malformed ce_traceparent parses to an invalid span context."""
     assert not p.parse_traceparent("nonsense").is_valid
     assert p.parse_traceparent(TP).span_id == int(S, 16)
+
+
+_HEXISH = "0123456789abcdefABF-x "
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=_HEXISH, min_size=53, max_size=57), st.sampled_from(["00", "01", "ff", "0A", "cc"]),
+       st.booleans(), st.one_of(st.none(), st.just(b"rojo=00f067aa0ba902b7")))
+def test_direct_traceparent_parse_agrees_with_the_sdk_propagator(body, version, canonical, state):
+    """eventlens' direct parse of `traceparent` (and `tracestate`) gives the SDK propagator's span context."""
+    value = (f"{version}-{T}-{S}-01" if canonical else version + body[2:]).encode()
+    headers: list[tuple[str, bytes | None]] = [("traceparent", value)]
+    if state is not None:
+        headers.append(("tracestate", state))
+    expected = trace.get_current_span(p._TRACECONTEXT.extract(headers, getter=p.GETTER)).get_span_context()
+    assert p.extract_parts(headers)[0] == expected
+    assert p.extract_parts(headers)[0].trace_state == expected.trace_state
