@@ -79,12 +79,14 @@ class Ingest:
             self.metrics.reject(receiver, "traces", Refusal.SHUTTING_DOWN)
             raise Refused(Refusal.SHUTTING_DOWN, str(exc)) from exc
 
-    def body_stored(self, receiver: str, stored: StoredBody) -> None:
-        """Count a body a worker decoded and committed (its spans are counted as received here)."""
+    def body_stored(self, receiver: str, stored: StoredBody, *, request: bool = True) -> None:
+        """Count a body a worker decoded and committed (its spans are counted as received here); `request`: it
+        was a whole request (the Kafka receiver counts one per poll instead)."""
         self.metrics.spans_received.labels(receiver).inc(stored.spans + stored.rejected)
         if stored.rejected:
             self.metrics.spans_rejected.labels(receiver, "invalid_span").inc(stored.rejected)
-        self.stored(receiver)
+        if request:
+            self.stored(receiver)
 
     def stored(self, receiver: str) -> None:
         """Count an acknowledged request."""

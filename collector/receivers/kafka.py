@@ -4,7 +4,8 @@ This is what the OpenTelemetry Collector's kafka exporter writes (`otlp_spans`, 
 commit is off: after each poll the spans of every record are written through the pipeline and the offsets are
 committed only once the store commit returned, so a crash re-delivers at most uncommitted records (stored once
 thanks to idempotent writes). Records that are not valid OTLP are logged, counted and skipped; they never block
-the partition. A full queue or a failing store makes the receiver wait and retry the same records.
+the partition. A full queue or a failing store makes the receiver wait and retry the same records. With ingest
+workers (`--ingest-workers N`) each record's value goes to the workers undecoded, as OTLP/HTTP bodies do.
 """
 
 from __future__ import annotations
@@ -102,6 +103,8 @@ class KafkaReceiver:
 
     def _store(self, records: list[Any]) -> bool:
         """Write the records' spans; True once committed to the store, False when stopping first."""
+        if self.ingest.pool is not None:
+            return self._store_in_workers(records)
         spans, rejected = decode_records(records, self._skip)
         decoded = DecodedTraces(spans, rejected, "")
         first = True
@@ -120,6 +123,40 @@ class KafkaReceiver:
             self.ingest.stored(RECEIVER)
             return True
         return False
+
+    def _store_in_workers(self, records: list[Any]) -> bool:
+        """Worker mode: every record's value to the ingest workers; those refused or failed are sent again until
+        stored (malformed ones are skipped). True once all are committed, False when stopping first."""
+        waiting = []
+        for record in records:
+            if isinstance(record.value, bytes | bytearray) and record.value:
+                waiting.append(record)
+            else:
+                self._skip(record, "empty record value")
+        while waiting and not self._stop.is_set():
+            submitted = []
+            for record in waiting:
+                try:
+                    submitted.append((record, self.ingest.submit_body(bytes(record.value), "application/x-protobuf",
+                                                                      RECEIVER)))
+                except Refused:
+                    break  # queue full: wait for what is queued, then send the rest
+            retry = waiting[len(submitted):]
+            for record, future in submitted:
+                try:
+                    self.ingest.body_stored(RECEIVER, future.result(), request=False)
+                except DecodeError as exc:
+                    self._skip(record, str(exc))
+                except Exception as exc:
+                    self.ingest.failed(RECEIVER, 0, exc)
+                    retry.append(record)
+            waiting = retry
+            if waiting:
+                self._stop.wait(self.retry_delay_s)
+        if waiting:
+            return False
+        self.ingest.stored(RECEIVER)
+        return True
 
     @staticmethod
     def _rewind(consumer: KafkaConsumer, batches: dict[TopicPartition, list[Any]]) -> None:

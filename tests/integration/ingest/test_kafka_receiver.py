@@ -41,8 +41,11 @@ def committed(bootstrap: str, group: str) -> dict[int, int]:
 
 
 @pytest.mark.kafka
-def test_records_are_stored_and_offsets_committed_and_garbage_skipped(kafka_bootstrap, make_topic, tmp_path):
-    """Valid OTLP records are stored; malformed and empty ones are skipped and counted; all offsets commit."""
+@pytest.mark.parametrize("workers", [0, 2], ids=["in-process", "2-ingest-workers"])
+def test_records_are_stored_and_offsets_committed_and_garbage_skipped(kafka_bootstrap, make_topic, tmp_path,
+                                                                      workers):
+    """Valid OTLP records are stored; malformed and empty ones are skipped and counted; all offsets commit (in
+    process, and with the records decoded and stored by ingest workers)."""
     topic = make_topic(partitions=1)
     group = f"g-{uuid.uuid4().hex[:8]}"
     batches = [[span(f"k{i}", trace_id=os.urandom(16)) for _ in range(20)] for i in range(5)]
@@ -50,11 +53,12 @@ def test_records_are_stored_and_offsets_committed_and_garbage_skipped(kafka_boot
     produce(kafka_bootstrap, topic, records)
     url = f"sqlite:///{tmp_path / 'store.db'}"
     config = CollectorConfig.from_env({}, store=url, http_port=-1, grpc_port=-1, kafka_bootstrap=kafka_bootstrap,
-                                      kafka_topic=topic, kafka_group=group)
+                                      kafka_topic=topic, kafka_group=group, ingest_workers=workers)
     collector = Collector(config).start()
     try:
         wait_until(lambda: collector.store.span_count() == 100, what="100 spans stored")
         wait_until(lambda: committed(kafka_bootstrap, group).get(0) == len(records), what="offsets committed")
+        assert collector.metrics.spans_received.labels("kafka")._value.get() == 100
         assert collector.metrics.kafka_records_skipped._value.get() == 2
     finally:
         collector.stop()
