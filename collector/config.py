@@ -45,9 +45,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("batch_spans", "EVENTLENS_BATCH_SPANS", "--batch-spans",
             "Most spans the writer coalesces into one store transaction."),
     Setting("ingest_workers", "EVENTLENS_INGEST_WORKERS", "--ingest-workers",
-            "Processes that decode and store OTLP/HTTP trace requests in parallel (0: the collector process does "
-            "it). Set it to the number of cores for high span rates; the queue and batch limits then count body "
-            "bytes at 512 per span."),
+            "Processes that decode and store OTLP trace requests (HTTP, gRPC, Kafka) in parallel (0: the collector "
+            "process does it). Set it to the number of cores for high span rates; the queue and batch limits then "
+            "count body bytes at 512 per span."),
     Setting("retry_after_s", "EVENTLENS_RETRY_AFTER_S", "--retry-after",
             "Seconds sent in Retry-After when the queue is full or the store fails."),
     Setting("max_connections", "EVENTLENS_MAX_CONNECTIONS", "--max-connections",

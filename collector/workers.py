@@ -1,11 +1,12 @@
 """Ingest workers: OTLP trace bodies decoded and stored in separate processes, so ingest uses every core.
 
-One Python process decodes and stores on about one core (the GIL). With `ingest_workers = N` the OTLP/HTTP
-receiver hands each request body to a pool of N worker processes; a worker decodes it together with the other
-bodies queued meanwhile and writes all their spans in one store transaction (its own connection to the same
-store; SQLite writers take turns on the file's write lock). A request is still answered only after that commit.
-Bodies wait in a queue bounded in bytes: when it is full the receiver answers 429 at once, as in-process. A
-worker that dies fails the bodies it held with a retryable error and the pool is started anew.
+One Python process decodes and stores on about one core (the GIL). With `ingest_workers = N` the receivers
+(OTLP/HTTP, OTLP/gRPC, Kafka) hand each request body or record, undecoded, to a pool of N worker processes; a
+worker decodes it together with the other bodies queued meanwhile and writes all their spans in one store
+transaction (its own connection to the same store; SQLite writers take turns on the file's write lock). A
+request is still answered only after that commit. Bodies wait in a queue bounded in bytes: when it is full the
+receiver answers 429 at once, as in-process. A worker that dies fails the bodies it held with a retryable error
+and the pool is started anew.
 """
 
 from __future__ import annotations

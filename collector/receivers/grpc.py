@@ -3,7 +3,8 @@
 A trace request returns only after its spans are committed. A full queue, a store error or a shutdown
 answers UNAVAILABLE (always retryable under the OTLP spec, and retried by the OpenTelemetry exporters);
 a wrong or missing bearer token UNAUTHENTICATED; requests over the size limit are refused by grpcio
-(RESOURCE_EXHAUSTED).
+(RESOURCE_EXHAUSTED). With ingest workers (`--ingest-workers N`) TraceService/Export takes the request as bytes
+and hands it to the workers, like the OTLP/HTTP receiver; a body they cannot decode is INVALID_ARGUMENT.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from concurrent import futures
 
 import grpc
 from eventlens.collector.ingest import Ingest, Refused, trace_response
-from eventlens.collector.otlp import count_metric_points, flatten
+from eventlens.collector.otlp import DecodedTraces, DecodeError, count_metric_points, flatten
 from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2_grpc
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
     ExportMetricsServiceRequest,
@@ -65,6 +66,31 @@ class TraceServicer(trace_service_pb2_grpc.TraceServiceServicer):
         return response
 
 
+class RawTraceExport:
+    """Worker mode: TraceService/Export with the request left undecoded, decoded and stored by an ingest worker."""
+
+    def __init__(self, ingest: Ingest, token: str | None) -> None:
+        self.ingest = ingest
+        self.token = token
+
+    def __call__(self, request: bytes, context: grpc.ServicerContext) -> ExportTraceServiceResponse:
+        """Queue the body for a worker and answer once its spans are committed."""
+        _check_token(context, self.token, self.ingest, "traces")
+        try:
+            future = self.ingest.submit_body(request, "application/x-protobuf", RECEIVER)
+        except Refused as exc:
+            context.abort(grpc.StatusCode.UNAVAILABLE, str(exc))
+        try:
+            stored = future.result()
+        except DecodeError as exc:
+            self.ingest.metrics.reject(RECEIVER, "traces", "malformed")
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        except Exception as exc:
+            context.abort(grpc.StatusCode.UNAVAILABLE, str(self.ingest.failed(RECEIVER, 0, exc)))
+        self.ingest.body_stored(RECEIVER, stored)
+        return trace_response(DecodedTraces([], stored.rejected, stored.reason))
+
+
 class MetricsServicer(metrics_service_pb2_grpc.MetricsServiceServicer):
     """MetricsService/Export: validated and counted, not stored."""
 
@@ -91,7 +117,14 @@ class GrpcReceiver:
             options=[("grpc.max_receive_message_length", max_message_bytes)],
             maximum_concurrent_rpcs=workers * 4,
         )
-        trace_service_pb2_grpc.add_TraceServiceServicer_to_server(TraceServicer(ingest, token), self.server)  # type: ignore[no-untyped-call]
+        if ingest.pool is not None:
+            export = grpc.unary_unary_rpc_method_handler(
+                RawTraceExport(ingest, token), request_deserializer=None,
+                response_serializer=ExportTraceServiceResponse.SerializeToString)
+            self.server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(
+                "opentelemetry.proto.collector.trace.v1.TraceService", {"Export": export}),))
+        else:
+            trace_service_pb2_grpc.add_TraceServiceServicer_to_server(TraceServicer(ingest, token), self.server)  # type: ignore[no-untyped-call]
         metrics_service_pb2_grpc.add_MetricsServiceServicer_to_server(MetricsServicer(ingest, token),  # type: ignore[no-untyped-call]
                                                                      self.server)
         address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"

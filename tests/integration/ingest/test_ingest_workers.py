@@ -14,6 +14,7 @@ from collector_proc import alive, children
 from eventlens.collector.config import CollectorConfig
 from eventlens.collector.service import Collector
 from eventlens.collector.storage.api import open_store
+from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcExporter
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpExporter
 from otlp_builders import body, span
 from test_exporters_to_store import check_stored, emit
@@ -41,6 +42,35 @@ def test_real_exporter_spans_are_stored_by_ingest_workers(worker_collector):
     c, url = worker_collector
     trace_id, span_id = emit(HttpExporter(endpoint=f"http://127.0.0.1:{c.http_port}/v1/traces"), "worker-shop")
     check_stored(url, trace_id, span_id, "worker-shop")
+
+
+def test_grpc_exporter_spans_are_stored_by_ingest_workers(tmp_path):
+    """The SDK's OTLP/gRPC exporter delivers spans that a worker process decodes and stores, fields intact."""
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    c = Collector(CollectorConfig.from_env({}, store=url, http_port=-1, grpc_port=0, ingest_workers=2)).start()
+    try:
+        trace_id, span_id = emit(GrpcExporter(endpoint=f"127.0.0.1:{c.grpc_port}", insecure=True), "grpc-shop")
+    finally:
+        c.stop()
+    check_stored(url, trace_id, span_id, "grpc-shop")
+
+
+def test_undecodable_grpc_request_is_invalid_argument_with_the_reason(tmp_path):
+    """A TraceService/Export call whose bytes are not an OTLP request is answered INVALID_ARGUMENT, with why."""
+    import grpc
+
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    c = Collector(CollectorConfig.from_env({}, store=url, http_port=-1, grpc_port=0, ingest_workers=1)).start()
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{c.grpc_port}") as channel:
+            export = channel.unary_unary("/opentelemetry.proto.collector.trace.v1.TraceService/Export",
+                                         request_serializer=None, response_deserializer=None)
+            with pytest.raises(grpc.RpcError) as raised:
+                export(b"\x0a\xff\xff\xff\x0f garbage", timeout=30)
+    finally:
+        c.stop()
+    assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "malformed protobuf" in raised.value.details()
 
 
 def test_worker_mode_reports_received_spans_and_its_queue(worker_collector):
