@@ -19,7 +19,6 @@ import signal
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -111,8 +110,7 @@ class WorkerPool:
     """N worker processes behind a bounded byte queue; `submit` returns a future resolved after the commit."""
 
     def __init__(self, store_url: str, workers: int, *, max_queue_bytes: int,
-                 max_batch_bytes: int = 8192 * BYTES_PER_SPAN, observer: PipelineObserver | None = None,
-                 executor_factory: Callable[[], ProcessPoolExecutor] | None = None) -> None:
+                 max_batch_bytes: int = 8192 * BYTES_PER_SPAN, observer: PipelineObserver | None = None) -> None:
         if workers < 1 or max_queue_bytes < 1 or max_batch_bytes < 1:
             raise ValueError("workers, max_queue_bytes and max_batch_bytes must be positive")
         self.store_url = store_url
@@ -120,7 +118,6 @@ class WorkerPool:
         self.max_queue_bytes = max_queue_bytes
         self.max_batch_bytes = max_batch_bytes
         self._observer = observer or PipelineObserver()
-        self._factory = executor_factory or self._spawn_executor
         self._cond = threading.Condition()
         self._queue: deque[_Job] = deque()
         self._queued_bytes = 0
@@ -158,7 +155,7 @@ class WorkerPool:
     def start(self) -> WorkerPool:
         """Start the workers (their store is opened before the first body reaches them) and the dispatcher."""
         if self._thread is None:
-            self._executor = self._factory()
+            self._executor = self._spawn_executor()
             # Start every worker now, so a broken store or import fails at startup, not on the first request.
             for warm in [self._executor.submit(_noop) for _ in range(self.workers)]:
                 warm.result(timeout=120)
@@ -220,7 +217,7 @@ class WorkerPool:
         log.warning("an ingest worker died; starting the worker pool anew")
         if self._executor is not None:
             self._executor.shutdown(wait=False, cancel_futures=True)
-        self._executor = self._factory()
+        self._executor = self._spawn_executor()
         self._broken = False
 
     def _run(self) -> None:
