@@ -173,23 +173,21 @@ _SLOT_KEYS: tuple[tuple[str, ...], ...] = (
     (el.SCHEMA_FINGERPRINT,), (el.LAG_OFFSETS,), (el.LAG_SECONDS,), SERVER_KEYS, ("error.type",),
     ("messaging.operation.name", "messaging.operation"), ("messaging.operation.type", "messaging.operation"),
 )
-KEY_SLOTS: dict[str, list[tuple[int, int]]] = {}
-"""Known attribute key → [(slot, priority)]: the lower the priority, the more preferred the key."""
+_KEY_SLOTS: dict[str, list[tuple[int, int]]] = {}
 for _slot, _keys in enumerate(_SLOT_KEYS):
     for _prio, _key in enumerate(_keys):
-        KEY_SLOTS.setdefault(_key, []).append((_slot, _prio))
-N_SLOTS = len(_SLOTS)
+        _KEY_SLOTS.setdefault(_key, []).append((_slot, _prio))
+_N = len(_SLOTS)
 (_SYSTEM, _TOPIC, _PARTITION, _OFFSET, _KEY, _GROUP, _CLIENT, _MSG_ID, _BATCH, _BODY, _EV_ID, _EV_TYPE, _EV_SRC,
- _FPR, _LAG_OFF, _LAG_S, _SERVER, _ERROR, _OP_NAME, _OP_TYPE) = range(N_SLOTS)
+ _FPR, _LAG_OFF, _LAG_S, _SERVER, _ERROR, _OP_NAME, _OP_TYPE) = range(_N)
 
 
-def slot_values(attributes: Mapping[str, AttrValue]) -> tuple[list[AttrValue | None], bool]:
-    """The value of each messaging slot (the most preferred key present, empty strings skipped) and whether
-    any known messaging key was seen; `messaging_from` turns them into the model."""
-    values: list[AttrValue | None] = [None] * N_SLOTS
-    prios = [99] * N_SLOTS
+def messaging_fields(name: str, kind: SpanKind, attributes: Mapping[str, AttrValue]) -> Messaging:
+    """Pull the messaging fields out of a span's attributes, whichever instrumentation emitted them."""
+    values: list[AttrValue | None] = [None] * _N
+    prios = [99] * _N
     messaging = False
-    key_slots = KEY_SLOTS
+    key_slots = _KEY_SLOTS
     for k, v in attributes.items():
         hits = key_slots.get(k)
         if hits is None or v == "":
@@ -199,19 +197,6 @@ def slot_values(attributes: Mapping[str, AttrValue]) -> tuple[list[AttrValue | N
         for slot, prio in hits:
             if prio < prios[slot]:
                 values[slot], prios[slot] = v, prio
-    return values, messaging
-
-
-def messaging_fields(name: str, kind: SpanKind, attributes: Mapping[str, AttrValue]) -> Messaging:
-    """Pull the messaging fields out of a span's attributes, whichever instrumentation emitted them."""
-    values, messaging = slot_values(attributes)
-    return messaging_from(name, kind, attributes, values, messaging)
-
-
-def messaging_from(name: str, kind: SpanKind, attributes: Mapping[str, AttrValue], values: list[AttrValue | None],
-                   messaging: bool) -> Messaging:
-    """The `Messaging` of a span from its slot values (see `slot_values`; the OTLP decoder fills them while it
-    reads the attributes, saving a second pass)."""
     if not messaging and not any(k.startswith("messaging.") for k in attributes):
         return _EMPTY
     # Inline conversions: most values already have the right type (or are absent), so no call is made for them.

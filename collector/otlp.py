@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from eventlens.collector.model import AttrValue, SpanKind, SpanLink, SpanRecord, StatusCode
-from eventlens.collector.normalise import KEY_SLOTS, N_SLOTS, messaging_from, slot_values
+from eventlens.collector.normalise import messaging_fields
 from google.protobuf import json_format
 from google.protobuf.message import DecodeError as _PbDecodeError
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
@@ -236,38 +236,6 @@ def attributes(pairs: Iterable[KeyValue]) -> dict[str, AttrValue]:
     return out
 
 
-def _span_attributes(pairs: Iterable[KeyValue]) -> tuple[dict[str, AttrValue], list[AttrValue | None], bool]:
-    """`attributes(pairs)` plus the messaging slot values (`normalise.slot_values`) in the same single pass."""
-    out: dict[str, AttrValue] = {}
-    values: list[AttrValue | None] = [None] * N_SLOTS
-    prios = [99] * N_SLOTS
-    messaging = False
-    scalars, key_slots = _SCALARS, KEY_SLOTS
-    count = 0
-    for kv in pairs:
-        count += 1
-        k = kv.key
-        v = kv.value
-        value: AttrValue = v.string_value
-        if not value:
-            fields = v.ListFields()
-            if fields:
-                raw = fields[0][1]
-                value = raw if type(raw) in scalars else any_value(v)
-        out[k] = value
-        hits = key_slots.get(k)
-        if hits is None or value == "":
-            continue
-        if k[0] == "m":
-            messaging = True
-        for slot, prio in hits:
-            if prio < prios[slot]:
-                values[slot], prios[slot] = value, prio
-    if count != len(out):  # duplicate keys: the last one wins, as in the dict
-        values, messaging = slot_values(out)
-    return out, values, messaging
-
-
 def flatten(request: ExportTraceServiceRequest) -> DecodedTraces:
     """Turn a parsed trace export request into normalised span records."""
     spans: list[SpanRecord] = []
@@ -288,7 +256,7 @@ def flatten(request: ExportTraceServiceRequest) -> DecodedTraces:
                         first_reason = (f"span {s.name!r} has an invalid trace id, span id or parent span id "
                                         f"(need 16, 8 and 0 or 8 non-zero bytes)")
                     continue
-                attrs, slots, messaging = _span_attributes(s.attributes)
+                attrs = attributes(s.attributes)
                 raw_kind = s.kind
                 kind = kinds[raw_kind] if 0 <= raw_kind < 6 else SpanKind.UNSPECIFIED
                 status = s.status
@@ -304,7 +272,7 @@ def flatten(request: ExportTraceServiceRequest) -> DecodedTraces:
                     trace_id.hex(), span_id.hex(), parent.hex() if parent and parent != _ZERO_SPAN else None,
                     name, kind, service, s.start_time_unix_nano, s.end_time_unix_nano,
                     statuses[code] if 0 <= code < 3 else StatusCode.UNSET, status.message, links,
-                    messaging_from(name, kind, attrs, slots, messaging), attrs, resource, scope,
+                    messaging_fields(name, kind, attrs), attrs, resource, scope,
                 ))
     return DecodedTraces(spans, rejected, first_reason)
 
