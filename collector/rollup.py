@@ -104,26 +104,17 @@ class EdgeAcc:
     latency_sum_s: float = 0.0
     buckets: list[int] = field(default_factory=lambda: [0] * N_BUCKETS)
 
-    def add(self, *, error: bool, nbytes: int | None, latency_s: float | None, n: int = 1) -> None:
-        """Count `n` messages (latency, when given, for each)."""
+    def add(self, error: bool, nbytes: int | None, latency_s: float | None, n: int = 1) -> None:
+        """Count `n` messages (latency, when given, for each); positional, as it runs for every span."""
         self.count += n
-        self.errors += n if error else 0
-        self.bytes += nbytes or 0
-        if latency_s is not None:
-            latency_s = max(0.0, latency_s)
-            self.latency_sum_s += latency_s * n
-            self.buckets[bucket_index(latency_s)] += n
-
-    def add_one(self, error: bool, nbytes: int | None, latency_s: float) -> None:
-        """`add` for one message with a latency (positional: the ingest hot path)."""
-        self.count += 1
         if error:
-            self.errors += 1
+            self.errors += n
         if nbytes:
             self.bytes += nbytes
-        latency_s = max(latency_s, 0.0)
-        self.latency_sum_s += latency_s
-        self.buckets[bisect.bisect_left(LATENCY_BUCKETS_S, latency_s)] += 1
+        if latency_s is not None:
+            latency_s = max(latency_s, 0.0)
+            self.latency_sum_s += latency_s * n
+            self.buckets[bucket_index(latency_s)] += n
 
     def freeze(self, key: EdgeKey) -> EdgeRollup:
         """The model object for this accumulator."""
@@ -165,12 +156,12 @@ class RollupBatch:
         topic = c.topic if c.topic is not None else (producer.topic or "")
         key = (minute_of(c.consumed_ns), producer.service, topic, c.consumer_group, c.consumer)
         nbytes = c.body_size if c.body_size is not None else producer.body_size
-        self.edge(key).add_one(c.error, nbytes, (c.consumed_ns - producer.start_ns) / NS_PER_S)
+        self.edge(key).add(c.error, nbytes, (c.consumed_ns - producer.start_ns) / NS_PER_S)
 
     def partial(self, c: Consumption, n: int = 1) -> None:
         """Count a consumption whose producer is unknown (uninstrumented, or never arrived)."""
         key = (minute_of(c.consumed_ns), None, c.topic or "", c.consumer_group, c.consumer)
-        self.edge(key).add(error=c.error, nbytes=c.body_size, latency_s=None, n=n)
+        self.edge(key).add(c.error, c.body_size, None, n)
 
     def resolve(self, c: Consumption, arrived: SpanInfo) -> None:
         """A pending consumption's creation-context span arrived: pair it, or count it partial if not a producer."""
@@ -309,7 +300,7 @@ def plan(new_spans: Sequence[SpanRecord], lookup: Lookup, emitters: set[Emitter]
             acc = edges.get(key)
             if acc is None:
                 acc = edges[key] = EdgeAcc()
-            acc.add_one(span.status is StatusCode.ERROR, m.body_size, (span.end_ns - start) / NS_PER_S)
+            acc.add(span.status is StatusCode.ERROR, m.body_size, (span.end_ns - start) / NS_PER_S)
         elif op is _PROCESS or (op is None and kind is _CONSUMER):
             _consume_one(batch, span, look, now_ns)
         elif op is _RECEIVE and kind is not _PRODUCER and (span.service, m.consumer_group or "") not in known:
