@@ -6,7 +6,9 @@ mapping from pipeline exceptions to retryable answers in one place.
 
 from __future__ import annotations
 
+import contextlib
 import enum
+from collections.abc import Iterator
 from concurrent.futures import Future
 
 from eventlens.collector.metrics import CollectorMetrics
@@ -48,45 +50,46 @@ class Ingest:
         self.pipeline = pipeline
         self.metrics = metrics
         self.pool = pool
-        """Worker processes that decode and store OTLP/HTTP bodies (None: the receiver decodes in process)."""
+        """Worker processes that decode and store trace bodies (None: the receivers decode in process)."""
 
     def submit(self, decoded: DecodedTraces, receiver: str, *, count: bool = True) -> Future[BatchResult]:
         """Count (unless `count` is False: a retry of the same spans) and queue a decoded request; raises
         `Refused` when the queue cannot take it."""
         spans = decoded.spans
         if count:
-            self.metrics.spans_received.labels(receiver).inc(len(spans) + decoded.rejected)
-            if decoded.rejected:
-                self.metrics.spans_rejected.labels(receiver, "invalid_span").inc(decoded.rejected)
-        try:
+            self._received(receiver, len(spans), decoded.rejected)
+        with self._refusals(receiver, len(spans)):
             return self.pipeline.submit(spans)
-        except QueueFull as exc:
-            self.metrics.reject(receiver, "traces", Refusal.QUEUE_FULL, len(spans))
-            raise Refused(Refusal.QUEUE_FULL, str(exc)) from exc
-        except PipelineClosed as exc:
-            self.metrics.reject(receiver, "traces", Refusal.SHUTTING_DOWN, len(spans))
-            raise Refused(Refusal.SHUTTING_DOWN, str(exc)) from exc
 
     def submit_body(self, body: bytes, content_type: str, receiver: str) -> Future[StoredBody]:
         """Queue an undecoded body for the worker pool; raises `Refused` when its queue cannot take it."""
         assert self.pool is not None, "no worker pool configured"
-        try:
+        with self._refusals(receiver, 0):
             return self.pool.submit(body, content_type)
-        except QueueFull as exc:
-            self.metrics.reject(receiver, "traces", Refusal.QUEUE_FULL)
-            raise Refused(Refusal.QUEUE_FULL, str(exc)) from exc
-        except PipelineClosed as exc:
-            self.metrics.reject(receiver, "traces", Refusal.SHUTTING_DOWN)
-            raise Refused(Refusal.SHUTTING_DOWN, str(exc)) from exc
 
     def body_stored(self, receiver: str, stored: StoredBody, *, request: bool = True) -> None:
         """Count a body a worker decoded and committed (its spans are counted as received here); `request`: it
         was a whole request (the Kafka receiver counts one per poll instead)."""
-        self.metrics.spans_received.labels(receiver).inc(stored.spans + stored.rejected)
-        if stored.rejected:
-            self.metrics.spans_rejected.labels(receiver, "invalid_span").inc(stored.rejected)
+        self._received(receiver, stored.spans, stored.rejected)
         if request:
             self.stored(receiver)
+
+    def _received(self, receiver: str, spans: int, rejected: int) -> None:
+        self.metrics.spans_received.labels(receiver).inc(spans + rejected)
+        if rejected:
+            self.metrics.spans_rejected.labels(receiver, "invalid_span").inc(rejected)
+
+    @contextlib.contextmanager
+    def _refusals(self, receiver: str, spans: int) -> Iterator[None]:
+        """Turn a full or closing queue into a counted `Refused`."""
+        try:
+            yield
+        except QueueFull as exc:
+            self.metrics.reject(receiver, "traces", Refusal.QUEUE_FULL, spans)
+            raise Refused(Refusal.QUEUE_FULL, str(exc)) from exc
+        except PipelineClosed as exc:
+            self.metrics.reject(receiver, "traces", Refusal.SHUTTING_DOWN, spans)
+            raise Refused(Refusal.SHUTTING_DOWN, str(exc)) from exc
 
     def stored(self, receiver: str) -> None:
         """Count an acknowledged request."""
@@ -102,12 +105,13 @@ class Ingest:
         self.metrics.reject(receiver, "traces", Refusal.STORE_ERROR, spans)
         return Refused(Refusal.STORE_ERROR, f"store error, retry later: {error}")
 
-    def check_room(self, receiver: str, signal: str = "traces", *, bodies: bool = False) -> None:
-        """Refuse at once (before reading a body) when the queue is already full (`bodies`: the worker pool's)."""
+    def check_room(self, receiver: str, signal: str = "traces") -> None:
+        """Refuse at once (before reading a body) when the queue it would join is already full (trace bodies
+        join the worker pool's when there is one)."""
         if self.pipeline.closing:
             self.metrics.reject(receiver, signal, Refusal.SHUTTING_DOWN)
             raise Refused(Refusal.SHUTTING_DOWN, "the collector is shutting down, retry later")
-        pool = self.pool if bodies else None
+        pool = self.pool if signal == "traces" else None
         if not (pool.has_room() if pool is not None else self.pipeline.has_room()):
             self.metrics.reject(receiver, signal, Refusal.QUEUE_FULL)
             raise Refused(Refusal.QUEUE_FULL, "ingest queue full, retry later")

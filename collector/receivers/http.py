@@ -142,7 +142,7 @@ class HttpReceiver:
                                          as_json)
         if signal == "traces":
             try:
-                self.ingest.check_room(RECEIVER, bodies=self.ingest.pool is not None)
+                self.ingest.check_room(RECEIVER)
             except Refused as exc:
                 return as_json, self._answer_retry(exc, as_json)
         return as_json, None
