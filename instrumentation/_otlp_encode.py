@@ -164,14 +164,20 @@ def _base_encoded(base: BaseAttributes) -> bytes:
     return encoded
 
 
+def _ids(trace_id: int, span_id: int, trace_state: Any, parent: Any) -> list[bytes]:
+    """The start of a Span message: trace id, span id, trace state and parent span id (fields 1-4)."""
+    out = [b"\x0a\x10", trace_id.to_bytes(16, "big"), b"\x12\x08", span_id.to_bytes(8, "big")]
+    if trace_state:
+        out.append(_ld(0x1A, trace_state.to_header().encode("utf-8")))
+    if parent is not None:
+        out += [b"\x22\x08", parent.span_id.to_bytes(8, "big")]
+    return out
+
+
 def encode_fast_span(span: FastSpan) -> bytes:
     """One Span message for an eventlens `FastSpan` (the same fields `encode_span` writes for an SDK span)."""
     parent = span.parent
-    out = [b"\x0a\x10", span.trace_id.to_bytes(16, "big"), b"\x12\x08", span.span_id.to_bytes(8, "big")]
-    if span.trace_state:
-        out.append(_ld(0x1A, span.trace_state.to_header().encode("utf-8")))
-    if parent is not None:
-        out += [b"\x22\x08", parent.span_id.to_bytes(8, "big")]
+    out = _ids(span.trace_id, span.span_id, span.trace_state, parent)
     name = _NAME_CACHE.get(span.name)
     if name is None:
         name = _ld(0x2A, span.name.encode("utf-8", "surrogatepass"))
@@ -198,11 +204,7 @@ def encode_span(span: ReadableSpan | FastSpan) -> bytes:
     ctx = span.context
     assert ctx is not None
     parent = span.parent
-    out = [b"\x0a\x10", ctx.trace_id.to_bytes(16, "big"), b"\x12\x08", ctx.span_id.to_bytes(8, "big")]
-    if ctx.trace_state:
-        out.append(_ld(0x1A, ctx.trace_state.to_header().encode("utf-8")))
-    if parent is not None:
-        out += [b"\x22\x08", parent.span_id.to_bytes(8, "big")]
+    out = _ids(ctx.trace_id, ctx.span_id, ctx.trace_state, parent)
     out.append(_ld(0x2A, span.name.encode("utf-8", "surrogatepass")))
     out += [b"\x30", _SMALL[span.kind.value + 1]]
     out += [b"\x39", _pack_fixed64(span.start_time or 0), b"\x41", _pack_fixed64(span.end_time or 0)]
