@@ -33,22 +33,29 @@ def test_three_hop_chain_is_one_trace(kafka_bootstrap, make_topic, instrumented:
         assert spans[child].parent.span_id == spans[parent].context.span_id, child
 
 
-def test_send_after_poll_batch_links_every_input(kafka_bootstrap, make_topic, instrumented: Otel):
-    """A record produced after a poll batch, outside any process span, links every record of the batch."""
+def _send_after_each_poll_batch(kafka_bootstrap, make_topic, otel: Otel) -> tuple[set[int], set[int]]:
+    """Produce 4 records, poll them, send one record after each poll batch (outside any process span): the
+    span ids of the 4 sends, and of everything the after-batch sends link to."""
     source, sink = make_topic(1, "-in"), make_topic(1, "-out")
     producer = KafkaProducer(bootstrap_servers=kafka_bootstrap)
     for i in range(4):
         producer.send(source, f"{i}".encode())
     producer.flush(timeout=60)
-    inputs = {s.context.span_id for s in instrumented.wait_spans(f"send {source}", 4)}
+    inputs = {s.context.span_id for s in otel.wait_spans(f"send {source}", 4)}
     consumer = new_consumer(kafka_bootstrap, source, max_poll_records=10)
     linked: set[int] = set()
     for _batch in poll_all(consumer, 4):
         producer.send(sink, b"aggregate").get(timeout=60)
-        out = instrumented.wait_spans(f"send {sink}", 1)[-1]
+        out = otel.wait_spans(f"send {sink}", 1)[-1]
         linked |= {link.context.span_id for link in out.links}
     consumer.close()
     producer.close()
+    return inputs, linked
+
+
+def test_send_after_poll_batch_links_every_input(kafka_bootstrap, make_topic, instrumented: Otel):
+    """A record produced after a poll batch, outside any process span, links every record of the batch."""
+    inputs, linked = _send_after_each_poll_batch(kafka_bootstrap, make_topic, instrumented)
     assert linked == inputs
 
 
@@ -116,19 +123,6 @@ def test_fan_in_links_survive_an_unrecorded_poll_span(kafka_bootstrap, make_topi
     provider = TracerProvider(sampler=_DropPolls(), span_limits=SpanLimits(max_links=1024))
     provider.add_span_processor(SimpleSpanProcessor(otel.exporter))
     KafkaInstrumentor().instrument(tracer_provider=provider, meter_provider=otel.meter_provider)
-    source, sink = make_topic(1, "-in"), make_topic(1, "-out")
-    producer = KafkaProducer(bootstrap_servers=kafka_bootstrap)
-    for i in range(4):
-        producer.send(source, f"{i}".encode())
-    producer.flush(timeout=60)
-    inputs = {s.context.span_id for s in otel.wait_spans(f"send {source}", 4)}
-    consumer = new_consumer(kafka_bootstrap, source, max_poll_records=10)
-    linked: set[int] = set()
-    for _batch in poll_all(consumer, 4):
-        producer.send(sink, b"aggregate").get(timeout=60)
-        out = otel.wait_spans(f"send {sink}", 1)[-1]
-        linked |= {link.context.span_id for link in out.links}
-    consumer.close()
-    producer.close()
+    inputs, linked = _send_after_each_poll_batch(kafka_bootstrap, make_topic, otel)
     assert linked == inputs
     assert not [s for s in otel.spans() if s.name.startswith("poll")]
