@@ -12,7 +12,9 @@ is derived from the span kind and name.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import operator
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
 from eventlens.collector.model import AttrValue, Messaging, Operation, SpanKind
 from eventlens.instrumentation import attributes as el
@@ -182,9 +184,72 @@ _N = len(_SLOTS)
  _FPR, _LAG_OFF, _LAG_S, _SERVER, _ERROR, _OP_NAME, _OP_TYPE) = range(_N)
 
 
-def messaging_fields(name: str, kind: SpanKind, attributes: Mapping[str, AttrValue]) -> Messaging:
-    """Pull the messaging fields out of a span's attributes, whichever instrumentation emitted them."""
-    values: list[AttrValue | None] = [None] * _N
+_PLAN_CACHE_MAX = 4096
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """Where the messaging values of spans with one attribute-key sequence are: `get` fetches them in one call,
+    `slots[i]` is the slot of the i-th value. Built once per key sequence (an instrumentation emits few)."""
+
+    get: Callable[[Mapping[str, AttrValue]], tuple[AttrValue, ...]]
+    slots: tuple[int, ...]
+    empty: bool
+    has_op_name: bool
+
+
+_PLANS: dict[tuple[str, ...], _Plan | None] = {}
+
+
+def _plan(keys: tuple[str, ...]) -> _Plan | None:
+    """The plan for spans whose attributes have exactly these keys; None when a slot has two candidate keys
+    present (the general loop then applies the priorities and the empty-value rule)."""
+    chosen: dict[int, str] = {}
+    for k in keys:
+        for slot, _prio in _KEY_SLOTS.get(k, ()):
+            if slot in chosen:
+                return None
+            chosen[slot] = k
+    slots = tuple(chosen)
+    wanted = tuple(chosen.values())
+    get: Callable[[Mapping[str, AttrValue]], tuple[AttrValue, ...]]
+    if len(wanted) == 1:
+        only = wanted[0]
+
+        def get(attrs: Mapping[str, AttrValue]) -> tuple[AttrValue, ...]:
+            return (attrs[only],)
+    elif wanted:
+        get = operator.itemgetter(*wanted)
+    else:
+        def get(attrs: Mapping[str, AttrValue]) -> tuple[AttrValue, ...]:
+            return ()
+    empty = not any(k.startswith("messaging.") for k in keys)
+    return _Plan(get, slots, empty, "messaging.operation.name" in keys)
+
+
+def _slot_values(attributes: Mapping[str, AttrValue]) -> tuple[list[AttrValue | None], bool] | None:
+    """Each slot's value by the key priorities, and whether the span is a messaging span at all (None: not).
+
+    Spans of one instrumentation share their attribute keys, so the keys' plan is cached and the values are
+    fetched in one call; a plan-less key sequence or an empty value takes the general loop.
+    """
+    keys = tuple(attributes)
+    try:
+        plan = _PLANS[keys]
+    except KeyError:
+        if len(_PLANS) >= _PLAN_CACHE_MAX:
+            _PLANS.clear()
+        plan = _PLANS[keys] = _plan(keys)
+    if plan is not None:
+        if plan.empty:
+            return None
+        fetched = plan.get(attributes)
+        if "" not in fetched:
+            values: list[AttrValue | None] = [None] * _N
+            for slot, v in zip(plan.slots, fetched, strict=True):
+                values[slot] = v
+            return values, plan.has_op_name
+    values = [None] * _N
     prios = [99] * _N
     messaging = False
     key_slots = _KEY_SLOTS
@@ -198,10 +263,18 @@ def messaging_fields(name: str, kind: SpanKind, attributes: Mapping[str, AttrVal
             if prio < prios[slot]:
                 values[slot], prios[slot] = v, prio
     if not messaging and not any(k.startswith("messaging.") for k in attributes):
+        return None
+    return values, "messaging.operation.name" in attributes
+
+
+def messaging_fields(name: str, kind: SpanKind, attributes: Mapping[str, AttrValue]) -> Messaging:
+    """Pull the messaging fields out of a span's attributes, whichever instrumentation emitted them."""
+    found = _slot_values(attributes)
+    if found is None:
         return _EMPTY
+    vals, has_op_name = found
     # Inline conversions: most values already have the right type (or are absent), so no call is made for them.
     # Arguments are positional, in the field order of `Messaging` (the tests compare whole records).
-    vals = values
     batch_count = x if (x := vals[_BATCH]) is None or type(x) is int else as_int(x)
     op_name = x if type(x := vals[_OP_NAME]) is str else (as_str(x) if x is not None else None)
     op_name = op_name or _name_operation(name)
@@ -209,7 +282,7 @@ def messaging_fields(name: str, kind: SpanKind, attributes: Mapping[str, AttrVal
     op_type = x if type(x := vals[_OP_TYPE]) is str else (as_str(x) if x is not None else None)
     return Messaging(
         x if type(x := vals[_SYSTEM]) is str or x is None else as_str(x),
-        _operation(kind, op_type, op_name, "messaging.operation.name" in attributes, batch_count),
+        _operation(kind, op_type, op_name, has_op_name, batch_count),
         op_name,
         topic or topic_from_name(name, op_name),
         x if (x := vals[_PARTITION]) is None or type(x) is int else as_int(x),

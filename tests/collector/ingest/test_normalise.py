@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
+from eventlens.collector import normalise
 from eventlens.collector.model import Messaging, Operation, SpanKind
 from eventlens.collector.normalise import messaging_fields
+from hypothesis import given
+from hypothesis import strategies as st
 
 P, C, CL, INTERNAL = SpanKind.PRODUCER, SpanKind.CONSUMER, SpanKind.CLIENT, SpanKind.INTERNAL
 
@@ -157,3 +163,34 @@ def test_alternative_group_and_client_keys():
     m = messaging_fields("process t", C, {"messaging.system": "kafka", "messaging.client_id": "c1",
                                           "messaging.consumer.group.name": "g"})
     assert (m.client_id, m.consumer_group) == ("c1", "g")
+
+
+_KNOWN_KEYS = [*sorted(normalise._KEY_SLOTS), "messaging.other", "http.method", "eventlens.custom"]
+_VALUES = st.one_of(st.sampled_from(["", "orders", "process", "send", "receive", "7", "x"]),
+                    st.integers(-3, 10**6), st.floats(allow_nan=False), st.booleans(),
+                    st.tuples(st.sampled_from(["a", "b"])))
+
+
+@given(attrs=st.dictionaries(st.sampled_from(_KNOWN_KEYS), _VALUES, max_size=14),
+       name=st.sampled_from(["send orders", "orders process", "poll", "x"]),
+       kind=st.sampled_from(list(SpanKind)))
+def test_cached_key_plans_give_what_the_general_rules_give(attrs, name, kind):
+    """Spans whose keys were seen before are read through a cached plan; the result is the general loop's."""
+    cached = [messaging_fields(name, kind, attrs) for _ in range(2)]
+    with _general_rules_only():
+        general = messaging_fields(name, kind, attrs)
+    assert cached == [general, general]
+
+
+@contextlib.contextmanager
+def _general_rules_only() -> Iterator[None]:
+    """No key plans: every span takes the general loop."""
+    original, saved = normalise._plan, dict(normalise._PLANS)
+    normalise._PLANS.clear()
+    normalise._plan = lambda keys: None
+    try:
+        yield
+    finally:
+        normalise._plan = original
+        normalise._PLANS.clear()
+        normalise._PLANS.update(saved)
