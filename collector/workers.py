@@ -12,6 +12,7 @@ and the pool is started anew.
 from __future__ import annotations
 
 import functools
+import gc
 import logging
 import multiprocessing
 import os
@@ -77,6 +78,9 @@ def _init_worker(store_url: str, parent: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     threading.Thread(target=_watch_parent, args=(parent,), name="eventlens-parent-watch", daemon=True).start()
     _worker["store"] = open_store(store_url)
+    # Everything loaded so far lives as long as the worker: keep it out of the cyclic collector's scans, which
+    # the many short-lived objects of decoding trigger often (measured: 2-3 µs of CPU per span).
+    gc.freeze()
 
 
 def decode_and_store(store: Store, bodies: list[tuple[bytes, str]]) -> tuple[list[Outcome], int, float]:
@@ -103,14 +107,18 @@ def decode_and_store(store: Store, bodies: list[tuple[bytes, str]]) -> tuple[lis
     return outcomes, new, time.perf_counter() - started
 
 
-def batch_length(sizes: Iterable[int], queued_bytes: int, workers: int, max_batch_bytes: int) -> int:
-    """How many of the queued bodies (`sizes`, oldest first) the next worker task takes: at least one, and
-    within a fair share of the queue, `queued_bytes` / `workers` (capped at `max_batch_bytes`).
+LINGER_S = 0.002
+"""How long a free worker waits for a fuller batch while other workers are busy (never when all are idle)."""
 
-    Without the share, one worker would take nearly everything queued and the others would commit bodies one
-    at a time; small transactions cost the most per span, so throughput dropped by a fifth.
+
+def batch_length(sizes: Iterable[int], queued_bytes: int, free_workers: int, max_batch_bytes: int) -> int:
+    """How many of the queued bodies (`sizes`, oldest first) the next worker task takes: at least one, and
+    within the free workers' share of the queue, `queued_bytes` / `free_workers` (capped at `max_batch_bytes`).
+
+    Sharing keeps a worker from taking everything while another one is about to be free and would then commit
+    bodies one at a time; small transactions cost the most per span.
     """
-    limit = min(max_batch_bytes, -(-queued_bytes // workers))
+    limit = min(max_batch_bytes, -(-queued_bytes // free_workers))
     size, take = 0, 0
     for n in sizes:
         if take and size + n > limit:
@@ -118,6 +126,16 @@ def batch_length(sizes: Iterable[int], queued_bytes: int, workers: int, max_batc
         size += n
         take += 1
     return take
+
+
+def should_linger(queued_bytes: int, busy_workers: int, max_batch_bytes: int) -> bool:
+    """Whether a free worker should wait (up to `LINGER_S`) for more bodies before taking its task.
+
+    Only while another worker is busy, so that requests stay in flight, and only until half a batch is queued:
+    bodies arrive one by one as the busy worker's senders get their answers, and a worker that took the first
+    one alone would commit small transactions from then on (measured: 8% fewer spans/s at 16 senders).
+    """
+    return busy_workers > 0 and queued_bytes < max_batch_bytes // 2
 
 
 def _work(bodies: list[tuple[bytes, str]]) -> tuple[list[Outcome], int, float]:
@@ -218,8 +236,12 @@ class WorkerPool:
                 if self._closing and not self._queue and not self._inflight:
                     return None
                 self._cond.wait()
-            take = batch_length((len(j.body) for j in self._queue), self._queued_bytes, self.workers,
-                                self.max_batch_bytes)
+            deadline = time.monotonic() + LINGER_S
+            while should_linger(self._queued_bytes, self._inflight, self.max_batch_bytes) and not self._closing \
+                    and (left := deadline - time.monotonic()) > 0:
+                self._cond.wait(left)
+            take = batch_length((len(j.body) for j in self._queue), self._queued_bytes,
+                                self.workers - self._inflight, self.max_batch_bytes)
             jobs = [self._queue.popleft() for _ in range(take)]
             self._queued_bytes -= sum(len(j.body) for j in jobs)
             self._inflight += 1
