@@ -24,26 +24,14 @@ CREATE TABLE IF NOT EXISTS spans (
     links TEXT,
     attributes TEXT,
     resource_id INTEGER NOT NULL,
-    m_system TEXT,
-    m_operation TEXT,
-    m_operation_name TEXT,
     m_topic TEXT,
     m_partition INTEGER,
     m_offset INTEGER,
     m_key TEXT,
-    m_group TEXT,
-    m_client_id TEXT,
-    m_message_id TEXT,
-    m_batch_count INTEGER,
-    m_body_size INTEGER,
     m_event_id TEXT,
-    m_event_type TEXT,
-    m_event_source TEXT,
-    m_schema_fingerprint TEXT,
-    m_lag_offsets INTEGER,
-    m_lag_seconds REAL,
-    m_server_address TEXT,
-    m_error_type TEXT
+    m_body_size INTEGER,
+    -- The Messaging fields no query filters on, as one JSON array (see _rows.MORE_FIELDS); NULL when all are None.
+    m_more TEXT
 );
 CREATE UNIQUE INDEX IF NOT EXISTS spans_id ON spans (trace_k, span_k);
 CREATE INDEX IF NOT EXISTS spans_start ON spans (start_ns);

@@ -85,3 +85,22 @@ def test_fast_json_output_reads_back():
     """Ordinary attributes round-trip through the fast path."""
     value = {"a": "x", "b": 1, "c": 1.5, "d": True, "e": ("p", "q"), "f": "ü"}
     assert _rows.loads(_rows.dumps(value)) == value
+
+
+def test_packed_messaging_fields_keep_values_fast_json_cannot(tmp_path):
+    """The fields packed into `m_more` survive infinities, integers beyond 64 bits and lone surrogates."""
+    m = Messaging(topic="t", lag_seconds=float("-inf"), lag_offsets=2**70, client_id="\ud800x", error_type="null",
+                  operation=Operation.PROCESS)
+    span = SpanRecord("ab" * 16, "cd" * 8, None, "process t", SpanKind.CONSUMER, "svc", 1, 2, messaging=m)
+    store = SQLiteStore(tmp_path / "more.db", checkpoint_interval_s=0)
+    try:
+        store.write_spans([span])
+        assert store.get_span(span.trace_id, span.span_id) == span
+    finally:
+        store.close()
+
+
+def test_a_span_without_packed_fields_stores_no_array():
+    """All of MORE_FIELDS None: `m_more` is NULL, not an array of nulls."""
+    row = _rows.span_row(SpanRecord("ab" * 16, "cd" * 8, None, "op", SpanKind.INTERNAL, "svc", 1, 2), 0)
+    assert row[_rows.SPAN_COLUMNS.index("m_more")] is None
