@@ -2,14 +2,15 @@
 
 The collector runs as its own process (`python -m eventlens.cli collector`, SQLite store in a temporary folder),
 in process (`--ingest-workers 0`) and with 2 ingest worker processes; this process is the sender (keep-alive
-connections on 4 or 16 threads, retrying 429/503 after Retry-After). The figure is spans acknowledged per second
+connections on 4, 16 or 64 threads, retrying 429/503 after Retry-After). The figure is spans acknowledged per second
 of wall time: a 200 means the spans are committed. Two span shapes: "unpaired" (every span its own trace, every
 process span's producer never arrives: the worst case for the store) and "paired" (what instrumented services
 send: bodies of 512 `send` spans from a producer service, each followed by a body of the 512 `process` spans of
 the same messages from a consumer service, parented on them). In the same run: the raw protobuf parse of the same
 bodies (baseline), parse + flatten + normalise (`decode_traces`), the collector's CPU per span (its process and
-its workers), and the collector's peak RSS under a sustained overload (many more senders than the store can keep
-up with, so the bounded queue answers 429).
+its workers), the rate block by block while one collector's store grows to four times the run (random-keyed
+indexes cost more per span as they grow), and the collector's peak RSS under a sustained overload (many more
+senders than the store can keep up with, so the bounded queue answers 429).
 """
 
 from __future__ import annotations
@@ -284,6 +285,28 @@ def end_to_end(bodies: list[bytes], workers: int, senders: int) -> tuple[float, 
     return spans / wall, cpu / spans * 1e6, refused
 
 
+def sustained(bodies: list[bytes], blocks: int) -> list[tuple[int, float]]:
+    """(spans stored before, spans/s) of each of `blocks` consecutive equal shares of `bodies` sent to one
+    collector (2 ingest workers, 16 senders): how the rate holds up as the store grows."""
+    share = len(bodies) // blocks
+    out: list[tuple[int, float]] = []
+    with tempfile.TemporaryDirectory(prefix="eventlens-bench-sustained-") as tmp:
+        collector = CollectorUnderTest(Path(tmp), "--ingest-workers", "2")
+        try:
+            send_all(collector.port, make_bodies(4), 2)
+            for i in range(blocks):
+                block = bodies[i * share:(i + 1) * share]
+                started = time.perf_counter()
+                ok, _ = send_all(collector.port, block, senders=16)
+                if ok != len(block):
+                    raise RuntimeError("not every batch was acknowledged")
+                rate = len(block) * SPANS_PER_BATCH / (time.perf_counter() - started)
+                out.append((i * share * SPANS_PER_BATCH, rate))
+        finally:
+            collector.stop()
+    return out
+
+
 def run(bootstrap: str, quick: bool = False) -> list[Result]:
     batches = 40 if quick else 300
     bodies = make_bodies(batches)
@@ -300,18 +323,32 @@ def run(bootstrap: str, quick: bool = False) -> list[Result]:
     ]
     paired = make_bodies(batches, paired=True)
     best = 0.0
+    goal = "≥ 50,000 spans/s"
     for shape, shape_bodies in (("unpaired", bodies), ("paired", paired)):
-        for workers, senders in ((0, 4), (2, 4), (2, 16)):
-            rate, cpu, refused = end_to_end(shape_bodies, workers, senders)
+        for workers, senders in ((0, 4), (2, 4), (2, 16), (2, 64)):
+            if shape == "unpaired" and senders == 64:
+                continue
+            # The headline (paired spans, the workers, 16 senders) runs three times: on a shared 2-vCPU machine
+            # single runs of a few seconds vary by ±10%, so its median is the figure.
+            repeats = 3 if (shape, workers, senders) == ("paired", 2, 16) and not quick else 1
+            runs = sorted((end_to_end(shape_bodies, workers, senders) for _ in range(repeats)),
+                          key=lambda run: run[0])
+            rate, cpu, refused = runs[len(runs) // 2]
             best = max(best, rate)
             where = "in process" if not workers else f"{workers} ingest workers"
             label = f"{shape} spans, {where}, {senders} senders"
+            spread = (f" (median of {repeats} runs: " + ", ".join(f"{r[0]:,.0f}" for r in runs) + ")"
+                      if repeats > 1 else "")
             results += [
-                Result(f"end-to-end ingest, OTLP/HTTP → SQLite committed, {label}", rate, "spans/s",
-                       "raw protobuf parse", parse_rate, goal="≥ 50,000 spans/s"),
+                Result(f"end-to-end ingest, OTLP/HTTP → SQLite committed, {label}{spread}", rate, "spans/s",
+                       "raw protobuf parse", parse_rate, goal=goal),
                 Result(f"collector CPU per span (process + workers), {label}", cpu, "µs/span"),
                 Result(f"requests refused and retried (429), {label}", refused, "requests"),
             ]
+    blocks = sustained(make_bodies(2 if quick else 4 * batches, paired=True), 2 if quick else 4)
+    results += [Result(f"sustained ingest, paired spans, 2 ingest workers, 16 senders: block {i + 1} of "
+                       f"{len(blocks)} ({stored:,} spans stored before it)", rate, "spans/s",
+                       "first block", blocks[0][1]) for i, (stored, rate) in enumerate(blocks)]
     results += postgres_results(paired, best)
     with tempfile.TemporaryDirectory(prefix="eventlens-bench-overload-") as tmp:
         collector = CollectorUnderTest(Path(tmp), "--queue-spans", "4096")
