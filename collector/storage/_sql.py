@@ -152,8 +152,7 @@ class SQLStore(abc.ABC):
                         "INSERT INTO span_links (target_trace_k, target_span_k, src_trace_k, src_span_k, start_ns) "
                         "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"), prepared.links)
                 if prepared.keys:
-                    cur.executemany(self.q("INSERT INTO msg_keys (h, trace_k, minute) VALUES (?, ?, ?) "
-                                           "ON CONFLICT DO NOTHING"), prepared.keys)
+                    self._insert_keys(cur, prepared.keys)
                 services = {s.service for s in new} - self._known_services
                 if services:
                     cur.executemany(self.q("INSERT INTO services (service) VALUES (?) ON CONFLICT DO NOTHING"),
@@ -163,6 +162,33 @@ class SQLStore(abc.ABC):
         self._known_resource_ids.update(rid for rid, _ in prepared.resources)
         self._known_services.update(s.service for s in new)
         return len(new)
+
+    staged_keys = False
+    """Whether lookup keys are staged in `msg_keys_new` and merged into `msg_keys` in sorted batches."""
+    key_stage_rows = 65_536
+    """Staged key rows that trigger a merge (in the write transaction that reaches it)."""
+
+    def _insert_keys(self, cur: Cursor, keys: list[tuple[int, int, int]]) -> None:
+        """Add lookup-key rows: straight into `msg_keys`, or appended to `msg_keys_new` (see `staged_keys`).
+
+        `msg_keys` is keyed by a hash, so each row lands on a random page of a growing B-tree and every
+        transaction dirties about one page per row; appended rows share pages, and a merge of many sorted rows
+        writes each page of `msg_keys` it touches once.
+        """
+        if not self.staged_keys:
+            cur.executemany(self.q("INSERT INTO msg_keys (h, trace_k, minute) VALUES (?, ?, ?) ON CONFLICT DO NOTHING"),
+                            keys)
+            return
+        cur.executemany("INSERT INTO msg_keys_new (h, trace_k, minute) VALUES (?, ?, ?)", keys)
+        cur.execute("SELECT coalesce(max(rowid), 0) FROM msg_keys_new")  # rowids restart at 1 once it is emptied
+        if cur.fetchone()[0] >= self.key_stage_rows:
+            self.merge_staged_keys(cur)
+
+    def merge_staged_keys(self, cur: Cursor) -> None:
+        """Move the staged lookup keys into `msg_keys`, in key order, keeping each (value, trace)'s first minute."""
+        cur.execute("INSERT INTO msg_keys (h, trace_k, minute) SELECT h, trace_k, min(minute) FROM msg_keys_new "
+                    "WHERE true GROUP BY h, trace_k ORDER BY h, trace_k ON CONFLICT DO NOTHING")
+        cur.execute("DELETE FROM msg_keys_new")
 
     def _prepare(self, batch: list[SpanRecord]) -> _Prepared:
         """The rows of a batch (no I/O): spans, resources not known to be stored, links, lookup keys."""
@@ -378,6 +404,8 @@ class SQLStore(abc.ABC):
         with self._guard("apply_retention"), self._write_cursor() as cur:
             for sql, cut in (("DELETE FROM span_links WHERE start_ns < ?", span_cut),
                              ("DELETE FROM msg_keys WHERE minute < ?", rollup.minute_of(span_cut)),
+                             *((("DELETE FROM msg_keys_new WHERE minute < ?", rollup.minute_of(span_cut)),)
+                               if self.staged_keys else ()),
                              ("DELETE FROM edge_minutes WHERE minute < ?", rollup_cut),
                              ("DELETE FROM schema_minutes WHERE minute < ?", rollup_cut),
                              ("DELETE FROM lag_samples WHERE observed_at_ns < ?", rollup_cut)):
@@ -442,10 +470,12 @@ class SQLStore(abc.ABC):
                        + (" WHERE " + " AND ".join(where) if where else ""))
                 return self._spans(cur, sql + order, [*params, limit])
             h = _rows.event_hash(event_id) if event_id is not None else _rows.key_hash(key or "")
-            if end_ns is None:
-                cur.execute(self.q("SELECT trace_k FROM msg_keys WHERE h = ?"), (h,))
-            else:  # a trace's row is stamped with its first span's minute: none of it can start later
-                cur.execute(self.q("SELECT trace_k FROM msg_keys WHERE h = ? AND minute < ?"), (h, end_ns))
+            # A trace's row is stamped with its first span's minute: none of it can start later than `end_ns`.
+            cond, args = ("h = ?", [h]) if end_ns is None else ("h = ? AND minute < ?", [h, end_ns])
+            sql = f"SELECT trace_k FROM msg_keys WHERE {cond}"
+            if self.staged_keys:  # not merged yet: a scan of at most `key_stage_rows` rows
+                sql, args = f"{sql} UNION SELECT trace_k FROM msg_keys_new WHERE {cond}", args * 2
+            cur.execute(self.q(sql), args)
             traces = [r[0] for r in cur.fetchall()]
             found: list[SpanRecord] = []
             for i in range(0, len(traces), _CHUNK):

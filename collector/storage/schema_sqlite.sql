@@ -46,6 +46,13 @@ CREATE TABLE IF NOT EXISTS msg_keys (
     minute INTEGER NOT NULL,
     PRIMARY KEY (h, trace_k)
 ) WITHOUT ROWID;
+-- New lookup keys are appended here (no index: finds scan it) and merged into msg_keys in sorted batches
+-- (SQLStore.key_stage_rows rows at a time), so ingest writes each msg_keys page once per merge, not once per row.
+CREATE TABLE IF NOT EXISTS msg_keys_new (
+    h INTEGER NOT NULL,
+    trace_k INTEGER NOT NULL,
+    minute INTEGER NOT NULL
+);
 
 -- Resource attributes, content-addressed (spans of one process share one row).
 CREATE TABLE IF NOT EXISTS resources (

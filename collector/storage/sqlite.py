@@ -92,6 +92,8 @@ class SQLiteStore(SQLStore):
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             conn.execute("COMMIT")
 
+    staged_keys = True  # see SQLStore._insert_keys: the random-keyed lookup index is SQLite's costliest insert
+
     def _errors(self) -> tuple[type[BaseException], ...]:
         # OverflowError: an integer beyond 64 bits; UnicodeError: a string that is not valid Unicode text.
         return (sqlite3.Error, OverflowError, UnicodeError)

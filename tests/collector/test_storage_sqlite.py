@@ -10,7 +10,7 @@ from eventlens.collector.storage.api import StoreError, open_store
 from eventlens.collector.storage.sqlite import SCHEMA_VERSION, SQLiteStore
 from storage_contract import StoreContract
 
-from eventlens.testing import span_record
+from eventlens.testing import messaging, span_record
 
 
 @pytest.fixture
@@ -129,3 +129,41 @@ def test_new_file_records_schema_version_and_reopens(tmp_path):
     again = SQLiteStore(path)
     assert again.span_count() == 1
     again.close()
+
+
+def _staged_rows(store: SQLiteStore) -> int:
+    return int(sqlite3.connect(store.path).execute("SELECT count(*) FROM msg_keys_new").fetchone()[0])
+
+
+def test_lookup_keys_are_staged_and_found_before_any_merge(make_store):
+    """New event-id and key rows wait in `msg_keys_new`; find_spans reads them there."""
+    store = make_store()
+    span = span_record(messaging=messaging(event_id="ev-staged", key="k-staged"))
+    store.write_spans([span])
+    assert _staged_rows(store) == 2
+    assert store.find_spans(event_id="ev-staged") == [span]
+    assert store.find_spans(key="k-staged") == [span]
+
+
+def test_a_full_stage_is_merged_in_the_writing_transaction(make_store):
+    """Reaching `key_stage_rows` moves every staged row into `msg_keys`; finds keep working across the merge."""
+    store = make_store()
+    store.key_stage_rows = 4
+    first = [span_record(messaging=messaging(event_id=f"ev-{i}", key="k-shared")) for i in range(2)]
+    store.write_spans(first)
+    assert _staged_rows(store) == 0
+    later = span_record(messaging=messaging(event_id="ev-late", key="k-shared"))
+    store.write_spans([later])
+    assert _staged_rows(store) == 2
+    assert store.find_spans(event_id="ev-1") == [first[1]]
+    assert store.find_spans(key="k-shared") == [later, first[1], first[0]]
+
+
+def test_retention_drops_staged_lookup_keys_with_their_spans(make_store):
+    """Staged rows older than the span retention go with the spans."""
+    store = make_store()
+    old = span_record(messaging=messaging(event_id="ev-old"))
+    store.write_spans([old])
+    store.apply_retention(old.start_ns + 10 * 60 * 10**9, spans_max_age_ns=60 * 10**9, rollups_max_age_ns=10**15)
+    assert _staged_rows(store) == 0
+    assert store.find_spans(event_id="ev-old") == []
