@@ -182,9 +182,9 @@ class SQLStore(abc.ABC):
         cur.executemany("INSERT INTO msg_keys_new (h, trace_k, minute) VALUES (?, ?, ?)", keys)
         cur.execute("SELECT coalesce(max(rowid), 0) FROM msg_keys_new")  # rowids restart at 1 once it is emptied
         if cur.fetchone()[0] >= self.key_stage_rows:
-            self.merge_staged_keys(cur)
+            self._merge_staged_keys(cur)
 
-    def merge_staged_keys(self, cur: Cursor) -> None:
+    def _merge_staged_keys(self, cur: Cursor) -> None:
         """Move the staged lookup keys into `msg_keys`, in key order, keeping each (value, trace)'s first minute."""
         cur.execute("INSERT INTO msg_keys (h, trace_k, minute) SELECT h, trace_k, min(minute) FROM msg_keys_new "
                     "WHERE true GROUP BY h, trace_k ORDER BY h, trace_k ON CONFLICT DO NOTHING")
@@ -401,11 +401,10 @@ class SQLStore(abc.ABC):
             deleted += spans_deleted
             if spans_deleted < self.retention_chunk:
                 break
+        key_tables = ("msg_keys", "msg_keys_new") if self.staged_keys else ("msg_keys",)
         with self._guard("apply_retention"), self._write_cursor() as cur:
             for sql, cut in (("DELETE FROM span_links WHERE start_ns < ?", span_cut),
-                             ("DELETE FROM msg_keys WHERE minute < ?", rollup.minute_of(span_cut)),
-                             *((("DELETE FROM msg_keys_new WHERE minute < ?", rollup.minute_of(span_cut)),)
-                               if self.staged_keys else ()),
+                             *((f"DELETE FROM {t} WHERE minute < ?", rollup.minute_of(span_cut)) for t in key_tables),
                              ("DELETE FROM edge_minutes WHERE minute < ?", rollup_cut),
                              ("DELETE FROM schema_minutes WHERE minute < ?", rollup_cut),
                              ("DELETE FROM lag_samples WHERE observed_at_ns < ?", rollup_cut)):
