@@ -74,11 +74,6 @@ def id_key(hex_id: str) -> int:
                                                   digest_size=8).digest(), "big"))
 
 
-def text_hash(*parts: object) -> int:
-    """A 32-bit hash of some values, for the message lookup keys (collisions are re-checked by queries)."""
-    return zlib.crc32("\x1f".join(str(p) for p in parts).encode("utf-8", "surrogatepass"))
-
-
 def event_hash(event_id: str) -> int:
     """Lookup key of an event id."""
     return zlib.crc32(b"e\x1f" + event_id.encode("utf-8", "surrogatepass"))
@@ -87,18 +82,6 @@ def event_hash(event_id: str) -> int:
 def key_hash(key: str) -> int:
     """Lookup key of a message key."""
     return zlib.crc32(b"k\x1f" + key.encode("utf-8", "surrogatepass"))
-
-
-def lookup_keys(span: SpanRecord, trace_k: int) -> list[tuple[int, int, int]]:
-    """The `msg_keys` rows of a span: (hash, trace key, start minute) for its event id and its key."""
-    m = span.messaging
-    out = []
-    minute = span.start_ns - span.start_ns % 60_000_000_000
-    if m.event_id is not None:
-        out.append((event_hash(m.event_id), trace_k, minute))
-    if m.key is not None:
-        out.append((key_hash(m.key), trace_k, minute))
-    return out
 
 
 _STD_ENCODE = json.JSONEncoder(separators=(",", ":"), check_circular=False).encode

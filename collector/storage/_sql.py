@@ -216,7 +216,7 @@ class SQLStore(abc.ABC):
                 links.extend((id_key(link.trace_id), id_key(link.span_id), tk, sk, span.start_ns)
                              for link in span.links)
             m = span.messaging
-            if m.event_id is not None or m.key is not None:  # inline `_rows.lookup_keys` (hot path)
+            if m.event_id is not None or m.key is not None:  # msg_keys rows: one per (value, trace)
                 minute = span.start_ns - span.start_ns % NS_PER_MINUTE
                 if m.event_id is not None:
                     keys.setdefault((event_hash(m.event_id), tk), minute)
