@@ -13,7 +13,7 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 
@@ -63,6 +63,30 @@ class PipelineObserver:
         """The ingest workers' queue now holds `nbytes` bytes of undecoded bodies."""
 
 
+def admits(queued: int, size: int, capacity: int) -> bool:
+    """Whether a bounded queue holding `queued` (spans or bytes) takes an item of `size` more: when it fits, and
+    always when the queue is empty, so that no valid request larger than the whole queue is refused forever."""
+    return queued == 0 or queued + size <= capacity
+
+
+def batch_length(sizes: Iterable[int], queued: int, takers: int, max_batch: int) -> int:
+    """How many queued items (`sizes`, oldest first) the next batch takes: at least one, and within a share of
+    the queue, `queued` / `takers` (capped at `max_batch`).
+
+    The writer thread is the only taker; ingest workers share the queue among the free ones, which keeps one
+    worker from taking everything while another is about to be free and would then commit bodies one at a
+    time (small transactions cost the most per span).
+    """
+    limit = min(max_batch, -(-queued // takers))
+    size, take = 0, 0
+    for n in sizes:
+        if take and size + n > limit:
+            break
+        size += n
+        take += 1
+    return take
+
+
 class IngestPipeline:
     """Bounded queue + writer thread in front of a `SpanWriter` (see the module docstring)."""
 
@@ -94,7 +118,7 @@ class IngestPipeline:
 
     def has_room(self, spans: int = 1) -> bool:
         """True when a batch of `spans` spans would be accepted now (a cheap check before reading a body)."""
-        return not self._closing and (self._queued_spans == 0 or self._queued_spans + spans <= self.max_queue_spans)
+        return not self._closing and admits(self._queued_spans, spans, self.max_queue_spans)
 
     def start(self) -> IngestPipeline:
         """Start the writer thread."""
@@ -116,7 +140,7 @@ class IngestPipeline:
         with self._cond:
             if self._closing:
                 raise PipelineClosed("the collector is shutting down")
-            if self._queued_spans and self._queued_spans + len(spans) > self.max_queue_spans:
+            if not admits(self._queued_spans, len(spans), self.max_queue_spans):
                 raise QueueFull(f"ingest queue full ({self._queued_spans} of {self.max_queue_spans} spans queued)")
             self._queue.append(_Item(spans, future))
             self._queued_spans += len(spans)
@@ -139,13 +163,9 @@ class IngestPipeline:
                 if self._closing:
                     return None
                 self._cond.wait()
-            items = [self._queue.popleft()]
-            count = len(items[0].spans)
-            while self._queue and count + len(self._queue[0].spans) <= self.max_batch_spans:
-                item = self._queue.popleft()
-                items.append(item)
-                count += len(item.spans)
-            self._queued_spans -= count
+            take = batch_length((len(i.spans) for i in self._queue), self._queued_spans, 1, self.max_batch_spans)
+            items = [self._queue.popleft() for _ in range(take)]
+            self._queued_spans -= sum(len(i.spans) for i in items)
             depth = self._queued_spans
         self._observer.depth(depth)
         return items

@@ -20,13 +20,12 @@ import signal
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 
 from eventlens.collector.otlp import DecodeError, decode_trace_request
-from eventlens.collector.pipeline import PipelineClosed, PipelineObserver, QueueFull
+from eventlens.collector.pipeline import PipelineClosed, PipelineObserver, QueueFull, admits, batch_length
 from eventlens.collector.storage.api import Store, StoreError, open_store
 
 log = logging.getLogger(__name__)
@@ -111,23 +110,6 @@ LINGER_S = 0.002
 """How long a free worker waits for a fuller batch while other workers are busy (never when all are idle)."""
 
 
-def batch_length(sizes: Iterable[int], queued_bytes: int, free_workers: int, max_batch_bytes: int) -> int:
-    """How many of the queued bodies (`sizes`, oldest first) the next worker task takes: at least one, and
-    within the free workers' share of the queue, `queued_bytes` / `free_workers` (capped at `max_batch_bytes`).
-
-    Sharing keeps a worker from taking everything while another one is about to be free and would then commit
-    bodies one at a time; small transactions cost the most per span.
-    """
-    limit = min(max_batch_bytes, -(-queued_bytes // free_workers))
-    size, take = 0, 0
-    for n in sizes:
-        if take and size + n > limit:
-            break
-        size += n
-        take += 1
-    return take
-
-
 def should_linger(queued_bytes: int, busy_workers: int, max_batch_bytes: int) -> bool:
     """Whether a free worker should wait (up to `LINGER_S`) for more bodies before taking its task.
 
@@ -186,7 +168,7 @@ class WorkerPool:
 
     def has_room(self, nbytes: int = 1) -> bool:
         """True when a body of `nbytes` would be queued now (a cheap check before reading it)."""
-        return not self._closing and (self._queued_bytes == 0 or self._queued_bytes + nbytes <= self.max_queue_bytes)
+        return not self._closing and admits(self._queued_bytes, nbytes, self.max_queue_bytes)
 
     def start(self) -> WorkerPool:
         """Start the workers (their store is opened before the first body reaches them) and the dispatcher."""
@@ -206,7 +188,7 @@ class WorkerPool:
         with self._cond:
             if self._closing:
                 raise PipelineClosed("the collector is shutting down")
-            if self._queued_bytes and self._queued_bytes + len(body) > self.max_queue_bytes:
+            if not admits(self._queued_bytes, len(body), self.max_queue_bytes):
                 raise QueueFull(f"ingest queue full ({self._queued_bytes} of {self.max_queue_bytes} bytes queued)")
             self._queue.append(_Job(body, content_type, future))
             self._queued_bytes += len(body)

@@ -2,27 +2,28 @@
 
 from __future__ import annotations
 
-from eventlens.collector.workers import batch_length, should_linger
+from eventlens.collector.pipeline import batch_length
+from eventlens.collector.workers import should_linger
 
 
 def test_two_free_workers_split_the_queue():
-    assert batch_length([100] * 16, 1600, free_workers=2, max_batch_bytes=10_000) == 8
+    assert batch_length([100] * 16, 1600, takers=2, max_batch=10_000) == 8
 
 
 def test_the_only_free_worker_takes_everything_up_to_the_batch_cap():
-    assert batch_length([100] * 16, 1600, free_workers=1, max_batch_bytes=1000) == 10
+    assert batch_length([100] * 16, 1600, takers=1, max_batch=1000) == 10
 
 
 def test_a_body_larger_than_the_share_still_goes_alone():
-    assert batch_length([5000, 100], 5100, free_workers=2, max_batch_bytes=1000) == 1
+    assert batch_length([5000, 100], 5100, takers=2, max_batch=1000) == 1
 
 
 def test_a_short_queue_is_split_between_free_workers():
-    assert batch_length([100, 100], 200, free_workers=2, max_batch_bytes=10_000) == 1
+    assert batch_length([100, 100], 200, takers=2, max_batch=10_000) == 1
 
 
 def test_the_share_is_counted_in_bytes_not_bodies():
-    assert batch_length([50, 50, 50, 150], 300, free_workers=2, max_batch_bytes=10_000) == 3
+    assert batch_length([50, 50, 50, 150], 300, takers=2, max_batch=10_000) == 3
 
 
 def test_a_free_worker_lingers_for_a_fuller_batch_while_another_is_busy():
