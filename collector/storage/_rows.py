@@ -4,7 +4,8 @@ Ids are kept as text for exact round trips; small integer keys derived from them
 of the trace id, `span_k`: the span id, both as signed 64-bit integers) carry the indexes, because random text
 keys make every insert slow. Event id and key lookups go through `msg_keys` rows (32-bit hash of the value →
 trace key), written once per (value, trace); queries re-check the real values, so collisions never return
-wrong rows.
+wrong rows. A span row keeps its attribute values only; their key sequence, shared by the spans of one
+instrumentation, is stored once (`attr_keys`), content-addressed like resources.
 """
 
 from __future__ import annotations
@@ -32,13 +33,16 @@ _I64_MAX = (1 << 63) - 1
 
 SPAN_COLUMNS: tuple[str, ...] = (
     "trace_k", "span_k", "trace_id", "span_id", "parent_span_id", "name", "kind", "service",
-    "start_ns", "end_ns", "status", "status_message", "scope", "links", "attributes", "resource_id",
+    "start_ns", "end_ns", "status", "status_message", "scope", "links", "attributes", "attr_keys_id", "resource_id",
     "m_topic", "m_partition", "m_offset", "m_key", "m_event_id", "m_body_size", "m_more",
 )
 """Column order of the `spans` table rows this module builds (both backends use the same names)."""
 
 READ_COLUMNS: tuple[str, ...] = SPAN_COLUMNS[2:]
 """The columns a read needs to rebuild a SpanRecord (everything but the integer keys)."""
+READ_ATTR_KEYS = READ_COLUMNS.index("attr_keys_id")
+READ_RESOURCE = READ_COLUMNS.index("resource_id")
+"""Where a READ_COLUMNS row holds the ids of its attribute keys and its resource (the caller looks both up)."""
 
 MORE_FIELDS: tuple[str, ...] = (
     "system", "operation", "operation_name", "consumer_group", "client_id", "message_id", "batch_count",
@@ -141,6 +145,31 @@ def dumps(value: Mapping[str, AttrValue]) -> str:
     return _encode(value if isinstance(value, dict) else dict(value))
 
 
+def keys_json(keys: Sequence[str]) -> str:
+    """An attribute key sequence as JSON (stored once per sequence, in `attr_keys`)."""
+    return _encode(list(keys))
+
+
+def keys_from(text: str) -> tuple[str, ...]:
+    """An attribute key sequence back from its JSON."""
+    return tuple(_decode(text))
+
+
+def values_json(attrs: Mapping[str, AttrValue]) -> str | None:
+    """A span's attribute values as a JSON array, in key order (the keys are stored apart); None when empty."""
+    return _encode(list(attrs.values())) if attrs else None
+
+
+def attributes_from(values: str | None, keys: Sequence[str]) -> dict[str, AttrValue]:
+    """Attributes back from their values' JSON and their key sequence, arrays as tuples."""
+    if not values:
+        return {}
+    raw: list[Any] = _decode(values)
+    if len(raw) != len(keys):
+        raise ValueError(f"{len(raw)} attribute values stored for {len(keys)} keys")
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in zip(keys, raw, strict=True)}
+
+
 def loads(text: str | None) -> dict[str, AttrValue]:
     """Attributes back from JSON, arrays as tuples."""
     if not text:
@@ -165,17 +194,20 @@ def _links_from(text: str | None) -> tuple[SpanLink, ...]:
     return tuple(out)
 
 
-def span_row(span: SpanRecord, resource_id: int, trace_k: int | None = None,
+def span_row(span: SpanRecord, resource_id: int, attr_keys_id: int | None = None, trace_k: int | None = None,
              span_k: int | None = None) -> tuple[object, ...]:
-    """The `spans` row of one record, in SPAN_COLUMNS order (pass the id keys when already computed)."""
+    """The `spans` row of one record, in SPAN_COLUMNS order (pass the keys' ids when already computed)."""
     m = span.messaging
     attrs = span.attributes
     op = m.operation
+    if attrs and attr_keys_id is None:
+        attr_keys_id = content_key(keys_json(tuple(attrs)))
     return (
         id_key(span.trace_id) if trace_k is None else trace_k, id_key(span.span_id) if span_k is None else span_k,
         span.trace_id, span.span_id, span.parent_span_id,
         span.name, int(span.kind), span.service, span.start_ns, span.end_ns, int(span.status),
-        span.status_message, span.scope, _links_json(span.links), dumps(attrs) if attrs else None, resource_id,
+        span.status_message, span.scope, _links_json(span.links), values_json(attrs),
+        attr_keys_id if attrs else None, resource_id,
         m.topic, m.partition, m.offset, m.key, m.event_id, m.body_size,
         _more_json((m.system, op.value if op is not None else None, m.operation_name, m.consumer_group,
                     m.client_id, m.message_id, m.batch_count, m.event_type, m.event_source, m.schema_fingerprint,
@@ -183,15 +215,16 @@ def span_row(span: SpanRecord, resource_id: int, trace_k: int | None = None,
     )
 
 
-def resource_key(text: str) -> int:
-    """Content-addressed id of a resource's attribute JSON."""
+def content_key(text: str) -> int:
+    """Content-addressed id of a JSON text (a resource's attributes, a sequence of attribute keys)."""
     return _signed(int.from_bytes(hashlib.blake2b(text.encode("utf-8"), digest_size=8).digest(), "big"))
 
 
-def span_from_row(row: Sequence[Any], resource: Mapping[str, AttrValue]) -> SpanRecord:
-    """Rebuild a SpanRecord from a row in READ_COLUMNS order (the resource attributes looked up by the caller)."""
+def span_from_row(row: Sequence[Any], resource: Mapping[str, AttrValue], attr_keys: Sequence[str]) -> SpanRecord:
+    """Rebuild a SpanRecord from a row in READ_COLUMNS order (its resource attributes and attribute keys looked
+    up by the caller, from the ids at READ_RESOURCE and READ_ATTR_KEYS)."""
     (trace_id, span_id, parent, name, kind, service, start_ns, end_ns, status, status_message, scope, links,
-     attrs, _resource_id, topic, partition, offset, key, event_id, body_size, more) = row
+     attrs, _attr_keys_id, _resource_id, topic, partition, offset, key, event_id, body_size, more) = row
     (system, operation, operation_name, group, client_id, message_id, batch_count, event_type, event_source,
      fingerprint, lag_offsets, lag_seconds, server_address, error_type) = _decode(more) if more else _NO_MORE
     messaging = Messaging(
@@ -206,6 +239,7 @@ def span_from_row(row: Sequence[Any], resource: Mapping[str, AttrValue]) -> Span
     return SpanRecord(
         trace_id=trace_id, span_id=span_id, parent_span_id=parent, name=name, kind=SpanKind(kind),
         service=service, start_ns=start_ns, end_ns=end_ns, status=StatusCode(status),
-        status_message=status_message, links=_links_from(links), messaging=messaging, attributes=loads(attrs),
+        status_message=status_message, links=_links_from(links), messaging=messaging,
+        attributes=attributes_from(attrs, attr_keys),
         resource=resource, scope=scope,
     )

@@ -27,6 +27,8 @@ from eventlens.collector.storage import _rows
 from eventlens.collector.storage.api import StoreError
 
 _CHUNK = 400
+_KNOWN_MAX = 10_000
+"""Entries kept in each cache of stored resources and attribute key sequences before it is cleared."""
 _BUCKET_COLS = [f"b{i}" for i in range(rollup.N_BUCKETS)]
 _EDGE_COLS = ["minute", "producer", "topic", "grp", "consumer", "count", "errors", "bytes", "latency_sum_s",
               *_BUCKET_COLS]
@@ -72,6 +74,8 @@ class _Prepared:
 
     rows: list[tuple[object, ...]]
     resources: list[tuple[int, str]]
+    attr_keys: dict[tuple[str, ...], tuple[int, str]]
+    """Key sequences not known to be stored: keys → (id, JSON)."""
     links: list[tuple[int, int, int, int, int]]
     keys: list[tuple[int, int, int]]
 
@@ -89,6 +93,8 @@ class SQLStore(abc.ABC):
         self._clock = clock
         self._resources: dict[int, dict[str, Any]] = {}
         self._known_resource_ids: set[int] = set()
+        self._attr_keys: dict[int, tuple[str, ...]] = {}
+        self._known_attr_keys: dict[tuple[str, ...], int] = {}
         self._known_services: set[str] = set()
 
     # -- backend hooks ---------------------------------------------------------------------------------------
@@ -143,6 +149,9 @@ class SQLStore(abc.ABC):
             if prepared.resources:
                 cur.executemany(self.q("INSERT INTO resources (id, attributes) VALUES (?, ?) "
                                        "ON CONFLICT (id) DO NOTHING"), prepared.resources)
+            if prepared.attr_keys:
+                cur.executemany(self.q("INSERT INTO attr_keys (id, keys) VALUES (?, ?) ON CONFLICT (id) DO NOTHING"),
+                                list(prepared.attr_keys.values()))
             inserted = self._insert_span_rows(cur, prepared.rows)
             new = batch if inserted is None else [s for s in batch if (s.trace_id, s.span_id) in inserted]
             if new:
@@ -160,6 +169,9 @@ class SQLStore(abc.ABC):
                 cur.execute(self.q("UPDATE meta SET value = value + ? WHERE name = 'span_count'"), (len(new),))
                 self._update_rollups(cur, new, now, [cast(int, row[1]) for row in prepared.rows])
         self._known_resource_ids.update(rid for rid, _ in prepared.resources)
+        if len(self._known_attr_keys) > _KNOWN_MAX:
+            self._known_attr_keys.clear()
+        self._known_attr_keys.update((keys, kid) for keys, (kid, _) in prepared.attr_keys.items())
         self._known_services.update(s.service for s in new)
         return len(new)
 
@@ -191,9 +203,12 @@ class SQLStore(abc.ABC):
         cur.execute("DELETE FROM msg_keys_new")
 
     def _prepare(self, batch: list[SpanRecord]) -> _Prepared:
-        """The rows of a batch (no I/O): spans, resources not known to be stored, links, lookup keys."""
+        """The rows of a batch (no I/O): spans, resources and attribute key sequences not known to be stored,
+        links, lookup keys."""
         memo: dict[int, int] = {}
         new_resources: list[tuple[int, str]] = []
+        known_keys = self._known_attr_keys
+        new_keys: dict[tuple[str, ...], tuple[int, str]] = {}
         rows = []
         links: list[tuple[int, int, int, int, int]] = []
         keys: dict[tuple[int, int], int] = {}
@@ -204,14 +219,24 @@ class SQLStore(abc.ABC):
             rid = memo.get(id(span.resource))
             if rid is None:
                 text = _rows.dumps(span.resource)
-                rid = memo[id(span.resource)] = _rows.resource_key(text)
+                rid = memo[id(span.resource)] = _rows.content_key(text)
                 if rid not in known_resources:
                     new_resources.append((rid, text))
             tk = tkeys.get(span.trace_id)
             if tk is None:
                 tk = tkeys[span.trace_id] = id_key(span.trace_id)
             sk = id_key(span.span_id)
-            rows.append(span_row(span, rid, tk, sk))
+            kid = None
+            if span.attributes:
+                attr_keys = tuple(span.attributes)
+                kid = known_keys.get(attr_keys)
+                if kid is None:
+                    found = new_keys.get(attr_keys)
+                    if found is None:
+                        text = _rows.keys_json(attr_keys)
+                        found = new_keys[attr_keys] = (_rows.content_key(text), text)
+                    kid = found[0]
+            rows.append(span_row(span, rid, kid, tk, sk))
             if span.links:
                 links.extend((id_key(link.trace_id), id_key(link.span_id), tk, sk, span.start_ns)
                              for link in span.links)
@@ -222,7 +247,7 @@ class SQLStore(abc.ABC):
                     keys.setdefault((event_hash(m.event_id), tk), minute)
                 if m.key is not None:
                     keys.setdefault((key_hash(m.key), tk), minute)
-        return _Prepared(rows, new_resources, links, [(h, tk, m) for (h, tk), m in keys.items()])
+        return _Prepared(rows, new_resources, new_keys, links, [(h, tk, m) for (h, tk), m in keys.items()])
 
     def _lookup(self, cur: Cursor, wanted: set[tuple[str, str]]) -> rollup.Lookup:
         """A lookup over the stored spans named in `wanted`, fetched up front a chunk of traces at a time."""
@@ -419,15 +444,32 @@ class SQLStore(abc.ABC):
             cur.execute(self.q("SELECT attributes FROM resources WHERE id = ?"), (rid,))
             row = cur.fetchone()
             res = _rows.loads(row[0]) if row is not None else {}
-            if len(self._resources) > 10_000:
+            if len(self._resources) > _KNOWN_MAX:
                 self._resources.clear()
             self._resources[rid] = res
         return res
 
+    def _keys(self, cur: Cursor, kid: int | None) -> tuple[str, ...]:
+        """The attribute key sequence stored under `kid` (cached; none for spans without attributes)."""
+        if kid is None:
+            return ()
+        keys = self._attr_keys.get(kid)
+        if keys is None:
+            cur.execute(self.q("SELECT keys FROM attr_keys WHERE id = ?"), (kid,))
+            row = cur.fetchone()
+            if row is None:
+                raise StoreError(f"attribute key sequence {kid} is missing from attr_keys")
+            keys = _rows.keys_from(row[0])
+            if len(self._attr_keys) > _KNOWN_MAX:
+                self._attr_keys.clear()
+            self._attr_keys[kid] = keys
+        return keys
+
     def _spans(self, cur: Cursor, sql: str, params: Sequence[object]) -> list[SpanRecord]:
         cur.execute(self.q(sql), params)
         rows = cur.fetchall()
-        return [_rows.span_from_row(row, self._resource(cur, row[13])) for row in rows]
+        return [_rows.span_from_row(row, self._resource(cur, row[_rows.READ_RESOURCE]),
+                                    self._keys(cur, row[_rows.READ_ATTR_KEYS])) for row in rows]
 
     def get_trace(self, trace_id: str) -> list[SpanRecord]:
         """Every stored span of one trace, by start time."""

@@ -22,7 +22,9 @@ CREATE TABLE IF NOT EXISTS spans (
     status_message TEXT NOT NULL,
     scope TEXT NOT NULL,
     links TEXT,
+    -- The attribute values, as a JSON array in the order of the key sequence `attr_keys_id` names (see below).
     attributes TEXT,
+    attr_keys_id BIGINT,
     resource_id BIGINT NOT NULL,
     m_topic TEXT,
     m_partition BIGINT,
@@ -45,6 +47,13 @@ CREATE TABLE IF NOT EXISTS msg_keys (
     trace_k BIGINT NOT NULL,
     minute BIGINT NOT NULL,
     PRIMARY KEY (h, trace_k)
+);
+
+-- Attribute key sequences, content-addressed: spans of one instrumentation share their keys, so each span
+-- row keeps only the values (about half the bytes of a span row).
+CREATE TABLE IF NOT EXISTS attr_keys (
+    id BIGINT PRIMARY KEY,
+    keys TEXT NOT NULL
 );
 
 -- Resource attributes, content-addressed (spans of one process share one row).

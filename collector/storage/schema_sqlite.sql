@@ -22,7 +22,9 @@ CREATE TABLE IF NOT EXISTS spans (
     status_message TEXT NOT NULL,
     scope TEXT NOT NULL,
     links TEXT,
+    -- The attribute values, as a JSON array in the order of the key sequence `attr_keys_id` names (see below).
     attributes TEXT,
+    attr_keys_id INTEGER,
     resource_id INTEGER NOT NULL,
     m_topic TEXT,
     m_partition INTEGER,
@@ -52,6 +54,13 @@ CREATE TABLE IF NOT EXISTS msg_keys_new (
     h INTEGER NOT NULL,
     trace_k INTEGER NOT NULL,
     minute INTEGER NOT NULL
+);
+
+-- Attribute key sequences, content-addressed: spans of one instrumentation share their keys, so each span
+-- row keeps only the values (about half the bytes of a span row).
+CREATE TABLE IF NOT EXISTS attr_keys (
+    id INTEGER PRIMARY KEY,
+    keys TEXT NOT NULL
 );
 
 -- Resource attributes, content-addressed (spans of one process share one row).

@@ -28,7 +28,7 @@ from eventlens.collector.storage import _rows
 from eventlens.collector.storage._sql import Cursor, SQLStore, check_schema_version
 from eventlens.collector.storage.api import StoreError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 _INSERT = (f"INSERT INTO spans ({', '.join(_rows.SPAN_COLUMNS)}) VALUES ({', '.join('?' * len(_rows.SPAN_COLUMNS))}) "
            "ON CONFLICT (trace_k, span_k) DO NOTHING")
 

@@ -6,6 +6,7 @@ import math
 import tempfile
 from pathlib import Path
 
+import pytest
 from eventlens.collector.model import Messaging, Operation, SpanKind, SpanLink, SpanRecord, StatusCode
 from eventlens.collector.storage import _rows
 from eventlens.collector.storage.sqlite import SQLiteStore
@@ -104,3 +105,31 @@ def test_a_span_without_packed_fields_stores_no_array():
     """All of MORE_FIELDS None: `m_more` is NULL, not an array of nulls."""
     row = _rows.span_row(SpanRecord("ab" * 16, "cd" * 8, None, "op", SpanKind.INTERNAL, "svc", 1, 2), 0)
     assert row[_rows.SPAN_COLUMNS.index("m_more")] is None
+
+
+def test_attribute_values_and_keys_keep_what_fast_json_cannot():
+    """Stored apart, values and keys still round-trip NaN, infinities, big integers, lone surrogates, arrays."""
+    value = {"nan": float("nan"), "inf": float("-inf"), "big": 2**80, "s": "\ud800x", "n": "null", "t": (1, 2),
+             "\udc80key": "ü"}
+    keys = _rows.keys_from(_rows.keys_json(tuple(value)))
+    back = _rows.attributes_from(_rows.values_json(value), keys)
+    assert math.isnan(back.pop("nan"))
+    value.pop("nan")
+    assert back == value
+
+
+def test_attribute_values_keep_the_order_of_their_keys():
+    """A row's values line up with its key sequence, so a reordered key sequence is another sequence."""
+    value = {"b": 1, "a": "x", "c": (True, False)}
+    assert _rows.values_json(value) == '[1,"x",[true,false]]'
+    assert _rows.keys_from(_rows.keys_json(tuple(value))) == ("b", "a", "c")
+
+
+def test_no_attributes_store_no_values():
+    assert _rows.values_json({}) is None
+    assert _rows.attributes_from(None, ()) == {}
+
+
+def test_values_that_do_not_match_their_keys_are_refused():
+    with pytest.raises(ValueError, match="2 attribute values stored for 1 keys"):
+        _rows.attributes_from('["x", 1]', ("a",))

@@ -167,3 +167,24 @@ def test_retention_drops_staged_lookup_keys_with_their_spans(make_store):
     store.apply_retention(old.start_ns + 10 * 60 * 10**9, spans_max_age_ns=60 * 10**9, rollups_max_age_ns=10**15)
     assert _staged_rows(store) == 0
     assert store.find_spans(event_id="ev-old") == []
+
+
+def _scalar(store: SQLiteStore, sql: str) -> object:
+    return sqlite3.connect(store.path).execute(sql).fetchone()[0]
+
+
+def test_spans_sharing_attribute_keys_store_the_sequence_once(make_store):
+    """Each row keeps its attribute values; the key sequence is one `attr_keys` row per distinct sequence."""
+    store = make_store()
+    same = [span_record(attributes={"app.step": i, "app.name": f"n{i}"}) for i in range(3)]
+    other = span_record(attributes={"app.name": "x"})
+    store.write_spans([*same, other])
+    assert _scalar(store, "SELECT count(*) FROM attr_keys") == 2
+    assert _scalar(store, f"SELECT attributes FROM spans WHERE span_id = '{same[2].span_id}'") == '[2,"n2"]'
+
+
+def test_attribute_keys_are_read_back_by_a_store_that_did_not_write_them(make_store):
+    """A fresh store (another collector or the dashboard) finds the key sequences in the file."""
+    span = span_record(attributes={"app.step": 1, "app.tags": ("a", "b")})
+    make_store().write_spans([span])
+    assert make_store().get_span(span.trace_id, span.span_id) == span
