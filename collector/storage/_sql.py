@@ -35,7 +35,6 @@ _EDGE_COLS = ["minute", "producer", "topic", "grp", "consumer", "count", "errors
 _PENDING_COLS = ["p_span_k", "p_trace_id", "p_span_id", "consumer", "grp", "topic", "consumed_ns", "error",
                  "body_size", "seen_ns"]
 _READ = ", ".join(_rows.READ_COLUMNS)
-_READ_S = ", ".join(f"s.{c}" for c in _rows.READ_COLUMNS)
 
 
 class Cursor(Protocol):
@@ -111,6 +110,11 @@ class SQLStore(abc.ABC):
     @abc.abstractmethod
     def _insert_span_rows(self, cur: Cursor, rows: list[tuple[object, ...]]) -> set[tuple[str, str]] | None:
         """Insert rows, skipping existing (trace_k, span_k); return the inserted (trace_id, span_id), or None if all."""
+
+    def _by_keys(self, cond: str) -> str:
+        """A condition on `spans` selecting the rows whose id keys satisfy `cond` (written on `trace_k` and
+        `span_k` alone). Here the keys are columns of `spans` under a unique index; SQLite keeps them apart."""
+        return cond
 
     @abc.abstractmethod
     def _errors(self) -> tuple[type[BaseException], ...]:
@@ -255,8 +259,9 @@ class SQLStore(abc.ABC):
         traces = sorted({_rows.id_key(t) for t, _ in wanted})
         for i in range(0, len(traces), _CHUNK):
             chunk = traces[i:i + _CHUNK]
+            marks = ", ".join("?" * len(chunk))
             cur.execute(self.q(f"SELECT trace_id, span_id, kind, service, m_topic, start_ns, m_body_size FROM spans "
-                               f"WHERE trace_k IN ({', '.join('?' * len(chunk))})"), chunk)
+                               f"WHERE {self._by_keys(f'trace_k IN ({marks})')}"), chunk)
             for row in cur.fetchall():
                 if (row[0], row[1]) in wanted:
                     found[(row[0], row[1])] = rollup.SpanInfo(row[0], row[1], SpanKind(row[2]), row[3], row[4],
@@ -309,8 +314,8 @@ class SQLStore(abc.ABC):
         cur.execute(self.q("DELETE FROM receive_counted WHERE service = ? AND grp = ?"), (service, group))
         cur.execute(self.q("DELETE FROM pending WHERE consumer = ? AND coalesce(grp, '') = ?"), (service, group))
         receives = [span for tk, sk in keys
-                    for span in self._spans(cur, f"SELECT {_READ} FROM spans WHERE trace_k = ? AND span_k = ?",
-                                            (tk, sk))]
+                    for span in self._spans(cur, f"SELECT {_READ} FROM spans WHERE "
+                                                 f"{self._by_keys('trace_k = ? AND span_k = ?')}", (tk, sk))]
         if not receives:
             return
         wanted = {(s.trace_id, s.parent_span_id) for s in receives if s.parent_span_id}
@@ -418,9 +423,7 @@ class SQLStore(abc.ABC):
         deleted = 0
         while True:  # spans in chunks, one transaction each, so ingest is never held up for long
             with self._guard("apply_retention"), self._write_cursor() as cur:
-                cur.execute(self.q(f"DELETE FROM spans WHERE {self._span_rowid} IN (SELECT {self._span_rowid} "
-                                   "FROM spans WHERE start_ns < ? LIMIT ?)"), (span_cut, self.retention_chunk))
-                spans_deleted = max(0, cur.rowcount)
+                spans_deleted = self._delete_spans_before(cur, span_cut)
                 cur.execute(self.q("UPDATE meta SET value = value - ? WHERE name = 'span_count'"),
                             (spans_deleted,))
             deleted += spans_deleted
@@ -436,6 +439,12 @@ class SQLStore(abc.ABC):
                 cur.execute(self.q(sql), (cut,))
                 deleted += max(0, cur.rowcount)
         return deleted
+
+    def _delete_spans_before(self, cur: Cursor, cut_ns: int) -> int:
+        """Delete up to `retention_chunk` spans that started before `cut_ns`; returns how many."""
+        cur.execute(self.q(f"DELETE FROM spans WHERE {self._span_rowid} IN (SELECT {self._span_rowid} "
+                           "FROM spans WHERE start_ns < ? LIMIT ?)"), (cut_ns, self.retention_chunk))
+        return max(0, cur.rowcount)
 
     # -- reads -----------------------------------------------------------------------------------------------
     def _resource(self, cur: Cursor, rid: int) -> dict[str, Any]:
@@ -474,13 +483,13 @@ class SQLStore(abc.ABC):
     def get_trace(self, trace_id: str) -> list[SpanRecord]:
         """Every stored span of one trace, by start time."""
         with self._guard("get_trace"), self._read_cursor() as cur:
-            return self._spans(cur, f"SELECT {_READ} FROM spans WHERE trace_k = ? AND trace_id = ? "
-                                    "ORDER BY start_ns, span_id", (_rows.id_key(trace_id), trace_id))
+            return self._spans(cur, f"SELECT {_READ} FROM spans WHERE {self._by_keys('trace_k = ?')} AND "
+                                    "trace_id = ? ORDER BY start_ns, span_id", (_rows.id_key(trace_id), trace_id))
 
     def get_span(self, trace_id: str, span_id: str) -> SpanRecord | None:
         """One span, or None."""
         with self._guard("get_span"), self._read_cursor() as cur:
-            found = self._spans(cur, f"SELECT {_READ} FROM spans WHERE trace_k = ? AND span_k = ? "
+            found = self._spans(cur, f"SELECT {_READ} FROM spans WHERE {self._by_keys('trace_k = ? AND span_k = ?')} "
                                      "AND trace_id = ? AND span_id = ?",
                                 (_rows.id_key(trace_id), _rows.id_key(span_id), trace_id, span_id))
         return found[0] if found else None
@@ -521,7 +530,8 @@ class SQLStore(abc.ABC):
             found: list[SpanRecord] = []
             for i in range(0, len(traces), _CHUNK):
                 chunk = traces[i:i + _CHUNK]
-                sql = (f"SELECT {_READ} FROM spans WHERE trace_k IN ({', '.join('?' * len(chunk))}) AND "
+                marks = ", ".join("?" * len(chunk))
+                sql = (f"SELECT {_READ} FROM spans WHERE {self._by_keys(f'trace_k IN ({marks})')} AND "
                        + " AND ".join(where))
                 found += self._spans(cur, sql + order.replace("start_ns DESC", self._unindexed + "start_ns DESC"),
                                      [*chunk, *params, limit])
@@ -535,11 +545,11 @@ class SQLStore(abc.ABC):
         """Spans (in any trace) that have a link to, or a parent of, the given span: its consumers."""
         tk, sk = _rows.id_key(trace_id), _rows.id_key(span_id)
         with self._guard("spans_linking_to"), self._read_cursor() as cur:
-            linked = self._spans(cur, f"SELECT {_READ_S} FROM span_links l JOIN spans s "
-                                      "ON s.trace_k = l.src_trace_k AND s.span_k = l.src_span_k "
-                                      "WHERE l.target_trace_k = ? AND l.target_span_k = ?", (tk, sk))
-            children = self._spans(cur, f"SELECT {_READ} FROM spans WHERE trace_k = ? AND trace_id = ? "
-                                        "AND parent_span_id = ?", (tk, trace_id, span_id))
+            sources = ("(trace_k, span_k) IN (SELECT src_trace_k, src_span_k FROM span_links "
+                       "WHERE target_trace_k = ? AND target_span_k = ?)")
+            linked = self._spans(cur, f"SELECT {_READ} FROM spans WHERE {self._by_keys(sources)}", (tk, sk))
+            children = self._spans(cur, f"SELECT {_READ} FROM spans WHERE {self._by_keys('trace_k = ?')} AND "
+                                        "trace_id = ? AND parent_span_id = ?", (tk, trace_id, span_id))
         out = {(s.trace_id, s.span_id): s for s in children}
         for s in linked:
             if any(link.trace_id == trace_id and link.span_id == span_id for link in s.links):

@@ -35,7 +35,24 @@ CREATE TABLE IF NOT EXISTS spans (
     -- The Messaging fields no query filters on, as one JSON array (see _rows.MORE_FIELDS); NULL when all are None.
     m_more TEXT
 );
-CREATE UNIQUE INDEX IF NOT EXISTS spans_id ON spans (trace_k, span_k);
+-- Span keys → row: idempotence (one row per trace_k, span_k) and trace lookups. Not an index on `spans`: a key
+-- lands on a random page of a growing B-tree, so each transaction dirtied (and, after another writer process's
+-- commit, re-read) about one page per span. New keys go to the small `span_ids_new` and are merged into
+-- `span_ids` in key order (SQLiteStore.id_stage_rows at a time); reads go through the `span_keys` view of both.
+CREATE TABLE IF NOT EXISTS span_ids (
+    trace_k INTEGER NOT NULL,
+    span_k INTEGER NOT NULL,
+    rid INTEGER NOT NULL,
+    PRIMARY KEY (trace_k, span_k)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS span_ids_new (
+    trace_k INTEGER NOT NULL,
+    span_k INTEGER NOT NULL,
+    rid INTEGER NOT NULL,
+    PRIMARY KEY (trace_k, span_k)
+) WITHOUT ROWID;
+CREATE VIEW IF NOT EXISTS span_keys AS
+    SELECT trace_k, span_k, rid FROM span_ids UNION ALL SELECT trace_k, span_k, rid FROM span_ids_new;
 CREATE INDEX IF NOT EXISTS spans_start ON spans (start_ns);
 -- Offsets grow per partition, so this index is written near its end (cheap), unlike random keys.
 CREATE INDEX IF NOT EXISTS spans_record ON spans (m_topic, m_partition, m_offset) WHERE m_offset IS NOT NULL;

@@ -29,8 +29,15 @@ from eventlens.collector.storage._sql import Cursor, SQLStore, check_schema_vers
 from eventlens.collector.storage.api import StoreError
 
 SCHEMA_VERSION = 3
-_INSERT = (f"INSERT INTO spans ({', '.join(_rows.SPAN_COLUMNS)}) VALUES ({', '.join('?' * len(_rows.SPAN_COLUMNS))}) "
-           "ON CONFLICT (trace_k, span_k) DO NOTHING")
+_INSERT = (f"INSERT INTO spans ({', '.join(_rows.SPAN_COLUMNS)}) "
+           f"VALUES ({', '.join('?' * len(_rows.SPAN_COLUMNS))})")
+# The keys of the rows just appended (rowid > ?) that no stored span has: a stored key means a retried span.
+_REGISTER = ("INSERT INTO span_ids_new (trace_k, span_k, rid) SELECT trace_k, span_k, rowid FROM spans "
+             "WHERE rowid > ? AND NOT EXISTS (SELECT 1 FROM span_ids o WHERE o.trace_k = spans.trace_k "
+             "AND o.span_k = spans.span_k) ORDER BY trace_k, span_k ON CONFLICT DO NOTHING")
+# Rows appended (rowid > ?) whose keys were already registered for another row: copies of stored spans.
+_UNREGISTERED = ("SELECT rowid FROM spans s WHERE rowid > ? AND NOT EXISTS (SELECT 1 FROM span_ids_new n "
+                 "WHERE n.trace_k = s.trace_k AND n.span_k = s.span_k AND n.rid = s.rowid)")
 
 
 class SQLiteStore(SQLStore):
@@ -168,16 +175,50 @@ class SQLiteStore(SQLStore):
         finally:
             conn.execute("COMMIT")
 
+    id_stage_rows = 65_536
+    """Keys in `span_ids_new` that trigger their merge into `span_ids` (in the write transaction reaching it)."""
+
     def _insert_span_rows(self, cur: Cursor, rows: list[tuple[object, ...]]) -> set[tuple[str, str]] | None:
+        """Append the rows, then register their keys in `span_ids_new` unless stored before (then the copy goes).
+
+        `spans` has no unique index (see schema_sqlite.sql): the appended rows get rowids above the largest one,
+        and their keys are checked against `span_ids` and registered in the small `span_ids_new` in one statement.
+        """
         cur.execute("SELECT coalesce(max(rowid), 0) FROM spans")
         before = cur.fetchone()[0]
-        conn = self._conn()
-        changes = conn.total_changes
         cur.executemany(_INSERT, rows)
-        if conn.total_changes - changes == len(rows):
-            return None
-        cur.execute("SELECT trace_id, span_id FROM spans WHERE rowid > ?", (before,))
-        return {(r[0], r[1]) for r in cur.fetchall()}
+        cur.execute(_REGISTER, (before,))
+        registered = cur.rowcount
+        inserted: set[tuple[str, str]] | None = None
+        if registered != len(rows):
+            cur.execute(_UNREGISTERED, (before,))
+            cur.executemany("DELETE FROM spans WHERE rowid = ?", cur.fetchall())
+            cur.execute("SELECT trace_id, span_id FROM spans WHERE rowid > ?", (before,))
+            inserted = {(r[0], r[1]) for r in cur.fetchall()}
+        if registered:
+            cur.execute("SELECT count(*) FROM span_ids_new")
+            if cur.fetchone()[0] >= self.id_stage_rows:
+                self._merge_staged_ids(cur)
+        return inserted
+
+    def _merge_staged_ids(self, cur: Cursor) -> None:
+        """Move the staged span keys into `span_ids` (read in key order: each page of it is written once)."""
+        cur.execute("INSERT INTO span_ids (trace_k, span_k, rid) SELECT trace_k, span_k, rid FROM span_ids_new "
+                    "WHERE true ON CONFLICT DO NOTHING")
+        cur.execute("DELETE FROM span_ids_new")
+
+    def _by_keys(self, cond: str) -> str:
+        return f"rowid IN (SELECT rid FROM span_keys WHERE {cond})"
+
+    def _delete_spans_before(self, cur: Cursor, cut_ns: int) -> int:
+        cur.execute("SELECT rowid, trace_k, span_k FROM spans WHERE start_ns < ? LIMIT ?",
+                    (cut_ns, self.retention_chunk))
+        doomed = cur.fetchall()
+        keys = [(tk, sk) for _, tk, sk in doomed]
+        for table in ("span_ids", "span_ids_new"):
+            cur.executemany(f"DELETE FROM {table} WHERE trace_k = ? AND span_k = ?", keys)
+        cur.executemany("DELETE FROM spans WHERE rowid = ?", [(rid,) for rid, _, _ in doomed])
+        return len(doomed)
 
     def close(self) -> None:
         """Stop the checkpointer and close every connection this store opened (in any thread)."""

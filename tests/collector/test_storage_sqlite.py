@@ -10,7 +10,7 @@ from eventlens.collector.storage.api import StoreError, open_store
 from eventlens.collector.storage.sqlite import SCHEMA_VERSION, SQLiteStore
 from storage_contract import StoreContract
 
-from eventlens.testing import messaging, span_record
+from eventlens.testing import messaging, process_span, send_span, span_record
 
 
 @pytest.fixture
@@ -188,3 +188,59 @@ def test_attribute_keys_are_read_back_by_a_store_that_did_not_write_them(make_st
     span = span_record(attributes={"app.step": 1, "app.tags": ("a", "b")})
     make_store().write_spans([span])
     assert make_store().get_span(span.trace_id, span.span_id) == span
+
+
+def _keys_in(store: SQLiteStore, table: str) -> int:
+    return int(sqlite3.connect(store.path).execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+
+
+def test_new_span_keys_are_staged_and_traces_found_before_any_merge(make_store):
+    """A span's key waits in `span_ids_new`; trace and span lookups read it there."""
+    store = make_store()
+    span = span_record()
+    store.write_spans([span])
+    assert (_keys_in(store, "span_ids_new"), _keys_in(store, "span_ids")) == (1, 0)
+    assert store.get_trace(span.trace_id) == [span]
+    assert store.get_span(span.trace_id, span.span_id) == span
+
+
+def test_a_full_id_stage_is_merged_and_lookups_span_both_tables(make_store):
+    """Reaching `id_stage_rows` moves the staged keys into `span_ids`; a trace split across both is found whole."""
+    store = make_store()
+    store.id_stage_rows = 2
+    send = send_span()
+    store.write_spans([send, span_record()])
+    assert (_keys_in(store, "span_ids_new"), _keys_in(store, "span_ids")) == (0, 2)
+    consumer = process_span(send, link_only=True, trace_id=send.trace_id)
+    store.write_spans([consumer])
+    assert _keys_in(store, "span_ids_new") == 1
+    assert store.get_trace(send.trace_id) == [send, consumer]
+    assert store.spans_linking_to(send.trace_id, send.span_id) == [consumer]
+
+
+def test_a_retried_span_is_stored_once_whether_its_key_is_staged_or_merged(make_store):
+    """Idempotence holds against both key tables, and the retried copy leaves no row behind."""
+    store = make_store()
+    store.id_stage_rows = 2
+    merged, staged = [span_record(), span_record()], span_record()
+    store.write_spans(merged)
+    store.write_spans([staged])
+    assert store.write_spans([*merged, staged, fresh := span_record()]) == 1
+    assert int(sqlite3.connect(store.path).execute("SELECT count(*) FROM spans").fetchone()[0]) == 4
+    assert store.get_trace(fresh.trace_id) == [fresh]
+    assert store.span_count() == 4
+
+
+def test_retention_drops_span_keys_from_both_tables_with_their_spans(make_store):
+    """Expired spans take their keys along, staged or merged; a newer span keeps its key."""
+    store = make_store()
+    store.id_stage_rows = 2
+    merged_old, staged_old = span_record(start_ns=1_000), span_record(start_ns=2_000)
+    young = span_record(start_ns=10**15)
+    store.write_spans([merged_old, young])
+    store.write_spans([staged_old])
+    assert (_keys_in(store, "span_ids"), _keys_in(store, "span_ids_new")) == (2, 1)
+    store.apply_retention(10**15, spans_max_age_ns=10**9, rollups_max_age_ns=10**16)
+    assert (_keys_in(store, "span_ids"), _keys_in(store, "span_ids_new")) == (1, 0)
+    assert store.get_trace(young.trace_id) == [young]
+    assert store.get_trace(merged_old.trace_id) == store.get_trace(staged_old.trace_id) == []
