@@ -458,7 +458,7 @@ class SQLStore(abc.ABC):
             self._resources[rid] = res
         return res
 
-    def _keys(self, cur: Cursor, kid: int | None) -> tuple[str, ...]:
+    def _attribute_keys(self, cur: Cursor, kid: int | None) -> tuple[str, ...]:
         """The attribute key sequence stored under `kid` (cached; none for spans without attributes)."""
         if kid is None:
             return ()
@@ -478,7 +478,7 @@ class SQLStore(abc.ABC):
         cur.execute(self.q(sql), params)
         rows = cur.fetchall()
         return [_rows.span_from_row(row, self._resource(cur, row[_rows.READ_RESOURCE]),
-                                    self._keys(cur, row[_rows.READ_ATTR_KEYS])) for row in rows]
+                                    self._attribute_keys(cur, row[_rows.READ_ATTR_KEYS])) for row in rows]
 
     def get_trace(self, trace_id: str) -> list[SpanRecord]:
         """Every stored span of one trace, by start time."""

@@ -208,9 +208,11 @@ class SQLiteStore(SQLStore):
         cur.execute("DELETE FROM span_ids_new")
 
     def _by_keys(self, cond: str) -> str:
+        """Rows named by the span-key tables (merged and staged, through the `span_keys` view)."""
         return f"rowid IN (SELECT rid FROM span_keys WHERE {cond})"
 
     def _delete_spans_before(self, cur: Cursor, cut_ns: int) -> int:
+        """Delete the expired spans of one chunk together with their keys (in whichever key table they are)."""
         cur.execute("SELECT rowid, trace_k, span_k FROM spans WHERE start_ns < ? LIMIT ?",
                     (cut_ns, self.retention_chunk))
         doomed = cur.fetchall()
