@@ -145,9 +145,10 @@ def dumps(value: Mapping[str, AttrValue]) -> str:
     return _encode(value if isinstance(value, dict) else dict(value))
 
 
-def keys_json(keys: Sequence[str]) -> str:
-    """An attribute key sequence as JSON (stored once per sequence, in `attr_keys`)."""
-    return _encode(list(keys))
+def key_sequence(keys: Sequence[str]) -> tuple[int, str]:
+    """An attribute key sequence's `attr_keys` row: (content-addressed id, JSON)."""
+    text = _encode(list(keys))
+    return content_key(text), text
 
 
 def keys_from(text: str) -> tuple[str, ...]:
@@ -201,7 +202,7 @@ def span_row(span: SpanRecord, resource_id: int, attr_keys_id: int | None = None
     attrs = span.attributes
     op = m.operation
     if attrs and attr_keys_id is None:
-        attr_keys_id = content_key(keys_json(tuple(attrs)))
+        attr_keys_id = key_sequence(tuple(attrs))[0]
     return (
         id_key(span.trace_id) if trace_k is None else trace_k, id_key(span.span_id) if span_k is None else span_k,
         span.trace_id, span.span_id, span.parent_span_id,

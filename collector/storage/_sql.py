@@ -237,8 +237,7 @@ class SQLStore(abc.ABC):
                 if kid is None:
                     found = new_keys.get(attr_keys)
                     if found is None:
-                        text = _rows.keys_json(attr_keys)
-                        found = new_keys[attr_keys] = (_rows.content_key(text), text)
+                        found = new_keys[attr_keys] = _rows.key_sequence(attr_keys)
                     kid = found[0]
             rows.append(span_row(span, rid, kid, tk, sk))
             if span.links:
