@@ -179,32 +179,13 @@ class SQLStore(abc.ABC):
         self._known_services.update(s.service for s in new)
         return len(new)
 
-    staged_keys = False
-    """Whether lookup keys are staged in `msg_keys_new` and merged into `msg_keys` in sorted batches."""
-    key_stage_rows = 65_536
-    """Staged key rows that trigger a merge (in the write transaction that reaches it)."""
+    _key_tables: tuple[str, ...] = ("msg_keys",)
+    """The tables holding lookup-key rows: finds read all of them, retention trims all of them."""
 
     def _insert_keys(self, cur: Cursor, keys: list[tuple[int, int, int]]) -> None:
-        """Add lookup-key rows: straight into `msg_keys`, or appended to `msg_keys_new` (see `staged_keys`).
-
-        `msg_keys` is keyed by a hash, so each row lands on a random page of a growing B-tree and every
-        transaction dirties about one page per row; appended rows share pages, and a merge of many sorted rows
-        writes each page of `msg_keys` it touches once.
-        """
-        if not self.staged_keys:
-            cur.executemany(self.q("INSERT INTO msg_keys (h, trace_k, minute) VALUES (?, ?, ?) ON CONFLICT DO NOTHING"),
-                            keys)
-            return
-        cur.executemany("INSERT INTO msg_keys_new (h, trace_k, minute) VALUES (?, ?, ?)", keys)
-        cur.execute("SELECT coalesce(max(rowid), 0) FROM msg_keys_new")  # rowids restart at 1 once it is emptied
-        if cur.fetchone()[0] >= self.key_stage_rows:
-            self._merge_staged_keys(cur)
-
-    def _merge_staged_keys(self, cur: Cursor) -> None:
-        """Move the staged lookup keys into `msg_keys`, in key order, keeping each (value, trace)'s first minute."""
-        cur.execute("INSERT INTO msg_keys (h, trace_k, minute) SELECT h, trace_k, min(minute) FROM msg_keys_new "
-                    "WHERE true GROUP BY h, trace_k ORDER BY h, trace_k ON CONFLICT DO NOTHING")
-        cur.execute("DELETE FROM msg_keys_new")
+        """Add lookup-key rows (one per value and trace: a row already there is kept)."""
+        cur.executemany(self.q("INSERT INTO msg_keys (h, trace_k, minute) VALUES (?, ?, ?) ON CONFLICT DO NOTHING"),
+                        keys)
 
     def _prepare(self, batch: list[SpanRecord]) -> _Prepared:
         """The rows of a batch (no I/O): spans, resources and attribute key sequences not known to be stored,
@@ -428,10 +409,10 @@ class SQLStore(abc.ABC):
             deleted += spans_deleted
             if spans_deleted < self.retention_chunk:
                 break
-        key_tables = ("msg_keys", "msg_keys_new") if self.staged_keys else ("msg_keys",)
+        key_cut = rollup.minute_of(span_cut)
         with self._guard("apply_retention"), self._write_cursor() as cur:
             for sql, cut in (("DELETE FROM span_links WHERE start_ns < ?", span_cut),
-                             *((f"DELETE FROM {t} WHERE minute < ?", rollup.minute_of(span_cut)) for t in key_tables),
+                             *((f"DELETE FROM {t} WHERE minute < ?", key_cut) for t in self._key_tables),
                              ("DELETE FROM edge_minutes WHERE minute < ?", rollup_cut),
                              ("DELETE FROM schema_minutes WHERE minute < ?", rollup_cut),
                              ("DELETE FROM lag_samples WHERE observed_at_ns < ?", rollup_cut)):
@@ -521,10 +502,8 @@ class SQLStore(abc.ABC):
             h = _rows.event_hash(event_id) if event_id is not None else _rows.key_hash(key or "")
             # A trace's row is stamped with its first span's minute: none of it can start later than `end_ns`.
             cond, args = ("h = ?", [h]) if end_ns is None else ("h = ? AND minute < ?", [h, end_ns])
-            sql = f"SELECT trace_k FROM msg_keys WHERE {cond}"
-            if self.staged_keys:  # not merged yet: a scan of at most `key_stage_rows` rows
-                sql, args = f"{sql} UNION SELECT trace_k FROM msg_keys_new WHERE {cond}", args * 2
-            cur.execute(self.q(sql), args)
+            sql = " UNION ".join(f"SELECT trace_k FROM {table} WHERE {cond}" for table in self._key_tables)
+            cur.execute(self.q(sql), args * len(self._key_tables))
             traces = [r[0] for r in cur.fetchall()]
             found: list[SpanRecord] = []
             for i in range(0, len(traces), _CHUNK):

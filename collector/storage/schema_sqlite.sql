@@ -66,7 +66,7 @@ CREATE TABLE IF NOT EXISTS msg_keys (
     PRIMARY KEY (h, trace_k)
 ) WITHOUT ROWID;
 -- New lookup keys are appended here (no index: finds scan it) and merged into msg_keys in sorted batches
--- (SQLStore.key_stage_rows rows at a time), so ingest writes each msg_keys page once per merge, not once per row.
+-- (SQLiteStore.key_stage_rows rows at a time), so ingest writes each msg_keys page once per merge, not once per row.
 CREATE TABLE IF NOT EXISTS msg_keys_new (
     h INTEGER NOT NULL,
     trace_k INTEGER NOT NULL,

@@ -99,7 +99,28 @@ class SQLiteStore(SQLStore):
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             conn.execute("COMMIT")
 
-    staged_keys = True  # see SQLStore._insert_keys: the random-keyed lookup index is SQLite's costliest insert
+    # Lookup keys are staged too (schema_sqlite.sql): finds also scan the unindexed `msg_keys_new`.
+    _key_tables = ("msg_keys", "msg_keys_new")
+    key_stage_rows = 65_536
+    """Rows in `msg_keys_new` that trigger their merge into `msg_keys` (in the write transaction reaching it)."""
+
+    def _insert_keys(self, cur: Cursor, keys: list[tuple[int, int, int]]) -> None:
+        """Append lookup-key rows to `msg_keys_new`, merging the stage once it is full.
+
+        `msg_keys` is keyed by a hash, so each row lands on a random page of a growing B-tree and every
+        transaction dirtied about one page per row; appended rows share pages, and a merge of many sorted rows
+        writes each page of `msg_keys` it touches once.
+        """
+        cur.executemany("INSERT INTO msg_keys_new (h, trace_k, minute) VALUES (?, ?, ?)", keys)
+        cur.execute("SELECT coalesce(max(rowid), 0) FROM msg_keys_new")  # rowids restart at 1 once it is emptied
+        if cur.fetchone()[0] >= self.key_stage_rows:
+            self._merge_staged_keys(cur)
+
+    def _merge_staged_keys(self, cur: Cursor) -> None:
+        """Move the staged lookup keys into `msg_keys`, in key order, keeping each (value, trace)'s first minute."""
+        cur.execute("INSERT INTO msg_keys (h, trace_k, minute) SELECT h, trace_k, min(minute) FROM msg_keys_new "
+                    "WHERE true GROUP BY h, trace_k ORDER BY h, trace_k ON CONFLICT DO NOTHING")
+        cur.execute("DELETE FROM msg_keys_new")
 
     def _errors(self) -> tuple[type[BaseException], ...]:
         # OverflowError: an integer beyond 64 bits; UnicodeError: a string that is not valid Unicode text.
