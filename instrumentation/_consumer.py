@@ -1,33 +1,32 @@
-"""KafkaConsumer wrappers: `process {topic}` spans around the user's handling, `poll` and `commit` spans.
+"""The consumer side of the shared core: `process {topic}` spans around the user's handling, `poll` and `commit`.
 
-Iterator users get a process span that is current from the `__next__` that returns a record until the next
-`__next__`, `poll`, `commit` or `close`. `poll()` users get a `poll {topic}` CLIENT span linking every
-record, and `processing(record)` for a per-record span. `__next__` polls internally; a per-consumer flag
-keeps that inner poll from making a span of its own.
+Client modules hand the core records in one shape (attributes `topic`, `partition`, `offset`, `key`, `value`,
+`headers`, `timestamp` in ms, optionally `serialized_value_size`: kafka-python's and aiokafka's records have
+it, confluent-kafka's messages are viewed through an adapter) and a `ConsumerState` built from the client's
+configuration, with the client's own way of reading the partition's high watermark for lag in offsets.
 """
 
 from __future__ import annotations
 
 import time
-import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, NamedTuple
 
 from eventlens.instrumentation import _cloudevents, _current, _propagation, attributes
+from eventlens.instrumentation._batch import batch_links, open_batch
 from eventlens.instrumentation._fastspan import BaseAttributes, FastSpan
 from eventlens.instrumentation._runtime import (
+    ClientFacts,
     Runtime,
     add_client_attributes,
     add_exchange_attributes,
     add_payload_attributes,
     key_text,
     record_error,
-    server_of,
     set_attributes,
 )
 from eventlens.instrumentation._safety import log_once
-from kafka import TopicPartition
 from opentelemetry import context as otel_context
 from opentelemetry.instrumentation.utils import is_instrumentation_enabled
 from opentelemetry.semconv._incubating.attributes import messaging_attributes as ma
@@ -43,7 +42,8 @@ from opentelemetry.trace import (
     set_span_in_context,
 )
 
-_STATE = "_eventlens_consumer"
+LagReader = Callable[[str, int], "int | None"]
+"""Reads a partition's high watermark (the offset after its last record) from the client's cache."""
 _MAX_CACHED_TOPICS = 1024
 _time_ns = time.time_ns
 _SAMPLED = 0x01
@@ -53,15 +53,14 @@ _EMPTY = otel_context.Context()
 class ConsumerState:
     """Per-consumer bookkeeping: the open process span, the re-entrancy flag, cached client facts."""
 
-    __slots__ = ("base", "client_id", "group", "host", "in_next", "port", "span", "start_ns", "token", "topic")
+    __slots__ = ("base", "client_id", "group", "host", "in_next", "lag", "port", "span", "start_ns", "token",
+                 "topic")
 
-    def __init__(self, instance: Any) -> None:
-        config = getattr(instance, "config", {}) or {}
-        group = config.get("group_id")
-        client_id = config.get("client_id")
-        self.group: str | None = group if isinstance(group, str) else None
-        self.client_id: str | None = client_id if isinstance(client_id, str) else None
-        self.host, self.port = server_of(config)
+    def __init__(self, facts: ClientFacts, lag: LagReader | None = None) -> None:
+        self.group = facts.group
+        self.client_id = facts.client_id
+        self.host, self.port = facts.host, facts.port
+        self.lag = lag
         self.in_next = False
         self.span: Span | None = None
         self.token: object | None = None
@@ -83,27 +82,24 @@ class ConsumerState:
                 self.base[topic] = hit
         return hit
 
-
-def state_of(instance: Any) -> ConsumerState:
-    """The eventlens state attached to a consumer instance (created on first use)."""
-    st: ConsumerState | None = instance.__dict__.get(_STATE)
-    if st is None:
-        st = ConsumerState(instance)
-        instance.__dict__[_STATE] = st
-    return st
-
-
-def _lag_offsets(instance: Any, record: Any) -> int | None:
-    try:
-        high = instance.highwater(TopicPartition(record.topic, record.partition))
-    except Exception:
-        return None
-    if not isinstance(high, int):
-        return None
-    return max(0, high - int(record.offset) - 1)
+    def lag_offsets(self, record: Any) -> int | None:
+        """Records after `record` in its partition, from the client's cached high watermark (None if unknown)."""
+        reader = self.lag
+        if reader is None:
+            return None
+        try:
+            high = reader(record.topic, record.partition)
+        except Exception:
+            return None
+        if not isinstance(high, int) or high < 0:
+            return None
+        return max(0, high - int(record.offset) - 1)
 
 
-def process_attributes(runtime: Runtime, attrs: dict[str, Any], instance: Any, record: Any, *,
+_NO_STATE = ConsumerState(ClientFacts())
+
+
+def process_attributes(runtime: Runtime, attrs: dict[str, Any], st: ConsumerState, record: Any, *,
                        now_ns: int, event: _cloudevents.CloudEvent | None) -> dict[str, Any]:
     """Add the attributes of a process span for `record` consumed at `now_ns` (beyond those its consumer and
     topic share) to `attrs`; returns it."""
@@ -122,10 +118,9 @@ def process_attributes(runtime: Runtime, attrs: dict[str, Any], instance: Any, r
     if isinstance(timestamp, int) and timestamp > 0:
         attrs[attributes.RECORD_TIMESTAMP_MS] = timestamp
         attrs[attributes.LAG_SECONDS] = max(0.0, (now_ns / 1e6 - timestamp) / 1e3)
-    if instance is not None:
-        lag = _lag_offsets(instance, record)
-        if lag is not None:
-            attrs[attributes.LAG_OFFSETS] = lag
+    lag = st.lag_offsets(record)
+    if lag is not None:
+        attrs[attributes.LAG_OFFSETS] = lag
     add_exchange_attributes(attrs, record.headers)
     event_type = _cloudevents.add_event_attributes(attrs, event)
     user_type = runtime.event_type(record)
@@ -167,8 +162,10 @@ def _consume_hook(runtime: Runtime, span: Span, record: Any) -> None:
             log_once("consume_hook", exc)
 
 
-def start_process(runtime: Runtime, st: ConsumerState | None, instance: Any, record: Any) -> tuple[Span, Any]:
+def start_process(runtime: Runtime, st: ConsumerState | None, record: Any) -> tuple[Span, Any]:
     """Start the process span for `record`; returns it and the context to make current while handling."""
+    if st is None:
+        st = _NO_STATE
     creation, extracted = _propagation.extract_parts(record.headers)
     process_parent = runtime.options.process_parent
     fast = runtime.fast
@@ -187,9 +184,8 @@ def start_process(runtime: Runtime, st: ConsumerState | None, instance: Any, rec
                 now = _time_ns()
                 span = FastSpan(sink, "process " + record.topic, SpanKind.CONSUMER, ids,
                                 parent_sc if parent_sc.is_valid else None,
-                                process_attributes(runtime, {}, instance, record, now_ns=now, event=event),
-                                _links(process_parent, creation, event), now,
-                                (st or ConsumerState(instance)).base_attributes(record.topic))
+                                process_attributes(runtime, {}, st, record, now_ns=now, event=event),
+                                _links(process_parent, creation, event), now, st.base_attributes(record.topic))
                 _consume_hook(runtime, span, record)
                 return span, _current.span_context(span) if extracted is None else set_span_in_context(span, extracted)
             if not parent_sc.is_valid:
@@ -202,8 +198,8 @@ def start_process(runtime: Runtime, st: ConsumerState | None, instance: Any, rec
     span = runtime.tracer.start_span("process " + record.topic, context=parent, kind=SpanKind.CONSUMER,
                                      links=links or None)
     if span.is_recording():
-        attrs = dict((st or ConsumerState(instance)).base_attributes(record.topic).values)
-        set_attributes(span, process_attributes(runtime, attrs, instance, record, now_ns=_time_ns(), event=event))
+        attrs = dict(st.base_attributes(record.topic).values)
+        set_attributes(span, process_attributes(runtime, attrs, st, record, now_ns=_time_ns(), event=event))
         _consume_hook(runtime, span, record)
     return span, set_span_in_context(span, extracted)
 
@@ -225,64 +221,46 @@ def end_process(runtime: Runtime, st: ConsumerState) -> None:
         log_once("process.end", exc)
 
 
-def make_next_wrapper(runtime: Runtime) -> Callable[..., Any]:
-    """The wrapt wrapper for `KafkaConsumer.__next__`."""
+def open_process(runtime: Runtime, st: ConsumerState, record: Any) -> None:
+    """Start the process span of a record just handed to user code and make it current until `end_process`.
 
-    def next_(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        st = state_of(instance)
-        end_process(runtime, st)
-        if _current.suppressed(_current.get_current()):
-            return wrapped(*args, **kwargs)
-        st.in_next = True
-        try:
-            record = wrapped(*args, **kwargs)
-        finally:
-            st.in_next = False
-        try:
-            st.start_ns = _time_ns()
-            st.topic = record.topic
-            if runtime.metrics is not None:
-                runtime.metrics.record_consumed(record.topic, st.group)
-            span, ctx = start_process(runtime, st, instance, record)
-            st.span = span
-            st.token = otel_context.attach(ctx)
-        except Exception as exc:
-            log_once("next", exc)
-        return record
-
-    return next_
+    For iterator-style calls (`__next__`, `__anext__`, `poll` of one message): the span stays open while the
+    user handles the record and ends at the consumer's next call.
+    """
+    try:
+        st.start_ns = _time_ns()
+        st.topic = record.topic
+        if runtime.metrics is not None:
+            runtime.metrics.record_consumed(record.topic, st.group)
+        span, ctx = start_process(runtime, st, record)
+        st.span = span
+        st.token = otel_context.attach(ctx)
+    except Exception as exc:
+        log_once("process.open", exc)
 
 
-def batch_links(result: dict[Any, list[Any]]) -> list[Link]:
-    """One link per record of a poll result that carries a creation context (partition and offset attributes)."""
-    links: list[Link] = []
-    for records in result.values():
-        for record in records:
-            creation = _propagation.extract_parts(record.headers)[0]
-            if creation.is_valid:
-                links.append(Link(creation, {ma.MESSAGING_DESTINATION_PARTITION_ID: str(record.partition),
-                                             ma.MESSAGING_KAFKA_OFFSET: record.offset}))
-    return links
+def record_batch(runtime: Runtime, st: ConsumerState, records: Sequence[Any], start_ns: int, *,
+                 operation: str = "poll", by_topic: dict[str, int] | None = None) -> None:
+    """A batch call returned `records` (non-empty): its `poll {topic}` CLIENT span linking every record, the
+    consumed-messages and operation-duration metrics, and the batch kept for fan-in sends after it.
 
-
-def _poll_span(runtime: Runtime, st: ConsumerState, result: dict[Any, list[Any]], start_ns: int) -> None:
-    # the batch's links are computed now only for a recording poll span; otherwise when a recording send
-    # needs them for fan-in (Runtime.pending_batch_links)
-    runtime.local.batch = result
-    runtime.local.batch_links = None
+    The links are computed now only for a recording span; otherwise when a recording send needs them.
+    `by_topic` (records per topic) saves a pass when the client's result is already grouped by partition.
+    """
+    links: list[Link] | None = None
     fast = runtime.fast
     if fast is None or fast.drop_ids(get_current_span().get_span_context()) is None:
-        topics = {tp.topic for tp in result}
-        name = "poll " + next(iter(topics)) if len(topics) == 1 else "poll"
+        if by_topic is None:
+            by_topic = _count_by_topic(records)
+        name = operation + " " + next(iter(by_topic)) if len(by_topic) == 1 else operation
         span = runtime.tracer.start_span(name, kind=SpanKind.CLIENT, start_time=start_ns)
         if span.is_recording():
-            links = batch_links(result)
-            runtime.local.batch_links = links
-            count = sum(len(records) for records in result.values())
-            attrs: dict[str, Any] = {ma.MESSAGING_SYSTEM: "kafka", ma.MESSAGING_OPERATION_NAME: "poll",
-                                     ma.MESSAGING_OPERATION_TYPE: "receive", ma.MESSAGING_BATCH_MESSAGE_COUNT: count}
-            if len(topics) == 1:
-                attrs[ma.MESSAGING_DESTINATION_NAME] = next(iter(topics))
+            links = batch_links(records)
+            attrs: dict[str, Any] = {ma.MESSAGING_SYSTEM: "kafka", ma.MESSAGING_OPERATION_NAME: operation,
+                                     ma.MESSAGING_OPERATION_TYPE: "receive",
+                                     ma.MESSAGING_BATCH_MESSAGE_COUNT: len(records)}
+            if len(by_topic) == 1:
+                attrs[ma.MESSAGING_DESTINATION_NAME] = next(iter(by_topic))
             if st.group:
                 attrs[ma.MESSAGING_CONSUMER_GROUP_NAME] = st.group
             add_client_attributes(attrs, st.client_id, st.host, st.port)
@@ -290,117 +268,71 @@ def _poll_span(runtime: Runtime, st: ConsumerState, result: dict[Any, list[Any]]
             for link in links:
                 span.add_link(link.context, link.attributes)
         span.end()
+    open_batch(records, links)
     if runtime.metrics is not None:
         now = _time_ns()
-        by_topic: dict[str, int] = {}
-        for tp, records in result.items():
-            by_topic[tp.topic] = by_topic.get(tp.topic, 0) + len(records)
+        if by_topic is None:
+            by_topic = _count_by_topic(records)
         for topic, n in by_topic.items():
             runtime.metrics.record_consumed(topic, st.group, n)
-            runtime.metrics.record_operation("poll", topic, st.group, (now - start_ns) / 1e9)
+            runtime.metrics.record_operation(operation, topic, st.group, (now - start_ns) / 1e9)
 
 
-def make_poll_wrapper(runtime: Runtime) -> Callable[..., Any]:
-    """The wrapt wrapper for `KafkaConsumer.poll` (a pass-through when called from inside `__next__`)."""
-
-    def poll(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        st = state_of(instance)
-        if st.in_next:
-            return wrapped(*args, **kwargs)
-        end_process(runtime, st)
-        if not is_instrumentation_enabled():
-            return wrapped(*args, **kwargs)
-        runtime.local.batch = None
-        runtime.local.batch_links = None
-        runtime.local.consumer = weakref.ref(instance)
-        start_ns = _time_ns()
-        result = wrapped(*args, **kwargs)
-        if result:
-            try:
-                _poll_span(runtime, st, result, start_ns)
-            except Exception as exc:
-                log_once("poll", exc)
-        return result
-
-    return poll
+def _count_by_topic(records: Sequence[Any]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for record in records:
+        counts[record.topic] = counts.get(record.topic, 0) + 1
+    return counts
 
 
-def _commit_topics(instance: Any, offsets: Any) -> set[str]:
-    if isinstance(offsets, dict) and offsets:
-        return {tp.topic for tp in offsets}
-    try:
-        return {tp.topic for tp in instance.assignment()}
-    except Exception:
-        return set()
+class Settle(NamedTuple):
+    """An open `commit {topic}` (or `store_offsets …`) span: end it with `end_settle` when the call returns."""
+
+    span: Span
+    topic: str | None
+    operation: str
+    start_ns: int
 
 
-def make_commit_wrapper(runtime: Runtime, operation: str = "commit") -> Callable[..., Any]:
-    """The wrapt wrapper for `KafkaConsumer.commit` / `commit_async`: a `commit {topic}` CLIENT span."""
+def start_settle(runtime: Runtime, st: ConsumerState, topics: set[str], operation: str = "commit") -> Settle:
+    """Start a CLIENT span settling offsets of `topics`, named for the topic when there is exactly one."""
+    topic = next(iter(topics)) if len(topics) == 1 else None
+    span = runtime.tracer.start_span(operation + " " + topic if topic else operation, kind=SpanKind.CLIENT)
+    if span.is_recording():
+        attrs: dict[str, Any] = {ma.MESSAGING_SYSTEM: "kafka", ma.MESSAGING_OPERATION_NAME: operation,
+                                 ma.MESSAGING_OPERATION_TYPE: "settle"}
+        if topic:
+            attrs[ma.MESSAGING_DESTINATION_NAME] = topic
+        if st.group:
+            attrs[ma.MESSAGING_CONSUMER_GROUP_NAME] = st.group
+        if st.client_id:
+            attrs[ma.MESSAGING_CLIENT_ID] = st.client_id
+        set_attributes(span, attrs)
+    return Settle(span, topic, operation, _time_ns())
 
-    def commit(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        st = state_of(instance)
-        end_process(runtime, st)
-        if not is_instrumentation_enabled():
-            return wrapped(*args, **kwargs)
+
+def end_settle(runtime: Runtime, st: ConsumerState, settle: Settle, exc: BaseException | None) -> None:
+    """End a span from `start_settle` (failed with `exc` when given) and record the operation's duration."""
+    span = settle.span
+    error = record_error(span, exc) if exc is not None else None
+    span.end()
+    if runtime.metrics is not None:
         try:
-            topics = _commit_topics(instance, args[0] if args else kwargs.get("offsets"))
-            topic = next(iter(topics)) if len(topics) == 1 else None
-            span = runtime.tracer.start_span("commit " + topic if topic else "commit", kind=SpanKind.CLIENT)
-            if span.is_recording():
-                attrs: dict[str, Any] = {ma.MESSAGING_SYSTEM: "kafka", ma.MESSAGING_OPERATION_NAME: "commit",
-                                         ma.MESSAGING_OPERATION_TYPE: "settle"}
-                if topic:
-                    attrs[ma.MESSAGING_DESTINATION_NAME] = topic
-                if st.group:
-                    attrs[ma.MESSAGING_CONSUMER_GROUP_NAME] = st.group
-                if st.client_id:
-                    attrs[ma.MESSAGING_CLIENT_ID] = st.client_id
-                set_attributes(span, attrs)
-        except Exception as exc:
-            log_once("commit.start", exc)
-            return wrapped(*args, **kwargs)
-        start_ns = _time_ns()
-        error: str | None = None
-        try:
-            return wrapped(*args, **kwargs)
-        except BaseException as exc:
-            error = record_error(span, exc)
-            raise
-        finally:
-            span.end()
-            if runtime.metrics is not None:
-                try:
-                    runtime.metrics.record_operation("commit", topic, st.group, (_time_ns() - start_ns) / 1e9, error)
-                except Exception as exc:
-                    log_once("commit.metrics", exc)
-
-    return commit
-
-
-def make_close_wrapper(runtime: Runtime) -> Callable[..., Any]:
-    """The wrapt wrapper for `KafkaConsumer.close`: ends the open process span first."""
-
-    def close(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        end_process(runtime, state_of(instance))
-        return wrapped(*args, **kwargs)
-
-    return close
+            runtime.metrics.record_operation(settle.operation, settle.topic, st.group,
+                                             (_time_ns() - settle.start_ns) / 1e9, error)
+        except Exception as err:
+            log_once("commit.metrics", err)
 
 
 @contextmanager
-def processing_span(runtime: Runtime | None, record: Any, consumer: Any = None) -> Iterator[Span]:
+def processing_span(runtime: Runtime | None, record: Any, st: ConsumerState | None) -> Iterator[Span]:
     """A `process {topic}` span current while the body handles `record` (a no-op span when not instrumented)."""
-    if runtime is None or not is_instrumentation_enabled():
+    if runtime is None or record is None or not is_instrumentation_enabled():
         yield INVALID_SPAN
         return
-    if consumer is None:
-        last = getattr(runtime.local, "consumer", None)
-        consumer = last() if last is not None else None
-    instance = consumer
-    st = state_of(instance) if instance is not None else None
     start_ns = _time_ns()
     try:
-        span, ctx = start_process(runtime, st, instance, record)
+        span, ctx = start_process(runtime, st, record)
         token = otel_context.attach(ctx)
     except Exception as exc:
         log_once("processing", exc)
@@ -421,3 +353,38 @@ def processing_span(runtime: Runtime | None, record: Any, consumer: Any = None) 
                                                (_time_ns() - start_ns) / 1e9, error)
         except Exception as exc:
             log_once("processing.end", exc)
+
+
+class Resolved(NamedTuple):
+    """What `processing(record)` needs: the runtime of the record's client, the record in the core's shape, and
+    the consumer's state (None when unknown)."""
+
+    runtime: Runtime
+    record: Any
+    state: ConsumerState | None
+
+
+ProcessingResolver = Callable[[Any, Any], "Resolved | None"]
+"""Given (record, consumer or None), a client's answer when the record is one of its own, else None."""
+_resolvers: dict[str, ProcessingResolver] = {}
+
+
+def register_processing(client: str, resolver: ProcessingResolver) -> None:
+    """Let `processing(record)` handle `client`'s records (called by the client's instrumentor)."""
+    _resolvers[client] = resolver
+
+
+def unregister_processing(client: str) -> None:
+    """Forget `client`'s resolver (its instrumentor was uninstrumented)."""
+    _resolvers.pop(client, None)
+
+
+def resolve_processing(record: Any, consumer: Any) -> Resolved | None:
+    """The first registered client that recognises `record` (kafka-python, the catch-all, is asked last)."""
+    fallback = _resolvers.get("kafka")
+    for client, resolver in list(_resolvers.items()):
+        if client != "kafka":
+            found = resolver(record, consumer)
+            if found is not None:
+                return found
+    return fallback(record, consumer) if fallback is not None else None

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from eventlens.instrumentation import attributes
@@ -17,7 +16,7 @@ from eventlens.instrumentation._schema import FingerprintSampler, fingerprint
 from opentelemetry import trace
 from opentelemetry.metrics import MeterProvider
 from opentelemetry.semconv.attributes.error_attributes import ERROR_TYPE
-from opentelemetry.trace import Link, Span, Status, StatusCode, Tracer, TracerProvider
+from opentelemetry.trace import Span, Status, StatusCode, Tracer, TracerProvider
 
 from eventlens import __version__
 
@@ -29,13 +28,22 @@ KEY_MAX_CHARS = 256
 PAYLOAD_MAX_BYTES = 1024
 
 
+class ClientFacts(NamedTuple):
+    """What a client's configuration says about it, for the attributes every span of that client shares."""
+
+    client_id: str | None = None
+    host: str | None = None
+    port: int | None = None
+    group: str | None = None
+
+
 class SentRecord(NamedTuple):
     """What `event_type_getter` and fingerprinting see of a record being sent (value before serialization)."""
 
     topic: str
     value: Any
     key: Any
-    headers: list[tuple[str, bytes | None]] | None
+    headers: Sequence[tuple[str, bytes | None]] | None
 
 
 @dataclass
@@ -62,7 +70,6 @@ class Runtime:
     sampler: FingerprintSampler
     fast: FastSampling | None = None
     sink: FastSink | None = None
-    local: threading.local = field(default_factory=threading.local)
 
     @classmethod
     def build(cls, tracer_provider: TracerProvider | None, meter_provider: MeterProvider | None,
@@ -92,22 +99,6 @@ class Runtime:
             log_once("event_type_getter", exc)
             return None
         return value if isinstance(value, str) and value else None
-
-    def pending_batch_links(self) -> list[Link]:
-        """Links to every input of the last poll batch on this thread (fan-in lineage), possibly empty.
-
-        Computed from the batch on first use when the poll span did not record (so unsampled polls pay nothing).
-        """
-        links: list[Link] | None = getattr(self.local, "batch_links", None)
-        if links is None:
-            batch = getattr(self.local, "batch", None)
-            if not batch:
-                return []
-            from eventlens.instrumentation._consumer import batch_links
-
-            links = batch_links(batch)
-            self.local.batch_links = links
-        return links
 
 
 def key_text(key: object) -> str | None:
@@ -141,8 +132,13 @@ def body_size(value: object) -> int | None:
 
 def server_of(config: dict[str, Any]) -> tuple[str | None, int | None]:
     """(host, port) of the first bootstrap server in a kafka-python client config."""
-    servers = config.get("bootstrap_servers")
-    first = servers if isinstance(servers, str) else (servers[0] if servers else None)
+    return first_server(config.get("bootstrap_servers"))
+
+
+def first_server(servers: object) -> tuple[str | None, int | None]:
+    """(host, port) of the first of `servers`: a "host:port,host:port" string or a list of "host:port"."""
+    first = servers if isinstance(servers, str) else (servers[0] if isinstance(servers, list | tuple) and servers
+                                                      else None)
     if not isinstance(first, str):
         return None, None
     first = first.split(",")[0].strip()
@@ -163,9 +159,13 @@ def error_type(exc: BaseException) -> str:
     return type(exc).__qualname__
 
 
-def record_error(span: Span, exc: BaseException) -> str:
-    """Mark a span failed (`error.type`, the exception event, ERROR status) when it records; returns the type."""
-    kind = error_type(exc)
+def record_error(span: Span, exc: BaseException, kind: str | None = None) -> str:
+    """Mark a span failed (`error.type`, the exception event, ERROR status) when it records; returns the type.
+
+    `kind` overrides the error type read from the exception (a client's own error code name, say).
+    """
+    if kind is None:
+        kind = error_type(exc)
     if span.is_recording():
         span.set_attribute(ERROR_TYPE, kind)
         span.record_exception(exc)
@@ -185,7 +185,7 @@ def add_client_attributes(attrs: dict[str, Any], client_id: str | None, host: st
 
 def add_exchange_attributes(attrs: dict[str, Any], headers: Any) -> None:
     """Add the request/reply attributes read from the `correlation-id` and `reply-to` headers."""
-    if not isinstance(headers, list) or not headers:
+    if not isinstance(headers, list | tuple) or not headers:
         return
     correlation = header_text(headers, attributes.HEADER_CORRELATION_ID)
     if correlation is not None:

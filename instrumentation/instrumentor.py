@@ -7,7 +7,8 @@ from contextlib import contextmanager
 from typing import Any
 
 import kafka
-from eventlens.instrumentation import _coexist, _consumer, _producer
+from eventlens.instrumentation import _coexist, _consumer, _kafka_python
+from eventlens.instrumentation._batch import forget_batches
 from eventlens.instrumentation._runtime import Options, Runtime
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
 from opentelemetry.instrumentation.utils import unwrap
@@ -52,13 +53,14 @@ class KafkaInstrumentor(BaseInstrumentor):  # type: ignore[misc]
             fingerprint_every=int(kwargs.get("fingerprint_every", Options.fingerprint_every)),
         )
         runtime = Runtime.build(kwargs.get("tracer_provider"), kwargs.get("meter_provider"), options)
-        wrap_function_wrapper(kafka.KafkaProducer, "send", _producer.make_send_wrapper(runtime))
-        wrap_function_wrapper(kafka.KafkaConsumer, "__next__", _consumer.make_next_wrapper(runtime))
-        wrap_function_wrapper(kafka.KafkaConsumer, "poll", _consumer.make_poll_wrapper(runtime))
-        wrap_function_wrapper(kafka.KafkaConsumer, "commit", _consumer.make_commit_wrapper(runtime))
-        wrap_function_wrapper(kafka.KafkaConsumer, "commit_async", _consumer.make_commit_wrapper(runtime))
-        wrap_function_wrapper(kafka.KafkaConsumer, "close", _consumer.make_close_wrapper(runtime))
+        wrap_function_wrapper(kafka.KafkaProducer, "send", _kafka_python.make_send_wrapper(runtime))
+        wrap_function_wrapper(kafka.KafkaConsumer, "__next__", _kafka_python.make_next_wrapper(runtime))
+        wrap_function_wrapper(kafka.KafkaConsumer, "poll", _kafka_python.make_poll_wrapper(runtime))
+        wrap_function_wrapper(kafka.KafkaConsumer, "commit", _kafka_python.make_commit_wrapper(runtime))
+        wrap_function_wrapper(kafka.KafkaConsumer, "commit_async", _kafka_python.make_commit_wrapper(runtime))
+        wrap_function_wrapper(kafka.KafkaConsumer, "close", _kafka_python.make_close_wrapper(runtime))
         _active[:] = [runtime]
+        _consumer.register_processing("kafka", _resolve)
         _coexist.set_active(True)
 
     def _uninstrument(self, **kwargs: Any) -> None:
@@ -66,6 +68,8 @@ class KafkaInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         for name in _CONSUMER_METHODS:
             unwrap(kafka.KafkaConsumer, name)
         _active.clear()
+        _consumer.unregister_processing("kafka")
+        forget_batches()
         _coexist.set_active(False)
 
 
@@ -75,5 +79,14 @@ def processing(record: Any, consumer: Any = None) -> Iterator[Span]:
 
     `consumer` defaults to the consumer that last polled on this thread (used for group and lag).
     """
-    with _consumer.processing_span(active_runtime(), record, consumer) as span:
+    found = _consumer.resolve_processing(record, consumer)
+    with _consumer.processing_span(found.runtime if found else None, found.record if found else None,
+                                   found.state if found else None) as span:
         yield span
+
+
+def _resolve(record: Any, consumer: Any) -> _consumer.Resolved | None:
+    runtime = active_runtime()
+    if runtime is None:
+        return None
+    return _consumer.Resolved(runtime, record, _kafka_python.consumer_state_for(consumer))

@@ -7,6 +7,8 @@ the standard `OTEL_*` variables (`OTEL_EXPORTER_OTLP_ENDPOINT`, `OTEL_TRACES_SAM
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import logging
 import os
 import threading
@@ -71,20 +73,36 @@ def configure_metrics(service_name: str | None) -> bool:
     return True
 
 
-def instrument(service_name: str | None = None, **options: Any) -> None:
-    """Set up OTLP/HTTP tracing and metrics from `OTEL_*` (only if none is configured) and instrument kafka-python.
+CLIENTS: tuple[tuple[str, str, str], ...] = (
+    ("kafka", "eventlens.instrumentation.instrumentor", "KafkaInstrumentor"),
+)
+"""Each supported client: its import name, and eventlens' module and instrumentor class for it."""
 
-    `options` go to `KafkaInstrumentor().instrument()` (hooks, `process_parent`, `capture_payload`, ...).
+
+def installed_instrumentors() -> list[Any]:
+    """The instrumentor class of every supported Kafka client installed in this environment."""
+    found = []
+    for client, module, name in CLIENTS:
+        if importlib.util.find_spec(client) is None:
+            continue
+        found.append(getattr(importlib.import_module(module), name))
+    return found
+
+
+def instrument(service_name: str | None = None, **options: Any) -> None:
+    """Set up OTLP/HTTP tracing and metrics from `OTEL_*` (only if none is configured) and instrument every
+    supported Kafka client installed (kafka-python, confluent-kafka, aiokafka).
+
+    `options` go to each instrumentor's `instrument()` (hooks, `process_parent`, `capture_payload`, ...).
     Calling it again is harmless.
     """
     if os.environ.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
         return
-    from eventlens.instrumentation.instrumentor import KafkaInstrumentor
-
     with _lock:
         name = service_name or os.environ.get("OTEL_SERVICE_NAME")
         configure_tracing(name)
         configure_metrics(name)
-        instrumentor = KafkaInstrumentor()
-        if not instrumentor.is_instrumented_by_opentelemetry:
-            instrumentor.instrument(**options)
+        for cls in installed_instrumentors():
+            instrumentor = cls()
+            if not instrumentor.is_instrumented_by_opentelemetry:
+                instrumentor.instrument(**options)

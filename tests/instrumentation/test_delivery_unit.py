@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from eventlens.instrumentation._producer import make_send_wrapper
+from eventlens.instrumentation._kafka_python import make_send_wrapper
 from eventlens.instrumentation._runtime import Options, Runtime
 from kafka.errors import KafkaTimeoutError
 from kafka.future import Future

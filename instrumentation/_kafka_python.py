@@ -1,0 +1,246 @@
+"""kafka-python's wrapping on the shared core: `KafkaProducer.send`, `KafkaConsumer.__next__`/`poll`/`commit`.
+
+Iterator users get a process span that is current from the `__next__` that returns a record until the next
+`__next__`, `poll`, `commit` or `close`. `poll()` users get a `poll {topic}` CLIENT span linking every
+record, and `processing(record)` for a per-record span. `__next__` polls internally; a per-consumer flag
+keeps that inner poll from making a span of its own. Delivery comes from kafka-python's future.
+"""
+
+from __future__ import annotations
+
+import time
+import weakref
+from collections.abc import Callable
+from typing import Any
+
+from eventlens.instrumentation import _current
+from eventlens.instrumentation._batch import last_consumer, open_batch, remember_consumer
+from eventlens.instrumentation._consumer import (
+    ConsumerState,
+    end_process,
+    end_settle,
+    open_process,
+    record_batch,
+    start_settle,
+)
+from eventlens.instrumentation._producer import Delivery, Outgoing, ProducerState, start_send
+from eventlens.instrumentation._runtime import ClientFacts, Runtime, server_of
+from eventlens.instrumentation._safety import log_once
+from kafka import KafkaConsumer, TopicPartition
+from opentelemetry.instrumentation.utils import is_instrumentation_enabled
+
+_HEADERS_POS = 3
+_PRODUCER_STATE = "_eventlens_producer"
+_CONSUMER_STATE = "_eventlens_consumer"
+_time_ns = time.time_ns
+
+
+def _facts(instance: Any) -> ClientFacts:
+    config = getattr(instance, "config", {}) or {}
+    client_id = config.get("client_id")
+    group = config.get("group_id")
+    host, port = server_of(config)
+    return ClientFacts(client_id if isinstance(client_id, str) else None, host, port,
+                       group if isinstance(group, str) else None)
+
+
+def producer_state(instance: Any) -> ProducerState:
+    """The eventlens state attached to a KafkaProducer (created on first use)."""
+    st: ProducerState | None = instance.__dict__.get(_PRODUCER_STATE)
+    if st is None:
+        st = ProducerState(_facts(instance))
+        instance.__dict__[_PRODUCER_STATE] = st
+    return st
+
+
+def state_of(instance: Any) -> ConsumerState:
+    """The eventlens state attached to a KafkaConsumer (created on first use)."""
+    st: ConsumerState | None = instance.__dict__.get(_CONSUMER_STATE)
+    if st is None:
+        st = ConsumerState(_facts(instance), _highwater_reader(instance))
+        instance.__dict__[_CONSUMER_STATE] = st
+    return st
+
+
+def _highwater_reader(instance: Any) -> Callable[[str, int], int | None]:
+    ref = weakref.ref(instance)
+
+    def highwater(topic: str, partition: int) -> int | None:
+        consumer = ref()
+        return consumer.highwater(TopicPartition(topic, partition)) if consumer is not None else None
+
+    return highwater
+
+
+class _FutureDelivery(Delivery):
+    """A `Delivery` fed by kafka-python's future: `RecordMetadata` on success, the exception on failure."""
+
+    __slots__ = ()
+
+    def metadata(self, metadata: Any) -> None:
+        self.ok(metadata.offset, metadata.partition, metadata.timestamp)
+
+
+def _outgoing(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[tuple[Any, ...], dict[str, Any], Outgoing]:
+    """`send`'s arguments with a fresh headers list in place of None, and the record they describe."""
+    topic = args[0] if args else kwargs.get("topic")
+    if not isinstance(topic, str):
+        raise TypeError("topic is not a string")
+    if len(args) > _HEADERS_POS:
+        headers = args[_HEADERS_POS]
+        if type(headers) is not list:
+            headers = _as_list(headers)
+            args = (*args[:_HEADERS_POS], headers, *args[_HEADERS_POS + 1:])
+    else:
+        headers = kwargs.get("headers")
+        if type(headers) is not list:
+            headers = _as_list(headers)
+            kwargs = {**kwargs, "headers": headers}
+    partition = args[4] if len(args) > 4 else kwargs.get("partition")
+    return args, kwargs, Outgoing(topic, args[1] if len(args) > 1 else kwargs.get("value"),
+                                  args[2] if len(args) > 2 else kwargs.get("key"), headers,
+                                  partition if isinstance(partition, int) else None)
+
+
+def _as_list(headers: Any) -> list[tuple[str, bytes | None]]:
+    """A fresh list for None or a tuple of headers (what the core injects into); anything else is refused."""
+    if headers is None:
+        return []
+    if isinstance(headers, list | tuple):
+        return list(headers)
+    raise TypeError("headers is not a list")
+
+
+def make_send_wrapper(runtime: Runtime) -> Callable[..., Any]:
+    """The wrapt wrapper for `KafkaProducer.send` bound to `runtime`."""
+
+    def send(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        ctx = _current.get_current()
+        if _current.suppressed(ctx):
+            return wrapped(*args, **kwargs)
+        start_ns = _time_ns()
+        try:
+            args, kwargs, out = _outgoing(args, kwargs)
+            span = start_send(runtime, producer_state(instance), out, ctx, (args, kwargs))
+        except Exception as exc:
+            log_once("send.start", exc)
+            return wrapped(*args, **kwargs)
+        delivery = _FutureDelivery(runtime, span, out.topic, start_ns)
+        try:
+            future = wrapped(*args, **kwargs)
+        except BaseException as exc:
+            delivery.error(exc)
+            raise
+        try:
+            add_both = getattr(future, "_add_cb_eb", None)
+            if add_both is not None:
+                add_both(delivery.metadata, delivery.error)
+            else:
+                future.add_callback(delivery.metadata)
+                future.add_errback(delivery.error)
+        except Exception as exc:
+            log_once("send.callback", exc)
+            if span is not None:
+                span.end()
+        return future
+
+    return send
+
+
+def make_next_wrapper(runtime: Runtime) -> Callable[..., Any]:
+    """The wrapt wrapper for `KafkaConsumer.__next__`."""
+
+    def next_(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        st = state_of(instance)
+        end_process(runtime, st)
+        if _current.suppressed(_current.get_current()):
+            return wrapped(*args, **kwargs)
+        st.in_next = True
+        try:
+            record = wrapped(*args, **kwargs)
+        finally:
+            st.in_next = False
+        open_process(runtime, st, record)
+        return record
+
+    return next_
+
+
+def make_poll_wrapper(runtime: Runtime) -> Callable[..., Any]:
+    """The wrapt wrapper for `KafkaConsumer.poll` (a pass-through when called from inside `__next__`)."""
+
+    def poll(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        st = state_of(instance)
+        if st.in_next:
+            return wrapped(*args, **kwargs)
+        end_process(runtime, st)
+        if not is_instrumentation_enabled():
+            return wrapped(*args, **kwargs)
+        open_batch(None)
+        remember_consumer(weakref.ref(instance))
+        start_ns = _time_ns()
+        result = wrapped(*args, **kwargs)
+        if result:
+            try:
+                records = [record for batch in result.values() for record in batch]
+                by_topic: dict[str, int] = {}
+                for tp, batch in result.items():
+                    by_topic[tp.topic] = by_topic.get(tp.topic, 0) + len(batch)
+                record_batch(runtime, st, records, start_ns, by_topic=by_topic)
+            except Exception as exc:
+                log_once("poll", exc)
+        return result
+
+    return poll
+
+
+def _commit_topics(instance: Any, offsets: Any) -> set[str]:
+    if isinstance(offsets, dict) and offsets:
+        return {tp.topic for tp in offsets}
+    try:
+        return {tp.topic for tp in instance.assignment()}
+    except Exception:
+        return set()
+
+
+def make_commit_wrapper(runtime: Runtime) -> Callable[..., Any]:
+    """The wrapt wrapper for `KafkaConsumer.commit` / `commit_async`: a `commit {topic}` CLIENT span."""
+
+    def commit(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        st = state_of(instance)
+        end_process(runtime, st)
+        if not is_instrumentation_enabled():
+            return wrapped(*args, **kwargs)
+        try:
+            settle = start_settle(runtime, st, _commit_topics(instance, args[0] if args else kwargs.get("offsets")))
+        except Exception as exc:
+            log_once("commit.start", exc)
+            return wrapped(*args, **kwargs)
+        failure: BaseException | None = None
+        try:
+            return wrapped(*args, **kwargs)
+        except BaseException as exc:
+            failure = exc
+            raise
+        finally:
+            end_settle(runtime, st, settle, failure)
+
+    return commit
+
+
+def make_close_wrapper(runtime: Runtime) -> Callable[..., Any]:
+    """The wrapt wrapper for `KafkaConsumer.close`: ends the open process span first."""
+
+    def close(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        end_process(runtime, state_of(instance))
+        return wrapped(*args, **kwargs)
+
+    return close
+
+
+def consumer_state_for(consumer: Any) -> ConsumerState | None:
+    """The state of `consumer`, or of the KafkaConsumer that last polled on this thread when it is None."""
+    if consumer is None:
+        last = last_consumer()
+        consumer = last() if isinstance(last, weakref.ref) else None
+    return state_of(consumer) if isinstance(consumer, KafkaConsumer) else None
