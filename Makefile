@@ -18,6 +18,7 @@ venv: $(STAMP)
 test: $(STAMP)
 	./scripts/system-deps
 	$(BIN)/python -m eventlens.local_kafka resolve
+	./scripts/import-contracts
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 ## Only the tests that need no service.
@@ -32,6 +33,7 @@ demo: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	./scripts/typecheck
+	./scripts/import-contracts
 
 bench: $(STAMP)
 	./scripts/system-deps --no-browser
