@@ -208,3 +208,12 @@ def test_fat_state_events_are_much_larger_than_thin_notifications(demo: DemoRun)
         return sum(sizes) / len(sizes)
 
     assert mean_size(demo.topics.stock, STOCK_LEVEL) > 5 * mean_size(demo.topics.inventory, INVENTORY_RESERVED)
+
+
+def test_one_order_is_one_trace_across_the_three_kafka_clients(demo: DemoRun) -> None:
+    """storefront (kafka-python) → … → shipping (confluent-kafka) → notifications (aiokafka): one trace."""
+    shipped = {s.trace_id for s in _spans(demo, demo.topics.shipments, "shipping") if s.kind is SpanKind.PRODUCER}
+    mailed = {s.trace_id for s in _spans(demo, demo.topics.shipments, "notifications")
+              if s.kind is SpanKind.CONSUMER}
+    ordered = {s.trace_id for s in _spans(demo, demo.topics.orders, "storefront") if s.kind is SpanKind.PRODUCER}
+    assert ordered & shipped & mailed

@@ -1,10 +1,13 @@
 """notifications: e-mails customers about shipments (with the label fetched through its claim check) and
 declined payments, limited to a fixed number of e-mails per second by a token bucket (the mail provider's
 quota), so it falls behind during order bursts and catches up afterwards.
+
+It is the demo's asyncio service, on aiokafka (the other services run kafka-python, shipping confluent-kafka).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sys
 import threading
@@ -15,10 +18,10 @@ from typing import Any
 from opentelemetry import trace
 from opentelemetry.trace import Status, StatusCode
 
+from eventlens.demo.aio_io import consume_loop, make_consumer
 from eventlens.demo.claimcheck import ClaimCheckError, ClaimCheckStore
 from eventlens.demo.config import ServiceConfig
 from eventlens.demo.events import LABEL_CREATED, PAYMENT_DECLINED, header, read_event
-from eventlens.demo.kafka_io import close_quietly, consume_loop, make_consumer
 from eventlens.demo.ratelimit import TokenBucket
 from eventlens.demo.services._base import run_service
 from eventlens.demo.services.shipping import claims_folder
@@ -34,8 +37,6 @@ def body(cfg: ServiceConfig, stop: threading.Event) -> None:
     claims = ClaimCheckStore(claims_folder(cfg.workdir))
     rate = cfg.effective_notify_rate
     bucket = TokenBucket(rate=rate, capacity=max(1.0, rate))
-    consumer = make_consumer(cfg.bootstrap, topics.group(NAME), topics.subscriptions()[NAME], NAME,
-                             max_poll_records=10)
     sent = 0
 
     def throttle(record: Any) -> float:
@@ -60,10 +61,17 @@ def body(cfg: ServiceConfig, stop: threading.Event) -> None:
             log.debug("e-mail: payment for order %s declined", event.data.get("order_id"))
             sent += 1
 
+    async def run() -> None:
+        consumer = make_consumer(cfg.bootstrap, topics.group(NAME), topics.subscriptions()[NAME], NAME)
+        await consumer.start()
+        try:
+            await consume_loop(consumer, stop, handle, throttle=throttle)
+        finally:
+            await consumer.stop()
+
     try:
-        consume_loop(consumer, stop, handle, throttle=throttle)
+        asyncio.run(run())
     finally:
-        close_quietly(consumer)
         log.info("%d e-mails sent", sent)
 
 

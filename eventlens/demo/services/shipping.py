@@ -3,6 +3,8 @@
 The shipping label (about 96 KiB, larger than the claim-check threshold) is stored aside in the claim-check
 folder; `shipment.label-created` carries only the reference. Pickup commands are answered on the topic named
 by their `reply-to` header, with their `correlation-id` copied onto the reply.
+
+It is the demo's confluent-kafka service (the others run kafka-python, notifications aiokafka).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any
 
 from eventlens.demo.claimcheck import ClaimCheckStore, purge
 from eventlens.demo.config import ServiceConfig
+from eventlens.demo.confluent_io import close_quietly, consume_loop, make_consumer, make_producer
 from eventlens.demo.events import (
     PAYMENT_CAPTURED,
     SCHEDULE_PICKUP,
@@ -27,7 +30,6 @@ from eventlens.demo.events import (
     pickup_scheduled,
     read_event,
 )
-from eventlens.demo.kafka_io import close_quietly, consume_loop, make_consumer, make_producer
 from eventlens.demo.services._base import now_ms, run_service
 
 NAME = "shipping"
@@ -57,16 +59,17 @@ def body(cfg: ServiceConfig, stop: threading.Event) -> None:
     last_purge = time.monotonic()
 
     def handle(record: Any) -> None:
-        event = read_event(record.headers, record.value)
+        headers = record.headers()
+        event = read_event(headers, record.value())
         if event.type == SCHEDULE_PICKUP:
-            reply_to, cid = header(record.headers, "reply-to"), header(record.headers, "correlation-id")
+            reply_to, cid = header(headers, "reply-to"), header(headers, "correlation-id")
             if not reply_to or not cid:
                 log.warning("pickup command %s without reply-to or correlation-id: not answered", event.id)
                 return
             order_id = str(event.data.get("order_id", ""))
             reply = pickup_scheduled(order_id, now_ms() + 86_400_000, event_id=f"{event.id}-reply", now_ms=now_ms())
-            producer.send(reply_to, key=record.key, value=reply.value(),
-                          headers=list(reply.headers([("correlation-id", cid.encode())])))
+            producer.produce(reply_to, key=record.key(), value=reply.value(),
+                             headers=list(reply.headers([("correlation-id", cid.encode())])))
             return
         if event.type != PAYMENT_CAPTURED:
             return
@@ -77,7 +80,8 @@ def body(cfg: ServiceConfig, stop: threading.Event) -> None:
         carrier = CARRIERS[len(order_id) % len(CARRIERS)]
         created = label_created(order_id, shipment_id, carrier, reference.to_json(), event_id=f"{shipment_id}-label",
                                 now_ms=now_ms())
-        producer.send(topics.shipments, key=order_id.encode(), value=created.value(), headers=list(created.headers()))
+        producer.produce(topics.shipments, key=order_id.encode(), value=created.value(),
+                         headers=list(created.headers()))
 
     def on_idle() -> None:
         nonlocal last_purge
@@ -88,7 +92,7 @@ def body(cfg: ServiceConfig, stop: threading.Event) -> None:
                 log.info("%d expired labels removed from the claim-check store", removed)
 
     try:
-        consume_loop(consumer, stop, handle, on_idle=on_idle)
+        consume_loop(consumer, producer, stop, handle, on_idle=on_idle)
     finally:
         close_quietly(consumer, producer)
 
