@@ -9,6 +9,8 @@ RFC 3986 percent-encoding, as the Java agent and kafkajs do (a space is `%20`, a
 
 from __future__ import annotations
 
+import codecs
+import logging
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -57,7 +59,36 @@ def header_text(headers: Sequence[Any] | None, name: str) -> str | None:
         return None
 
 
+def header_attribute(headers: Sequence[Any] | None, name: str, max_chars: int) -> str | None:
+    """The last header called `name` as text for a span attribute, cut to `max_chars` characters.
+
+    Only the first `max_chars * 4` bytes are decoded (a UTF-8 character is at most 4 bytes; a character cut
+    at that boundary is left out), so a 1 MiB header costs no more than a short one. None when absent, null,
+    empty or not valid UTF-8 in the part read.
+    """
+    raw = header_value(headers, name)
+    if not raw:
+        return None
+    try:
+        text = codecs.getincrementaldecoder("utf-8")().decode(raw[:max_chars * 4], final=len(raw) <= max_chars * 4)
+    except UnicodeDecodeError:
+        return None
+    return text[:max_chars] or None
+
+
 BAGGAGE = "baggage"
+MAX_BAGGAGE_BYTES = 8192
+"""W3C baggage's limit per header (the SDK propagator's `_MAX_HEADER_LENGTH`): a longer one counts as absent."""
+_LOG = logging.getLogger("eventlens.instrumentation")
+_oversized_logged: list[bool] = []
+
+
+def _oversized_baggage(size: int) -> None:
+    """Say once (with the size only, never the value) that an oversized baggage header was ignored."""
+    if not _oversized_logged:
+        _oversized_logged.append(True)
+        _LOG.warning("eventlens ignored a baggage header of %d bytes (limit %d; logged once, later ones silently)",
+                     size, MAX_BAGGAGE_BYTES)
 
 
 def baggage_to_wire(value: str) -> str:
@@ -81,11 +112,14 @@ class KafkaHeadersGetter(Getter[Sequence[Any]]):
     """Reads the last header of a name as text; anything unreadable counts as absent."""
 
     def get(self, carrier: Sequence[Any], key: str) -> list[str] | None:
-        """The value of the last `key` header as a one-element list, or None."""
+        """The value of the last `key` header as a one-element list, or None.
+
+        A `baggage` header over MAX_BAGGAGE_BYTES counts as absent: the SDK's propagator would log it whole.
+        """
+        if key == BAGGAGE:
+            return _baggage(carrier)
         text = header_text(carrier, key)
-        if text is None:
-            return None
-        return [baggage_from_wire(text) if key == BAGGAGE else text]
+        return None if text is None else [text]
 
     def keys(self, carrier: Sequence[Any]) -> list[str]:
         """The header names present (string names only)."""
@@ -93,6 +127,23 @@ class KafkaHeadersGetter(Getter[Sequence[Any]]):
             return [item[0] for item in carrier if isinstance(item[0], str)]
         except (TypeError, IndexError):
             return []
+
+
+def _baggage(carrier: Sequence[Any]) -> list[str] | None:
+    raw = header_value(carrier, BAGGAGE)
+    if raw is None:
+        return None
+    if len(raw) > MAX_BAGGAGE_BYTES:
+        _oversized_baggage(len(raw))
+        return None
+    try:
+        text = baggage_from_wire(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        return None
+    if len(text.encode("utf-8")) > MAX_BAGGAGE_BYTES:  # (`+` → `%2B` grows it)
+        _oversized_baggage(len(text.encode("utf-8")))
+        return None
+    return [text]
 
 
 class KafkaHeadersSetter(Setter[Headers]):

@@ -10,7 +10,7 @@ from typing import Any, NamedTuple
 from eventlens.instrumentation import attributes
 from eventlens.instrumentation._fastspan import FastSink
 from eventlens.instrumentation._metrics import MessagingMetrics, metrics_for
-from eventlens.instrumentation._propagation import header_text
+from eventlens.instrumentation._propagation import header_attribute
 from eventlens.instrumentation._safety import log_once
 from eventlens.instrumentation._sampling import FastSampling
 from eventlens.instrumentation._schema import FingerprintSampler, fingerprint
@@ -26,6 +26,8 @@ ConsumeHook = Callable[[Span, Any, Sequence[Any], dict[str, Any]], None]
 EventTypeGetter = Callable[[Any], "str | None"]
 
 KEY_MAX_CHARS = 256
+HEADER_MAX_CHARS = 256
+"""Cap on every header value copied into a span attribute (correlation id, reply-to, CloudEvents ids)."""
 PAYLOAD_MAX_BYTES = 1024
 
 
@@ -184,14 +186,15 @@ def add_client_attributes(attrs: dict[str, Any], client_id: str | None, host: st
 
 
 def add_exchange_attributes(attrs: dict[str, Any], headers: Any) -> None:
-    """Add the request/reply attributes read from the `correlation-id` and `reply-to` headers."""
+    """Add the request/reply attributes read from the `correlation-id` and `reply-to` headers (each capped at
+    HEADER_MAX_CHARS)."""
     if not isinstance(headers, list) or not headers:
         return
-    correlation = header_text(headers, attributes.HEADER_CORRELATION_ID)
+    correlation = header_attribute(headers, attributes.HEADER_CORRELATION_ID, HEADER_MAX_CHARS)
     if correlation is not None:
         attrs[attributes.CORRELATION_ID] = correlation
         attrs["messaging.message.conversation_id"] = correlation
-    reply_to = header_text(headers, attributes.HEADER_REPLY_TO)
+    reply_to = header_attribute(headers, attributes.HEADER_REPLY_TO, HEADER_MAX_CHARS)
     if reply_to is not None:
         attrs[attributes.REPLY_TO] = reply_to
 
