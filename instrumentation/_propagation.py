@@ -15,6 +15,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from eventlens.instrumentation import _sdk_compat
 from eventlens.instrumentation._safety import log_once
 from opentelemetry import baggage, propagate
 from opentelemetry.context import Context
@@ -170,22 +171,38 @@ def inject(headers: Headers, context: Context | None = None) -> None:
     propagate.inject(headers, context=context, setter=SETTER)
 
 
-_W3C_DEFAULT: dict[int, tuple[object, bool]] = {}
+_W3C_DEFAULT: dict[int, tuple[object, Any]] = {}
+_TRACEPARENT_RE: Any = None
+"""The W3C propagator's own traceparent pattern; None turns the direct paths off (see `bind`)."""
 
 
-def _is_w3c_default(textmap: object) -> bool:
-    """True when the global propagator is the SDK default: W3C tracecontext then W3C baggage."""
+def bind(pattern: Any) -> None:
+    """Use the direct W3C paths with the propagator's `pattern`, or only the OpenTelemetry API when None."""
+    global _TRACEPARENT_RE  # noqa: PLW0603 (rebound once per runtime build, read per message)
+    _TRACEPARENT_RE = pattern
+    _W3C_DEFAULT.clear()
+
+
+def _w3c_baggage(textmap: object) -> Any:
+    """The W3C baggage propagator when the global propagator is the SDK default (W3C tracecontext then W3C
+    baggage) and the direct paths are on; else None."""
     hit = _W3C_DEFAULT.get(id(textmap))
     if hit is not None and hit[0] is textmap:
         return hit[1]
     from opentelemetry.baggage.propagation import W3CBaggagePropagator
 
-    inner = getattr(textmap, "_propagators", None)
-    answer = (type(textmap).__name__ == "CompositePropagator" and isinstance(inner, list) and len(inner) == 2
-              and type(inner[0]) is TraceContextTextMapPropagator and type(inner[1]) is W3CBaggagePropagator)
+    inner = _sdk_compat.composite_members(textmap) if _TRACEPARENT_RE is not None else None
+    answer = (inner[1] if type(textmap).__name__ == "CompositePropagator" and inner is not None and len(inner) == 2
+              and type(inner[0]) is TraceContextTextMapPropagator and type(inner[1]) is W3CBaggagePropagator
+              else None)
     _W3C_DEFAULT.clear()
     _W3C_DEFAULT[id(textmap)] = (textmap, answer)
     return answer
+
+
+def _is_w3c_default(textmap: object) -> bool:
+    """True when the global propagator is the SDK default and the direct paths are on (see `_w3c_baggage`)."""
+    return _w3c_baggage(textmap) is not None
 
 
 def inject_span(headers: Headers, span: Span) -> None:
@@ -217,7 +234,8 @@ def inject_ids(headers: Headers, trace_id: int, span_id: int, flags: int, trace_
     `with_baggage` says whether the current context carries baggage (None: look it up).
     """
     textmap = propagate.get_global_textmap()
-    if not _is_w3c_default(textmap):
+    w3c_baggage = _w3c_baggage(textmap)
+    if w3c_baggage is None:
         inject_span_context(headers, SpanContext(trace_id, span_id, is_remote=False, trace_flags=TraceFlags(flags),
                                                  trace_state=trace_state))
         return
@@ -230,7 +248,7 @@ def inject_ids(headers: Headers, trace_id: int, span_id: int, flags: int, trace_
     if trace_state:
         SETTER.set(headers, "tracestate", trace_state.to_header())
     if with_baggage if with_baggage is not None else baggage.get_all():
-        textmap._propagators[1].inject(headers, setter=SETTER)  # type: ignore[attr-defined]
+        w3c_baggage.inject(headers, setter=SETTER)
 
 
 def _inject_w3c(headers: Headers, sc: SpanContext, textmap: Any) -> None:
@@ -240,7 +258,7 @@ def _inject_w3c(headers: Headers, sc: SpanContext, textmap: Any) -> None:
     if sc.trace_state:
         SETTER.set(headers, "tracestate", sc.trace_state.to_header())
     if baggage.get_all():
-        textmap._propagators[1].inject(headers, setter=SETTER)
+        _w3c_baggage(textmap).inject(headers, setter=SETTER)
 
 
 def _has_header(headers: Sequence[Any], name: str) -> bool:
@@ -268,7 +286,6 @@ def extract(headers: Sequence[Any] | None) -> Context:
         return Context()
 
 
-_TRACEPARENT_RE = TraceContextTextMapPropagator._TRACEPARENT_HEADER_FORMAT_RE
 _MAX_TRACESTATE = 512  # the W3C limit the SDK's propagator applies
 _ZERO_TRACE = "0" * 32
 _ZERO_TRACE_B = b"0" * 32
@@ -369,3 +386,7 @@ def parse_traceparent(value: str | None) -> SpanContext:
         return span_context_of(_TRACECONTEXT.extract({"traceparent": value}))
     except Exception:
         return INVALID_SPAN_CONTEXT
+
+
+bind(_sdk_compat.traceparent_pattern())
+_sdk_compat.on_probe(lambda: bind(_sdk_compat.traceparent_pattern()))
