@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-unit lint typecheck bench kafka-start kafka-stop clean
+.PHONY: demo test test-unit test-oldest-sdk lint typecheck bench kafka-start kafka-stop clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -24,6 +24,11 @@ test: $(STAMP)
 ## Only the tests that need no service.
 test-unit: $(STAMP)
 	$(BIN)/python -m pytest -m "not kafka and not postgres and not browser" $(PYTEST_ARGS)
+
+## The instrumentation tests on the oldest OpenTelemetry pyproject.toml admits (a second venv, .venv-oldsdk).
+test-oldest-sdk: $(STAMP)
+	$(BIN)/python -m eventlens.local_kafka resolve
+	./scripts/sdk-matrix $(PYTEST_ARGS)
 
 ## Broker, demo services, collector on SQLite and dashboard; Ctrl-C stops everything.
 demo: $(STAMP)
@@ -45,4 +50,4 @@ kafka-stop: $(STAMP)
 	./scripts/kafka stop
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info .mypy_cache .ruff_cache .pytest_cache .typecheck test-artifacts
+	rm -rf $(VENV) .venv-oldsdk build dist *.egg-info .mypy_cache .ruff_cache .pytest_cache .typecheck test-artifacts

@@ -12,11 +12,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from eventlens.instrumentation import attributes
-from eventlens.instrumentation._propagation import header_text
+from eventlens.instrumentation._propagation import header_attribute
 from opentelemetry.semconv._incubating.attributes import messaging_attributes as ma
 
 STRUCTURED_PREFIX = "application/cloudevents"
 MAX_STRUCTURED_BYTES = 1 << 20
+MAX_ATTRIBUTE_CHARS = 256
+"""Cap on the id, type, source and spec version copied into span attributes (either mode)."""
+MAX_TRACEPARENT_CHARS = 512
+"""A `ce_traceparent` is 55 characters; anything past this is not parsed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,8 +34,8 @@ class CloudEvent:
     traceparent: str | None
 
 
-def _str_or_none(value: object) -> str | None:
-    return value if isinstance(value, str) and value else None
+def _str_or_none(value: object, max_chars: int = MAX_ATTRIBUTE_CHARS) -> str | None:
+    return value[:max_chars] if isinstance(value, str) and value else None
 
 
 def from_binary(headers: Sequence[Any] | None) -> CloudEvent | None:
@@ -44,11 +48,11 @@ def from_binary(headers: Sequence[Any] | None) -> CloudEvent | None:
     except (TypeError, IndexError):
         return None
     event = CloudEvent(
-        id=header_text(headers, "ce_id"),
-        type=header_text(headers, "ce_type"),
-        source=header_text(headers, "ce_source"),
-        spec_version=header_text(headers, "ce_specversion"),
-        traceparent=header_text(headers, "ce_traceparent"),
+        id=header_attribute(headers, "ce_id", MAX_ATTRIBUTE_CHARS),
+        type=header_attribute(headers, "ce_type", MAX_ATTRIBUTE_CHARS),
+        source=header_attribute(headers, "ce_source", MAX_ATTRIBUTE_CHARS),
+        spec_version=header_attribute(headers, "ce_specversion", MAX_ATTRIBUTE_CHARS),
+        traceparent=header_attribute(headers, "ce_traceparent", MAX_TRACEPARENT_CHARS),
     )
     return event if (event.id or event.type or event.traceparent) else None
 
@@ -78,13 +82,13 @@ def from_structured(value: object) -> CloudEvent | None:
         type=_str_or_none(doc.get("type")),
         source=_str_or_none(doc.get("source")),
         spec_version=_str_or_none(doc.get("specversion")),
-        traceparent=_str_or_none(doc.get("traceparent")),
+        traceparent=_str_or_none(doc.get("traceparent"), MAX_TRACEPARENT_CHARS),
     )
 
 
 def is_structured(headers: Sequence[Any] | None) -> bool:
     """True when the record's `content-type` header says structured-mode CloudEvents."""
-    content_type = header_text(headers, "content-type")
+    content_type = header_attribute(headers, "content-type", MAX_ATTRIBUTE_CHARS)
     return content_type is not None and content_type.strip().lower().startswith(STRUCTURED_PREFIX)
 
 

@@ -8,9 +8,11 @@ hands it at `end()` straight to the export queue, where eventlens' encoder write
 The rule (`FastSink.for_tracer`): the tracer is the SDK's with a standard sampler (see `_sampling.py`), its
 provider has exactly one span processor, a `BatchSpanProcessor` or `SimpleSpanProcessor`, whose exporter
 declares `eventlens_fast_spans = True` (eventlens' `FastOTLPSpanExporter`, which `instrument()` and
-`eventlens instrument` install), and no attribute-length limit is configured. Anything else — another
-exporter, a second processor, added later or not — takes the SDK path. Spans then flush and shut down with
-the provider's own processor, on the provider's resource and eventlens' instrumentation scope.
+`eventlens instrument` install), no attribute-length limit is configured, and `_sdk_compat.probe` found
+every SDK internal this module reads (through `_sdk_compat`, the only module that names them). Anything
+else — another exporter, a second processor, added later or not, a renamed SDK private — takes the SDK path.
+Spans then flush and shut down with the provider's own processor, on the provider's resource and eventlens'
+instrumentation scope.
 
 A `FastSpan` is a complete `opentelemetry.trace.Span`: user code and hooks can set attributes, add events
 and links, set the status, record exceptions, rename it; those calls apply the SDK's limits and cleaning.
@@ -24,6 +26,7 @@ from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from types import MappingProxyType, TracebackType
 from typing import Any, cast
 
+from eventlens.instrumentation import _sdk_compat
 from opentelemetry import context as otel_context
 from opentelemetry.attributes import BoundedAttributes
 from opentelemetry.trace import Link, Span, SpanContext, SpanKind, Status, StatusCode, TraceFlags, TraceState
@@ -39,19 +42,23 @@ _MIN_OTHER_ATTRIBUTES = 8  # links carry ≤ 2, the exception event 4
 class FastSink:
     """Where one SDK tracer's eventlens spans go: the emit of the provider's only processor (see module doc)."""
 
-    __slots__ = ("emit", "limits", "multi", "processors", "resource", "scope")
+    __slots__ = ("current", "emit", "limits", "multi", "processors", "resource", "scope")
 
     def __init__(self, multi: Any, emit: Callable[[Any], None], tracer: Any) -> None:
         self.multi = multi
-        self.processors = multi._span_processors
+        self.current = _sdk_compat.span_processors()
+        self.processors = self.current(multi)
         self.emit = emit
         self.resource = tracer.resource
-        self.scope = tracer._instrumentation_scope
-        self.limits = tracer._span_limits
+        self.scope = _sdk_compat.tracer_scope(tracer)
+        self.limits = _sdk_compat.tracer_limits(tracer)
 
     @classmethod
     def for_tracer(cls, tracer: Any) -> FastSink | None:
-        """The sink for `tracer`, or None when its spans must go through the SDK (see the module doc's rule)."""
+        """The sink for `tracer`, or None when its spans must go through the SDK (see the module doc's rule).
+
+        Only called after `_sdk_compat.probe` found every private it reads.
+        """
         try:
             from opentelemetry.sdk.trace import SynchronousMultiSpanProcessor
             from opentelemetry.sdk.trace import Tracer as SdkTracer
@@ -60,18 +67,21 @@ class FastSink:
             if type(tracer) is not SdkTracer:
                 return None
             multi = tracer.span_processor
-            if type(multi) is not SynchronousMultiSpanProcessor or len(multi._span_processors) != 1:
+            processors: Sequence[Any] = (_sdk_compat.span_processors()(multi)
+                                         if type(multi) is SynchronousMultiSpanProcessor else ())
+            if len(processors) != 1:
                 return None
-            processor = multi._span_processors[0]
+            processor = processors[0]
+            emit: Callable[[Any], None]
             if type(processor) is BatchSpanProcessor:
-                exporter = processor._batch_processor._exporter
-                emit: Callable[[Any], None] = processor._batch_processor.emit
+                exporter, emit = _sdk_compat.batch_queue(processor)
             elif type(processor) is SimpleSpanProcessor:
                 exporter = processor.span_exporter
                 emit = _simple_emit(exporter)
             else:
                 return None
-            if getattr(exporter, "eventlens_fast_spans", False) is not True or not _limits_ok(tracer._span_limits):
+            if (getattr(exporter, "eventlens_fast_spans", False) is not True
+                    or not _limits_ok(_sdk_compat.tracer_limits(tracer))):
                 return None
             return cls(multi, emit, tracer)
         except Exception:
@@ -79,7 +89,7 @@ class FastSink:
 
     def usable(self) -> bool:
         """True while the provider still has exactly the processor this sink was built for."""
-        return self.multi._span_processors is self.processors
+        return self.current(self.multi) is self.processors
 
 
 def _at_least(value: int | None, minimum: int) -> bool:
@@ -95,10 +105,10 @@ def _limits_ok(limits: Any) -> bool:
 
 def _simple_emit(exporter: Any) -> Callable[[Any], None]:
     """Export one span synchronously, as `SimpleSpanProcessor.on_end` does (instrumentation suppressed)."""
-    from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY
+    suppress = _sdk_compat.suppress_key()
 
     def emit(span: Any) -> None:
-        token = otel_context.attach(otel_context.set_value(_SUPPRESS_INSTRUMENTATION_KEY, True))
+        token = otel_context.attach(otel_context.set_value(suppress, True))
         try:
             exporter.export((span,))
         except Exception:
@@ -109,18 +119,7 @@ def _simple_emit(exporter: Any) -> Callable[[Any], None]:
     return emit
 
 
-def _bounded_links(limits: Any, links: Sequence[Link]) -> Any:
-    """The SDK's link list: valid links, each link's attributes bounded, the last `max_links` kept."""
-    from opentelemetry.sdk.trace import _is_valid_link
-    from opentelemetry.sdk.util import BoundedList
-
-    valid = []
-    for link in links:
-        if link and _is_valid_link(link.context, link.attributes):
-            link._attributes = BoundedAttributes(limits.max_link_attributes, link.attributes,
-                                                 max_value_len=limits.max_attribute_length, immutable=True)
-            valid.append(link)
-    return BoundedList.from_seq(limits.max_links, valid)
+_bounded_links = _sdk_compat.bounded_links
 
 
 class BaseAttributes:
@@ -242,7 +241,7 @@ class FastSpan(Span):
         if self.end_time is not None:
             _LOG.warning("Setting attribute on ended span.")
             return
-        self._bounded()._set_items(attributes)
+        _sdk_compat.set_items(self._bounded(), attributes)
 
     def add_event(self, name: str, attributes: types.Attributes = None, timestamp: int | None = None) -> None:
         """Add an event (bounded by the provider's event and event-attribute limits)."""

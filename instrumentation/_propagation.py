@@ -9,10 +9,13 @@ RFC 3986 percent-encoding, as the Java agent and kafkajs do (a space is `%20`, a
 
 from __future__ import annotations
 
+import codecs
+import logging
 import re
 from collections.abc import Sequence
 from typing import Any
 
+from eventlens.instrumentation import _sdk_compat
 from eventlens.instrumentation._safety import log_once
 from opentelemetry import baggage, propagate
 from opentelemetry.context import Context
@@ -57,7 +60,36 @@ def header_text(headers: Sequence[Any] | None, name: str) -> str | None:
         return None
 
 
+def header_attribute(headers: Sequence[Any] | None, name: str, max_chars: int) -> str | None:
+    """The last header called `name` as text for a span attribute, cut to `max_chars` characters.
+
+    Only the first `max_chars * 4` bytes are decoded (a UTF-8 character is at most 4 bytes; a character cut
+    at that boundary is left out), so a 1 MiB header costs no more than a short one. None when absent, null,
+    empty or not valid UTF-8 in the part read.
+    """
+    raw = header_value(headers, name)
+    if not raw:
+        return None
+    try:
+        text = codecs.getincrementaldecoder("utf-8")().decode(raw[:max_chars * 4], final=len(raw) <= max_chars * 4)
+    except UnicodeDecodeError:
+        return None
+    return text[:max_chars] or None
+
+
 BAGGAGE = "baggage"
+MAX_BAGGAGE_BYTES = 8192
+"""W3C baggage's limit per header (the SDK propagator's `_MAX_HEADER_LENGTH`): a longer one counts as absent."""
+_LOG = logging.getLogger("eventlens.instrumentation")
+_oversized_logged: list[bool] = []
+
+
+def _oversized_baggage(size: int) -> None:
+    """Say once (with the size only, never the value) that an oversized baggage header was ignored."""
+    if not _oversized_logged:
+        _oversized_logged.append(True)
+        _LOG.warning("eventlens ignored a baggage header of %d bytes (limit %d; logged once, later ones silently)",
+                     size, MAX_BAGGAGE_BYTES)
 
 
 def baggage_to_wire(value: str) -> str:
@@ -81,11 +113,14 @@ class KafkaHeadersGetter(Getter[Sequence[Any]]):
     """Reads the last header of a name as text; anything unreadable counts as absent."""
 
     def get(self, carrier: Sequence[Any], key: str) -> list[str] | None:
-        """The value of the last `key` header as a one-element list, or None."""
+        """The value of the last `key` header as a one-element list, or None.
+
+        A `baggage` header over MAX_BAGGAGE_BYTES counts as absent: the SDK's propagator would log it whole.
+        """
+        if key == BAGGAGE:
+            return _baggage(carrier)
         text = header_text(carrier, key)
-        if text is None:
-            return None
-        return [baggage_from_wire(text) if key == BAGGAGE else text]
+        return None if text is None else [text]
 
     def keys(self, carrier: Sequence[Any]) -> list[str]:
         """The header names present (string names only)."""
@@ -93,6 +128,23 @@ class KafkaHeadersGetter(Getter[Sequence[Any]]):
             return [item[0] for item in carrier if isinstance(item[0], str)]
         except (TypeError, IndexError):
             return []
+
+
+def _baggage(carrier: Sequence[Any]) -> list[str] | None:
+    raw = header_value(carrier, BAGGAGE)
+    if raw is None:
+        return None
+    if len(raw) > MAX_BAGGAGE_BYTES:
+        _oversized_baggage(len(raw))
+        return None
+    try:
+        text = baggage_from_wire(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        return None
+    if len(text.encode("utf-8")) > MAX_BAGGAGE_BYTES:  # (`+` → `%2B` grows it)
+        _oversized_baggage(len(text.encode("utf-8")))
+        return None
+    return [text]
 
 
 class KafkaHeadersSetter(Setter[Headers]):
@@ -119,22 +171,38 @@ def inject(headers: Headers, context: Context | None = None) -> None:
     propagate.inject(headers, context=context, setter=SETTER)
 
 
-_W3C_DEFAULT: dict[int, tuple[object, bool]] = {}
+_W3C_DEFAULT: dict[int, tuple[object, Any]] = {}
+_TRACEPARENT_RE: Any = None
+"""The W3C propagator's own traceparent pattern; None turns the direct paths off (see `bind`)."""
 
 
-def _is_w3c_default(textmap: object) -> bool:
-    """True when the global propagator is the SDK default: W3C tracecontext then W3C baggage."""
+def bind(pattern: Any) -> None:
+    """Use the direct W3C paths with the propagator's `pattern`, or only the OpenTelemetry API when None."""
+    global _TRACEPARENT_RE  # noqa: PLW0603 (rebound once per runtime build, read per message)
+    _TRACEPARENT_RE = pattern
+    _W3C_DEFAULT.clear()
+
+
+def _w3c_baggage(textmap: object) -> Any:
+    """The W3C baggage propagator when the global propagator is the SDK default (W3C tracecontext then W3C
+    baggage) and the direct paths are on; else None."""
     hit = _W3C_DEFAULT.get(id(textmap))
     if hit is not None and hit[0] is textmap:
         return hit[1]
     from opentelemetry.baggage.propagation import W3CBaggagePropagator
 
-    inner = getattr(textmap, "_propagators", None)
-    answer = (type(textmap).__name__ == "CompositePropagator" and isinstance(inner, list) and len(inner) == 2
-              and type(inner[0]) is TraceContextTextMapPropagator and type(inner[1]) is W3CBaggagePropagator)
+    inner = _sdk_compat.composite_members(textmap) if _TRACEPARENT_RE is not None else None
+    answer = (inner[1] if type(textmap).__name__ == "CompositePropagator" and inner is not None and len(inner) == 2
+              and type(inner[0]) is TraceContextTextMapPropagator and type(inner[1]) is W3CBaggagePropagator
+              else None)
     _W3C_DEFAULT.clear()
     _W3C_DEFAULT[id(textmap)] = (textmap, answer)
     return answer
+
+
+def _is_w3c_default(textmap: object) -> bool:
+    """True when the global propagator is the SDK default and the direct paths are on (see `_w3c_baggage`)."""
+    return _w3c_baggage(textmap) is not None
 
 
 def inject_span(headers: Headers, span: Span) -> None:
@@ -166,7 +234,8 @@ def inject_ids(headers: Headers, trace_id: int, span_id: int, flags: int, trace_
     `with_baggage` says whether the current context carries baggage (None: look it up).
     """
     textmap = propagate.get_global_textmap()
-    if not _is_w3c_default(textmap):
+    w3c_baggage = _w3c_baggage(textmap)
+    if w3c_baggage is None:
         inject_span_context(headers, SpanContext(trace_id, span_id, is_remote=False, trace_flags=TraceFlags(flags),
                                                  trace_state=trace_state))
         return
@@ -179,7 +248,7 @@ def inject_ids(headers: Headers, trace_id: int, span_id: int, flags: int, trace_
     if trace_state:
         SETTER.set(headers, "tracestate", trace_state.to_header())
     if with_baggage if with_baggage is not None else baggage.get_all():
-        textmap._propagators[1].inject(headers, setter=SETTER)  # type: ignore[attr-defined]
+        w3c_baggage.inject(headers, setter=SETTER)
 
 
 def _inject_w3c(headers: Headers, sc: SpanContext, textmap: Any) -> None:
@@ -189,7 +258,7 @@ def _inject_w3c(headers: Headers, sc: SpanContext, textmap: Any) -> None:
     if sc.trace_state:
         SETTER.set(headers, "tracestate", sc.trace_state.to_header())
     if baggage.get_all():
-        textmap._propagators[1].inject(headers, setter=SETTER)
+        _w3c_baggage(textmap).inject(headers, setter=SETTER)
 
 
 def _has_header(headers: Sequence[Any], name: str) -> bool:
@@ -217,7 +286,6 @@ def extract(headers: Sequence[Any] | None) -> Context:
         return Context()
 
 
-_TRACEPARENT_RE = TraceContextTextMapPropagator._TRACEPARENT_HEADER_FORMAT_RE
 _MAX_TRACESTATE = 512  # the W3C limit the SDK's propagator applies
 _ZERO_TRACE = "0" * 32
 _ZERO_TRACE_B = b"0" * 32
@@ -318,3 +386,7 @@ def parse_traceparent(value: str | None) -> SpanContext:
         return span_context_of(_TRACECONTEXT.extract({"traceparent": value}))
     except Exception:
         return INVALID_SPAN_CONTEXT
+
+
+bind(_sdk_compat.traceparent_pattern())
+_sdk_compat.on_probe(lambda: bind(_sdk_compat.traceparent_pattern()))

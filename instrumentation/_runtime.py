@@ -6,10 +6,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from eventlens.instrumentation import attributes
+from eventlens.instrumentation import _sdk_compat, attributes
 from eventlens.instrumentation._fastspan import FastSink
 from eventlens.instrumentation._metrics import MessagingMetrics, metrics_for
-from eventlens.instrumentation._propagation import header_text
+from eventlens.instrumentation._propagation import header_attribute
 from eventlens.instrumentation._safety import log_once
 from eventlens.instrumentation._sampling import FastSampling
 from eventlens.instrumentation._schema import FingerprintSampler, fingerprint
@@ -25,6 +25,8 @@ ConsumeHook = Callable[[Span, Any, Sequence[Any], dict[str, Any]], None]
 EventTypeGetter = Callable[[Any], "str | None"]
 
 KEY_MAX_CHARS = 256
+HEADER_MAX_CHARS = 256
+"""Cap on every header value copied into a span attribute (correlation id, reply-to, CloudEvents ids)."""
 PAYLOAD_MAX_BYTES = 1024
 
 
@@ -74,11 +76,16 @@ class Runtime:
     @classmethod
     def build(cls, tracer_provider: TracerProvider | None, meter_provider: MeterProvider | None,
               options: Options) -> Runtime:
-        """A runtime using the given providers (global ones when None)."""
+        """A runtime using the given providers (global ones when None).
+
+        The SDK internals the fast paths read are probed here, once (`_sdk_compat.probe`): when any is
+        missing, this runtime records every span through the SDK's public API.
+        """
         tracer = trace.get_tracer("eventlens.instrumentation", __version__, tracer_provider=tracer_provider,
                                   schema_url="https://opentelemetry.io/schemas/1.44.0")
         metrics = metrics_for(meter_provider) if options.metrics else None
-        fast = FastSampling.for_tracer(tracer)
+        internals = _sdk_compat.probe(tracer)
+        fast = FastSampling.for_tracer(tracer) if internals else None
         return cls(tracer=tracer, metrics=metrics, options=options,
                    sampler=FingerprintSampler(options.fingerprint_first_n, options.fingerprint_every),
                    fast=fast, sink=FastSink.for_tracer(tracer) if fast is not None else None)
@@ -184,14 +191,15 @@ def add_client_attributes(attrs: dict[str, Any], client_id: str | None, host: st
 
 
 def add_exchange_attributes(attrs: dict[str, Any], headers: Any) -> None:
-    """Add the request/reply attributes read from the `correlation-id` and `reply-to` headers."""
+    """Add the request/reply attributes read from the `correlation-id` and `reply-to` headers (each capped at
+    HEADER_MAX_CHARS)."""
     if not isinstance(headers, list | tuple) or not headers:
         return
-    correlation = header_text(headers, attributes.HEADER_CORRELATION_ID)
+    correlation = header_attribute(headers, attributes.HEADER_CORRELATION_ID, HEADER_MAX_CHARS)
     if correlation is not None:
         attrs[attributes.CORRELATION_ID] = correlation
         attrs["messaging.message.conversation_id"] = correlation
-    reply_to = header_text(headers, attributes.HEADER_REPLY_TO)
+    reply_to = header_attribute(headers, attributes.HEADER_REPLY_TO, HEADER_MAX_CHARS)
     if reply_to is not None:
         attrs[attributes.REPLY_TO] = reply_to
 
@@ -209,26 +217,5 @@ def add_payload_attributes(runtime: Runtime, attrs: dict[str, Any], topic: str, 
             attrs[attributes.PAYLOAD] = text
 
 
-_CLEAN_TYPES = (str, int, float, bool)
-
-
-def set_attributes(span: Span, attrs: dict[str, Any]) -> None:
-    """Set eventlens' own attributes on a recording span, skipping the SDK's per-value cleaning when safe.
-
-    Our values are always plain str/int/float/bool, so when the span stores them in the SDK's
-    `BoundedAttributes` with room to spare and no value-length limit, they go straight into its dict under
-    its lock. Any other case (another SDK, limits in play, odd values) uses the public `set_attributes`.
-    """
-    bounded = getattr(span, "_attributes", None)
-    inner = getattr(bounded, "_dict", None)
-    lock = getattr(bounded, "_lock", None)
-    if (type(inner) is dict and lock is not None and type(bounded).__name__ == "BoundedAttributes"
-            and getattr(bounded, "max_value_len", 1) is None and not getattr(bounded, "_immutable", True)):
-        maxlen = getattr(bounded, "maxlen", 0)
-        if (maxlen is None or len(inner) + len(attrs) <= maxlen) and all(
-                type(v) in _CLEAN_TYPES for v in attrs.values()):
-            with lock:
-                if span.is_recording():
-                    inner.update(attrs)
-            return
-    span.set_attributes(attrs)
+set_attributes = _sdk_compat.set_attributes
+"""Set eventlens' own attributes on a recording span (fast when the SDK's internals probed present)."""

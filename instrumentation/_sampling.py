@@ -8,8 +8,8 @@ would give the dropped span (fresh span id, flags 00 plus the random-trace-id bi
 parent's trace state). It returns None when the span is sampled: the caller then starts it through the SDK,
 which decides again and agrees; for a new root the trace id we decided on is handed to the SDK through a
 thread-local preset of the tracer's id generator, so both decisions look at the same trace id. Any other
-tracer or sampler (or the SDK's internal span metrics turned on) gets no fast path (`for_tracer` returns
-None) and everything goes through the SDK.
+tracer or sampler (or the SDK's internal span metrics turned on, or a failed `_sdk_compat` probe) gets no
+fast path (`for_tracer` returns None) and everything goes through the SDK.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from eventlens.instrumentation import _sdk_compat
 from opentelemetry.sdk.trace.id_generator import IdGenerator
 from opentelemetry.trace import SpanContext, TraceFlags, TraceState
 
@@ -56,16 +57,9 @@ def _root_bound(sampler: Any) -> int | None:
     if type(sampler) is TraceIdRatioBased:
         return int(sampler.bound)
     if type(sampler) is StaticSampler:
-        return TraceIdRatioBased.TRACE_ID_LIMIT + 1 if sampler._decision is Decision.RECORD_AND_SAMPLE else 0
+        decision = _sdk_compat.static_decision(sampler)
+        return TraceIdRatioBased.TRACE_ID_LIMIT + 1 if decision is Decision.RECORD_AND_SAMPLE else 0
     return None
-
-
-def _is_default_parent_based(sampler: Any) -> bool:
-    from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON, ParentBased
-
-    return (isinstance(sampler, ParentBased) and sampler._remote_parent_sampled is ALWAYS_ON
-            and sampler._local_parent_sampled is ALWAYS_ON and sampler._remote_parent_not_sampled is ALWAYS_OFF
-            and sampler._local_parent_not_sampled is ALWAYS_OFF)
 
 
 class FastSampling:
@@ -75,6 +69,7 @@ class FastSampling:
         from opentelemetry.sdk.trace.sampling import TraceIdRatioBased
 
         self.tracer = tracer
+        self.enabled = _sdk_compat.tracer_enabled(tracer)
         self.ids = ids
         self.parent_based = parent_based
         self.bound = bound
@@ -83,17 +78,20 @@ class FastSampling:
 
     @classmethod
     def for_tracer(cls, tracer: Any) -> FastSampling | None:
-        """The fast decision for `tracer`, or None when it is not the SDK's with a standard sampler."""
+        """The fast decision for `tracer`, or None when it is not the SDK's with a standard sampler.
+
+        Only called after `_sdk_compat.probe` found every private it reads.
+        """
         try:
             from opentelemetry.sdk.trace import Tracer as SdkTracer
-            from opentelemetry.sdk.trace._tracer_metrics import NoOpTracerMetrics
 
-            if type(tracer) is not SdkTracer or type(tracer._tracer_metrics) is not NoOpTracerMetrics:
+            if type(tracer) is not SdkTracer or not _sdk_compat.tracer_metrics_off(tracer):
                 return None  # (the SDK's own span metrics would miss the spans we drop ourselves)
             sdk: Any = tracer
             sampler = sdk.sampler
-            parent_based = _is_default_parent_based(sampler)
-            bound = _root_bound(sampler._root if parent_based else sampler)
+            root = _sdk_compat.default_parent_based_root(sampler)
+            parent_based = root is not None
+            bound = _root_bound(root if parent_based else sampler)
             ids = sdk.id_generator
             if bound is None or not isinstance(ids, IdGenerator):
                 return None
@@ -131,7 +129,7 @@ class FastSampling:
         The sampled bit of the flags carries the decision. None when the tracer is disabled (the SDK then
         hands out a non-recording span of the parent's context).
         """
-        if not self.tracer._is_enabled():
+        if not self.enabled():
             return None
         if parent.is_valid:
             trace_id = parent.trace_id

@@ -1,5 +1,10 @@
 """Dependency-graph exports of a topology: GraphML, GEXF, DOT, Mermaid, JSON node-link, CSV edge list, and an
-AsyncAPI 3.0 document inferred from observed traffic (YAML or JSON)."""
+AsyncAPI 3.0 document inferred from observed traffic (YAML or JSON).
+
+Names come from spans and are untrusted. Every format is safe for its consumer and parses back: characters a
+format cannot carry are written as a visible escape (`\\x01`, `\\ud800`), distinct for distinct characters;
+CSV text cells that a spreadsheet would run as a formula get a leading `'` (OWASP CSV injection).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ import csv
 import io
 import json
 import re
+import unicodedata
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
@@ -40,6 +46,38 @@ CSV_COLUMNS = ("source", "target", "topic", "messages", "rate_per_s", "errors", 
                "latency_p95_s", "latency_p99_s", "lag_offsets", "lag_seconds", "partial", "partial_reason")
 
 
+def _visible(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+_XML_FORBIDDEN = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+"""Characters outside XML 1.0's `Char` production (C0 controls but tab/LF/CR, lone surrogates, U+FFFE/F)."""
+_SURROGATE_OR_NUL = re.compile("[\x00\ud800-\udfff]")
+"""NUL (some CSV readers stop at it) and lone surrogates (no UTF-8 encoding; from JSON `\\ud800` escapes)."""
+_UNPRINTABLE = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+"""Controls (but LF, which DOT writes as `\\n`), line/paragraph separators and lone surrogates."""
+
+
+def xml_safe(text: str) -> str:
+    """`text` with every character XML 1.0 forbids written as a visible escape (`\\x01`)."""
+    return _XML_FORBIDDEN.sub(_visible, text)
+
+
+def _printable(text: str) -> str:
+    return _UNPRINTABLE.sub(_visible, text)
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(text: str) -> str:
+    """A CSV text cell safe for spreadsheets: a leading `'` when it would start a formula (OWASP), NUL and lone
+    surrogates escaped."""
+    text = _SURROGATE_OR_NUL.sub(_visible, text)
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
 def _edge_attrs(e: TopologyEdge) -> dict[str, Any]:
     attrs: dict[str, Any] = {
         "topic": e.topic, "messages": e.messages, "rate_per_s": float(e.rate_per_s), "errors": e.errors,
@@ -61,14 +99,24 @@ def topology_graph(topology: Topology) -> nx.DiGraph:
     return graph
 
 
+def _xml_graph(topology: Topology) -> nx.DiGraph:
+    """`topology_graph` with every string (node ids included) made XML 1.0 safe."""
+    graph = topology_graph(topology)
+    for _, data in graph.nodes(data=True):
+        data.update({k: xml_safe(v) for k, v in data.items() if isinstance(v, str)})
+    for _, _, data in graph.edges(data=True):
+        data.update({k: xml_safe(v) for k, v in data.items() if isinstance(v, str)})
+    return nx.relabel_nodes(graph, {n: xml_safe(n) for n in graph.nodes if xml_safe(n) != n})
+
+
 def to_graphml(topology: Topology) -> str:
-    """GraphML (networkx writer)."""
-    return "\n".join(nx.generate_graphml(topology_graph(topology))) + "\n"
+    """GraphML (networkx writer); characters XML 1.0 forbids are written as visible escapes."""
+    return "\n".join(nx.generate_graphml(_xml_graph(topology))) + "\n"
 
 
 def to_gexf(topology: Topology) -> str:
-    """GEXF 1.2 (networkx writer)."""
-    return "\n".join(nx.generate_gexf(topology_graph(topology))) + "\n"
+    """GEXF 1.2 (networkx writer); characters XML 1.0 forbids are written as visible escapes."""
+    return "\n".join(nx.generate_gexf(_xml_graph(topology))) + "\n"
 
 
 def to_json(topology: Topology) -> str:
@@ -77,18 +125,23 @@ def to_json(topology: Topology) -> str:
 
 
 def to_csv(topology: Topology) -> str:
-    """An edge list with one header row (`CSV_COLUMNS`); empty cells for unknown values."""
+    """An edge list with one header row (`CSV_COLUMNS`); empty cells for unknown values, text cells through
+    `csv_cell` and quoted."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    # every text cell quoted (OWASP's advice; a CR inside a name then stays inside its cell), numbers bare
+    writer = csv.writer(out, lineterminator="\n", quoting=csv.QUOTE_NONNUMERIC)
     writer.writerow(CSV_COLUMNS)
     for e in topology.edges:
         attrs = _edge_attrs(e)
-        writer.writerow([e.source, e.target, *("" if attrs.get(c) is None else attrs[c] for c in CSV_COLUMNS[2:])])
+        cells = ("" if attrs.get(c) is None else attrs[c] for c in CSV_COLUMNS[2:])
+        writer.writerow([csv_cell(e.source), csv_cell(e.target),
+                         *(csv_cell(v) if isinstance(v, str) else v for v in cells)])
     return out.getvalue()
 
 
 def _dot_quote(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+    """`text` as a DOT double-quoted string: controls visibly escaped, `\\` and `"` escaped, LF as `\\n`."""
+    return '"' + _printable(text).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
 
 _DOT_SHAPES = {NodeKind.SERVICE: "box", NodeKind.TOPIC: "cds", NodeKind.CONSUMER_GROUP: "ellipse"}
@@ -114,9 +167,15 @@ def to_dot(topology: Topology) -> str:
     return "\n".join(lines) + "\n"
 
 
+_MERMAID_ESCAPED = frozenset({"Cc", "Cf", "Zl", "Zp"})
+
+
 def _mermaid_label(text: str) -> str:
-    # Mermaid entity codes: nothing in the label can close the quoted string or start markup.
-    escaped = "".join(f"#{ord(ch)};" if ch in '"#<>&`[]{}()|;' or ord(ch) < 32 else ch for ch in text)
+    # Mermaid entity codes: nothing in the label can close the quoted string, start markup or break the line;
+    # a lone surrogate (no UTF-8 form) becomes U+FFFD.
+    escaped = "".join(f"#{ord(ch)};" if ch in '"#<>&`[]{}()|;' or ord(ch) < 32 else
+                      "#65533;" if "\ud800" <= ch <= "\udfff" else
+                      f"#{ord(ch)};" if unicodedata.category(ch) in _MERMAID_ESCAPED else ch for ch in text)
     return f'"{escaped}"'
 
 
