@@ -1,0 +1,37 @@
+"""Which produced messages a consumer span stands for, and how many; pure.
+
+One rule for the rollups (so topology and coupling) and for lineage, so that they count a batch alike. A
+consumer span's creation contexts are its parent when that is a send, plus every link naming a consumed
+record; a CloudEvents origin link (`eventlens.link.kind = cloudevents.origin`) names where the event's story
+began, not a record consumed, so it is not one. The span handled one message per creation context, or
+`messaging.batch.message_count` messages when that is larger (records that carried no context), and at
+least one: a batch `process` span linking three sends (confluent-kafka `consume()`, aiokafka `getmany`,
+Spring batch listeners, the Java agent) is three messages, one per producer.
+"""
+
+from __future__ import annotations
+
+from eventlens.collector.model import SpanRecord
+from eventlens.instrumentation.attributes import LINK_KIND
+
+SpanKey = tuple[str, str]
+"""(trace id, span id)."""
+
+NOT_AN_INPUT_LINK_KINDS = frozenset({"cloudevents.origin"})
+"""`eventlens.link.kind` values of links that do not name a consumed record."""
+
+
+def creation_links(span: SpanRecord) -> tuple[SpanKey, ...]:
+    """The span's links naming a consumed record's creation context, in order, each once."""
+    out: dict[SpanKey, None] = {}
+    for link in span.links:
+        if link.attributes.get(LINK_KIND) in NOT_AN_INPUT_LINK_KINDS:
+            continue
+        out.setdefault((link.trace_id, link.span_id), None)
+    return tuple(out)
+
+
+def message_count(span: SpanRecord, contexts: int) -> int:
+    """Messages a consumer span handled, given how many creation contexts it names: the larger of that and
+    `messaging.batch.message_count`, and at least one."""
+    return max(1, contexts, span.messaging.batch_count or 0)
