@@ -23,11 +23,14 @@ NOT_AN_INPUT_LINK_KINDS = frozenset({"cloudevents.origin"})
 
 def creation_links(span: SpanRecord) -> tuple[SpanKey, ...]:
     """The span's links naming a consumed record's creation context, in order, each once."""
+    links = span.links
+    if not links:  # most consumer spans: runs for every one at ingest
+        return ()
     out: dict[SpanKey, None] = {}
-    for link in span.links:
-        if link.attributes.get(LINK_KIND) in NOT_AN_INPUT_LINK_KINDS:
+    for link in links:
+        if link.attributes and link.attributes.get(LINK_KIND) in NOT_AN_INPUT_LINK_KINDS:
             continue
-        out.setdefault((link.trace_id, link.span_id), None)
+        out[(link.trace_id, link.span_id)] = None
     return tuple(out)
 
 
