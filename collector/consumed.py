@@ -6,12 +6,13 @@ record; a CloudEvents origin link (`eventlens.link.kind = cloudevents.origin`) n
 began, not a record consumed, so it is not one. The span handled one message per creation context, or
 `messaging.batch.message_count` messages when that is larger (records that carried no context), and at
 least one: a batch `process` span linking three sends (confluent-kafka `consume()`, aiokafka `getmany`,
-Spring batch listeners, the Java agent) is three messages, one per producer.
+Spring batch listeners, the Java agent) is three messages, one per producer. A CONSUMER span with no
+messaging attribute and no link (upstream confluent-kafka's empty `recv`) is no consumer span at all.
 """
 
 from __future__ import annotations
 
-from eventlens.collector.model import SpanRecord
+from eventlens.collector.model import Messaging, SpanRecord
 from eventlens.instrumentation.attributes import LINK_KIND
 
 SpanKey = tuple[str, str]
@@ -19,6 +20,15 @@ SpanKey = tuple[str, str]
 
 NOT_AN_INPUT_LINK_KINDS = frozenset({"cloudevents.origin"})
 """`eventlens.link.kind` values of links that do not name a consumed record."""
+
+
+_NO_MESSAGING = Messaging()
+
+
+def consumes_nothing(span: SpanRecord) -> bool:
+    """A span with no messaging attribute and no link, e.g. upstream confluent-kafka's empty CONSUMER `recv`
+    span (started before any record is read): it stands for no message, whatever its kind."""
+    return not span.links and span.messaging == _NO_MESSAGING
 
 
 def creation_links(span: SpanRecord) -> tuple[SpanKey, ...]:

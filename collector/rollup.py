@@ -26,7 +26,7 @@ import bisect
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
-from eventlens.collector.consumed import creation_links, message_count
+from eventlens.collector.consumed import consumes_nothing, creation_links, message_count
 from eventlens.collector.model import (
     LATENCY_BUCKETS_S,
     N_LATENCY_BUCKETS,
@@ -200,7 +200,7 @@ Lookup = Callable[[str, str], SpanInfo | None]
 def is_process(span: SpanRecord) -> bool:
     """A span standing for the handling of one message."""
     op = span.messaging.operation
-    return op is Operation.PROCESS or (op is None and span.kind is SpanKind.CONSUMER)
+    return op is Operation.PROCESS or (op is None and span.kind is SpanKind.CONSUMER and not consumes_nothing(span))
 
 
 def is_receive(span: SpanRecord) -> bool:
@@ -269,7 +269,7 @@ def wanted_contexts(new_spans: Sequence[SpanRecord], emitters: set[Emitter]) -> 
         op, kind = m.operation, span.kind
         if kind is _PRODUCER and m.topic is not None:
             continue
-        if op is _PROCESS or (op is None and kind is _CONSUMER):
+        if op is _PROCESS or (op is None and kind is _CONSUMER and not consumes_nothing(span)):
             known.add((span.service, m.consumer_group or ""))
             candidates.append(span)
         elif op is _RECEIVE and kind is not _PRODUCER:
@@ -298,7 +298,7 @@ def plan(new_spans: Sequence[SpanRecord], lookup: Lookup, emitters: set[Emitter]
 
     for span in new_spans:
         m = span.messaging
-        if m.operation is _PROCESS or (m.operation is None and span.kind is _CONSUMER):
+        if m.operation is _PROCESS or (m.operation is None and span.kind is _CONSUMER and not consumes_nothing(span)):
             em = (span.service, m.consumer_group or "")
             if em not in emitters:
                 batch.new_emitters.add(em)
@@ -316,7 +316,7 @@ def plan(new_spans: Sequence[SpanRecord], lookup: Lookup, emitters: set[Emitter]
             if acc is None:
                 acc = edges[key] = EdgeAcc()
             acc.add(span.status is StatusCode.ERROR, m.body_size, (span.end_ns - start) / NS_PER_S)
-        elif op is _PROCESS or (op is None and kind is _CONSUMER):
+        elif op is _PROCESS or (op is None and kind is _CONSUMER and not consumes_nothing(span)):
             _consume(batch, span, look, now_ns)
         elif op is _RECEIVE and kind is not _PRODUCER and (span.service, m.consumer_group or "") not in known:
             _consume(batch, span, look, now_ns)

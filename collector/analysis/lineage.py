@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import replace
 
 import networkx as nx
-from eventlens.collector.consumed import creation_links, message_count
+from eventlens.collector.consumed import consumes_nothing, creation_links, message_count
 from eventlens.collector.model import (
     AttrValue,
     Lineage,
@@ -47,9 +47,11 @@ def is_event(span: SpanRecord) -> bool:
 
 
 def is_handling(span: SpanRecord) -> bool:
-    """A consumer-side span handling received messages (process, or receive when no process span exists)."""
+    """A consumer-side span handling received messages (process, or receive when no process span exists); not
+    a CONSUMER span without any messaging attribute or link (upstream confluent-kafka's empty `recv`)."""
     op = span.messaging.operation
-    return op in (Operation.PROCESS, Operation.RECEIVE) or (op is None and span.kind is SpanKind.CONSUMER)
+    return op in (Operation.PROCESS, Operation.RECEIVE) or (
+        op is None and span.kind is SpanKind.CONSUMER and not consumes_nothing(span))
 
 
 def node_id(span: SpanRecord) -> str:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 from eventlens.collector import rollup
-from eventlens.collector.analysis.lineage import causal_graph
+from eventlens.collector.analysis.lineage import causal_graph, is_handling
 from eventlens.collector.analysis.topology import build_topology
 from eventlens.collector.model import LineageNodeKind, Operation, SpanKind, SpanRecord
 from eventlens.collector.otlp import decode_traces
@@ -127,6 +127,14 @@ def test_upstream_confluent_recv_spans_are_not_messaging_spans():
     """The empty `recv` spans confluent's poll wrapper starts carry no messaging attribute: no topic, no count."""
     recv = [s for s in all_spans("upstream_confluent_relay") if s.name == "recv"]
     assert len(recv) == 2 and all(s.messaging.topic is None and s.messaging.system is None for s in recv)
+
+
+def test_upstream_confluent_recv_spans_are_neither_counted_nor_handlings():
+    """The empty `recv` spans stand for no message: no rollup row, no process emitter, no lineage node."""
+    recv = [s for s in upstream_chain("confluent") if s.name == "recv"]
+    planned = rollup.plan(recv, lambda _t, _s: None, set(), T0)
+    assert recv and not planned.edges and not planned.new_emitters and not planned.pending
+    assert not [s for s in recv if is_handling(s)]
 
 
 def test_upstream_confluent_consume_is_one_batch_process_span_linking_every_record():
