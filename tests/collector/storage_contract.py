@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 from batch_fixture import EXPECTED_FLOWS, consumer_spans, contract_spans
@@ -24,6 +25,7 @@ from eventlens.collector.model import (
     SpanLink,
     StatusCode,
 )
+from eventlens.collector.otlp import decode_traces
 from eventlens.collector.rollup import bucket_index, minute_of, plan
 from eventlens.collector.storage.api import Store, StoreError
 
@@ -38,6 +40,7 @@ from eventlens.testing import (
 )
 
 HOUR = 3600 * NS_PER_S
+UPSTREAM_FIXTURES = Path(__file__).resolve().parents[1] / "interop" / "fixtures"
 
 
 class FakeClock:
@@ -377,6 +380,22 @@ class StoreContract:
         for r in edges(store):
             stored[(r.producer, r.topic, r.consumer_group, r.consumer)] += r.count
         assert stored == planned
+
+    @pytest.mark.parametrize("client", ["confluent", "aiokafka"])
+    def test_upstream_client_chain_pairs_every_edge_in_the_store(self, make_store, client):
+        """The captured upstream confluent-kafka / aiokafka produce → relay → consume payloads, stored one
+        file per write as they arrived, give two complete flows of two messages and no partial one."""
+        store = make_store()
+        for mode in ("produce", "relay", "consume"):
+            path = UPSTREAM_FIXTURES / f"upstream_{client}_{mode}.json"
+            store.write_spans(decode_traces(path.read_bytes(), "application/json"))
+        consumed: Counter[tuple[str | None, str, str | None]] = Counter()
+        for r in store.edge_rollups(0, 2**62):
+            if r.consumer is not None and r.count:
+                consumed[(r.producer, r.topic, r.consumer)] += r.count
+        assert sorted(consumed.values()) == [2, 2]
+        assert {(p, c) for p, _, c in consumed} == {(f"{client}-producer", f"{client}-relay"),
+                                                    (f"{client}-relay", f"{client}-consumer")}
 
     def test_late_producer_resolves_pending_consumer(self, make_store):
         """A consumer span stored before its producer is paired when the producer arrives."""
