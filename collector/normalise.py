@@ -163,6 +163,23 @@ def topic_from_name(name: str, op_name: str | None) -> str | None:
     return None
 
 
+def is_batch_envelope(kind: SpanKind, op_name: str | None, batch_count: int | None) -> bool:
+    """A CONSUMER batch `receive` span without a destination attribute: upstream aiokafka's `getmany` envelope
+    (`{t1, t2} receive`), whose span name lists the topics its per-topic child spans carry. Its topic is not
+    read from its name, so the batch is counted by its children and per-record spans, not a second time."""
+    return kind is SpanKind.CONSUMER and batch_count is not None and (op_name or "").lower() == "receive"
+
+
+def offset_from_message_id(message_id: str | None, topic: str | None, partition: int | None) -> int | None:
+    """The offset in a message id `{topic}.{partition}.{offset}` (upstream confluent-kafka's process spans carry
+    no offset attribute, only this id), when the id has exactly that shape; else None."""
+    if message_id is None or topic is None or partition is None:
+        return None
+    prefix = f"{topic}.{partition}."
+    tail = message_id[len(prefix):] if message_id.startswith(prefix) else ""
+    return int(tail) if tail.isdigit() else None
+
+
 _EMPTY = Messaging()
 
 # One pass over a span's attributes: each known key names a slot and a priority (its place in the key lists).
@@ -280,17 +297,24 @@ def messaging_fields(name: str, kind: SpanKind, attributes: Mapping[str, AttrVal
     op_name = op_name or _name_operation(name)
     topic = x if type(x := vals[_TOPIC]) is str else (as_str(x) if x is not None else None)
     op_type = x if type(x := vals[_OP_TYPE]) is str else (as_str(x) if x is not None else None)
+    if not topic and not is_batch_envelope(kind, op_name, batch_count):
+        topic = topic_from_name(name, op_name)
+    partition = x if (x := vals[_PARTITION]) is None or type(x) is int else as_int(x)
+    offset = x if (x := vals[_OFFSET]) is None or type(x) is int else as_int(x)
+    message_id = x if type(x := vals[_MSG_ID]) is str or x is None else as_str(x)
+    if offset is None and message_id is not None:
+        offset = offset_from_message_id(message_id, topic, partition)
     return Messaging(
         x if type(x := vals[_SYSTEM]) is str or x is None else as_str(x),
         _operation(kind, op_type, op_name, has_op_name, batch_count),
         op_name,
-        topic or topic_from_name(name, op_name),
-        x if (x := vals[_PARTITION]) is None or type(x) is int else as_int(x),
-        x if (x := vals[_OFFSET]) is None or type(x) is int else as_int(x),
+        topic or None,
+        partition,
+        offset,
         x if type(x := vals[_KEY]) is str or x is None else as_str(x),
         x if type(x := vals[_GROUP]) is str or x is None else as_str(x),
         x if type(x := vals[_CLIENT]) is str or x is None else as_str(x),
-        x if type(x := vals[_MSG_ID]) is str or x is None else as_str(x),
+        message_id,
         batch_count,
         x if (x := vals[_BODY]) is None or type(x) is int else as_int(x),
         x if type(x := vals[_EV_ID]) is str or x is None else as_str(x),

@@ -5,13 +5,16 @@ holds, and writes back what `plan` returns, inside the transaction that stored t
 
 - A PRODUCER span with a topic adds one message to the produce-side row (producer, topic, None, None) of the
   minute it started; its latency there is the send duration (send until acknowledged).
-- A consumed message pairs with its producer span through its creation context: the consumer span's parent
-  when that is a PRODUCER span, else its links. A `process` span (or an untyped CONSUMER span) is one
-  message; a `receive`/`poll` span counts each linked message, but only for a (service, group) never seen
-  emitting process spans, so a message is counted once. Latency is consume time − produce start, where consume
-  time is a process span's start and a receive/poll span's end (its start is when waiting began). When a
-  (service, group) emits its first process span, what its receive/poll spans stored within the pending TTL
-  before it counted is retracted (`recount_receives`): those messages are now counted by their process spans.
+- A consumed message pairs with its producer span through its creation context (`consumed.py`): the consumer
+  span's parent when that is a PRODUCER span, and every link naming a consumed record. A consumer span counts
+  one message per creation context, or `messaging.batch.message_count` when larger (the records without a
+  context count as partial), and at least one: a batch `process` span with no parent and three links to
+  three producers is three messages, one per producer edge. `process` spans (and untyped CONSUMER spans) are
+  always counted; a `receive`/`poll` span only for a (service, group) never seen emitting process spans, so
+  a message is counted once. Latency is consume time − produce start, where consume time is a process span's
+  start and a receive/poll span's end (its start is when waiting began). When a (service, group) emits its
+  first process span, what its receive/poll spans stored within the pending TTL before it counted is
+  retracted (`recount_receives`): those messages are now counted by their process spans.
 - When the producer span is not stored yet, the consumption waits in `pending`; it pairs when the producer
   arrives, or becomes a partial edge (producer None) once older than the TTL. A message with no creation
   context at all (uninstrumented producer) is a partial edge at once.
@@ -23,6 +26,7 @@ import bisect
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
+from eventlens.collector.consumed import consumes_nothing, creation_links, message_count
 from eventlens.collector.model import (
     LATENCY_BUCKETS_S,
     N_LATENCY_BUCKETS,
@@ -196,7 +200,7 @@ Lookup = Callable[[str, str], SpanInfo | None]
 def is_process(span: SpanRecord) -> bool:
     """A span standing for the handling of one message."""
     op = span.messaging.operation
-    return op is Operation.PROCESS or (op is None and span.kind is SpanKind.CONSUMER)
+    return op is Operation.PROCESS or (op is None and span.kind is SpanKind.CONSUMER and not consumes_nothing(span))
 
 
 def is_receive(span: SpanRecord) -> bool:
@@ -209,31 +213,42 @@ def is_produce(span: SpanRecord) -> bool:
     return span.kind is SpanKind.PRODUCER and span.messaging.topic is not None
 
 
-def _consumption(span: SpanRecord, ctx: tuple[str, str], now_ns: int) -> Consumption:
+def _consumption(span: SpanRecord, ctx: tuple[str, str], now_ns: int, batch: bool = False) -> Consumption:
+    """One message `span` consumed; in a batch its size is its producer's, not the span's (a batch total)."""
     consumed = span.start_ns if is_process(span) else span.end_ns
     m = span.messaging
     return Consumption(ctx[0], ctx[1], span.service, m.consumer_group, m.topic, consumed, span.is_error,
-                       m.body_size, now_ns)
+                       None if batch else m.body_size, now_ns)
 
 
-def _contexts(span: SpanRecord, look: Lookup) -> tuple[list[SpanInfo], list[tuple[str, str]]]:
-    """(producer spans found, contexts not found yet) among a consumer span's creation contexts."""
-    links = [(link.trace_id, link.span_id) for link in span.links]
-    if span.parent_span_id:
-        info = look(span.trace_id, span.parent_span_id)
-        if info is not None and info.kind is SpanKind.PRODUCER:
-            return [info], []
-        if info is None and not links:
-            return [], [(span.trace_id, span.parent_span_id)]
+def _contexts(span: SpanRecord, look: Lookup) -> tuple[list[SpanInfo], list[tuple[str, str]], int]:
+    """(producer spans found, contexts not stored yet, links to consumer spans) among a consumer span's creation
+    contexts: a PRODUCER parent and every creation link, each once. A parent not stored yet is waited for only
+    when the span has no creation link (else it is taken for a receive span, as the Java agent parents process
+    spans); a link to a CONSUMER span (upstream aiokafka's `getmany` links its per-record spans) names a message
+    that span counts."""
+    links = creation_links(span)
     found: list[SpanInfo] = []
     missing: list[tuple[str, str]] = []
+    elsewhere = 0
+    parent = (span.trace_id, span.parent_span_id) if span.parent_span_id else None
+    if parent is not None:
+        info = look(*parent)
+        if info is not None and info.kind is SpanKind.PRODUCER:
+            found.append(info)
+        elif info is None and not links:
+            missing.append(parent)
     for ctx in links:
+        if ctx == parent:
+            continue
         info = look(*ctx)
         if info is None:
             missing.append(ctx)
         elif info.kind is SpanKind.PRODUCER:
             found.append(info)
-    return found, missing
+        elif info.kind is SpanKind.CONSUMER:
+            elsewhere += 1
+    return found, missing, elsewhere
 
 
 _PROCESS, _RECEIVE = Operation.PROCESS, Operation.RECEIVE
@@ -254,7 +269,7 @@ def wanted_contexts(new_spans: Sequence[SpanRecord], emitters: set[Emitter]) -> 
         op, kind = m.operation, span.kind
         if kind is _PRODUCER and m.topic is not None:
             continue
-        if op is _PROCESS or (op is None and kind is _CONSUMER):
+        if op is _PROCESS or (op is None and kind is _CONSUMER and not consumes_nothing(span)):
             known.add((span.service, m.consumer_group or ""))
             candidates.append(span)
         elif op is _RECEIVE and kind is not _PRODUCER:
@@ -283,7 +298,7 @@ def plan(new_spans: Sequence[SpanRecord], lookup: Lookup, emitters: set[Emitter]
 
     for span in new_spans:
         m = span.messaging
-        if m.operation is _PROCESS or (m.operation is None and span.kind is _CONSUMER):
+        if m.operation is _PROCESS or (m.operation is None and span.kind is _CONSUMER and not consumes_nothing(span)):
             em = (span.service, m.consumer_group or "")
             if em not in emitters:
                 batch.new_emitters.add(em)
@@ -301,10 +316,10 @@ def plan(new_spans: Sequence[SpanRecord], lookup: Lookup, emitters: set[Emitter]
             if acc is None:
                 acc = edges[key] = EdgeAcc()
             acc.add(span.status is StatusCode.ERROR, m.body_size, (span.end_ns - start) / NS_PER_S)
-        elif op is _PROCESS or (op is None and kind is _CONSUMER):
-            _consume_one(batch, span, look, now_ns)
+        elif op is _PROCESS or (op is None and kind is _CONSUMER and not consumes_nothing(span)):
+            _consume(batch, span, look, now_ns)
         elif op is _RECEIVE and kind is not _PRODUCER and (span.service, m.consumer_group or "") not in known:
-            _consume_linked(batch, span, look, now_ns)
+            _consume(batch, span, look, now_ns)
             batch.counted_receives.append(span)
     return batch
 
@@ -318,29 +333,23 @@ def recount_receives(receives: Sequence[SpanRecord], lookup: Lookup, now_ns: int
     """
     batch = RollupBatch()
     for span in receives:
-        _consume_linked(batch, span, lookup, now_ns)
+        _consume(batch, span, lookup, now_ns)
     return batch
 
 
-def _consume_one(batch: RollupBatch, span: SpanRecord, look: Lookup, now_ns: int) -> None:
-    """A process span: one message, paired with its first producer context, else pending, else partial."""
-    found, missing = _contexts(span, look)
-    if found:
-        batch.paired(_consumption(span, (found[0].trace_id, found[0].span_id), now_ns), found[0])
-    elif missing:
-        batch.pending.append(_consumption(span, missing[0], now_ns))
-    else:
-        batch.partial(_consumption(span, ("", ""), now_ns))
-
-
-def _consume_linked(batch: RollupBatch, span: SpanRecord, look: Lookup, now_ns: int) -> None:
-    """A receive/poll span: one message per creation context (a batch without any is counted partial)."""
-    found, missing = _contexts(span, look)
+def _consume(batch: RollupBatch, span: SpanRecord, look: Lookup, now_ns: int) -> None:
+    """A consumer span: each creation context is one message (paired, else pending), and what
+    `messaging.batch.message_count` counts beyond them and beyond the consumer spans it links is partial
+    (records that carried no context)."""
+    found, missing, elsewhere = _contexts(span, look)
+    contexts = len(found) + len(missing)
+    several = contexts > 1
     for info in found:
-        batch.paired(_consumption(span, (info.trace_id, info.span_id), now_ns), info)
-    batch.pending.extend(_consumption(span, ctx, now_ns) for ctx in missing)
-    if not span.links and not span.parent_span_id:
-        batch.partial(_consumption(span, ("", ""), now_ns), n=max(1, span.messaging.batch_count or 1))
+        batch.paired(_consumption(span, (info.trace_id, info.span_id), now_ns, several), info)
+    batch.pending.extend(_consumption(span, ctx, now_ns, several) for ctx in missing)
+    extra = message_count(span, contexts + elsewhere) - contexts - elsewhere
+    if extra and span.messaging.topic is not None:  # without a topic a message is on no edge
+        batch.partial(_consumption(span, ("", ""), now_ns, contexts > 0), n=extra)
 
 
 def _sighting(batch: RollupBatch, span: SpanRecord) -> None:

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from dataclasses import replace
 
 import networkx as nx
+from eventlens.collector.consumed import consumes_nothing, creation_links, message_count
 from eventlens.collector.model import (
     AttrValue,
     Lineage,
@@ -46,9 +47,11 @@ def is_event(span: SpanRecord) -> bool:
 
 
 def is_handling(span: SpanRecord) -> bool:
-    """A consumer-side span handling received messages (process, or receive when no process span exists)."""
+    """A consumer-side span handling received messages (process, or receive when no process span exists); not
+    a CONSUMER span without any messaging attribute or link (upstream confluent-kafka's empty `recv`)."""
     op = span.messaging.operation
-    return op in (Operation.PROCESS, Operation.RECEIVE) or (op is None and span.kind is SpanKind.CONSUMER)
+    return op in (Operation.PROCESS, Operation.RECEIVE) or (
+        op is None and span.kind is SpanKind.CONSUMER and not consumes_nothing(span))
 
 
 def node_id(span: SpanRecord) -> str:
@@ -132,25 +135,31 @@ class _Graph:
         return [self.nodes[k] for k in keys if k in self.nodes]
 
     def consume_edges(self, handling: LineageNode) -> None:
-        """event → handling: the process span's parent send, and the sends it links to (several = a batch)."""
+        """event → handling: the process span's parent send, and the sends it links to (several = a batch).
+
+        Its input count is the rollups' (`consumed.message_count`): its parent send and creation links, links
+        to spans not loaded included (the loader skips a leaf's siblings), or `messaging.batch.message_count`
+        when larger. A CloudEvents origin link is an edge (LINK) but not an input.
+        """
         span = self.by_key[(handling.trace_id, handling.span_id)]
         parent = self.nodes.get((span.trace_id, span.parent_span_id or ""))
         if parent is not None and parent.kind is LineageNodeKind.EVENT:
             self.add(parent, handling, LineageRelation.PARENT)
         inputs = {n.id: n for n in self.linked(span) if n.kind is LineageNodeKind.EVENT}
-        # How many records it handled, counting links to spans not loaded (the loader skips a leaf's siblings).
-        keys = {(link.trace_id, link.span_id) for link in span.links}
-        keys = {k for k in keys if k not in self.nodes or self.nodes[k].kind is LineageNodeKind.EVENT}
+        creation = creation_links(span)
+        keys = {k for k in creation if k not in self.nodes or self.nodes[k].kind is LineageNodeKind.EVENT}
         if parent is not None and parent.kind is LineageNodeKind.EVENT:
             inputs.pop(parent.id, None)
             keys.add((parent.trace_id, parent.span_id))
         receive = self.is_receive(handling)
-        count = max(len(keys), span.messaging.batch_count or 0) if receive else len(keys)
+        count = message_count(span, len(keys))
         self.graph.nodes[handling.id]["inputs"] = count
         # A poll (receive) span's records were fetched together, not combined: each is its own LINK.
-        relation = LineageRelation.BATCH if count > 1 and not receive else LineageRelation.LINK
+        batch = count > 1 and not receive
+        batch_ids = {f"event:{t}:{s}" for t, s in creation}
         for event in inputs.values():
-            self.add(event, handling, relation)
+            joined = batch and event.id in batch_ids
+            self.add(event, handling, LineageRelation.BATCH if joined else LineageRelation.LINK)
 
     def is_receive(self, node: LineageNode) -> bool:
         """A poll/receive span (fetches records; handles none of them in particular)."""

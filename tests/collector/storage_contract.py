@@ -7,9 +7,12 @@ calling it twice in one test opens the same database twice (a second collector o
 from __future__ import annotations
 
 import dataclasses
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
+from batch_fixture import EXPECTED_FLOWS, consumer_spans, contract_spans
 from eventlens.collector.model import (
     LATENCY_BUCKETS_S,
     NS_PER_MINUTE,
@@ -22,7 +25,8 @@ from eventlens.collector.model import (
     SpanLink,
     StatusCode,
 )
-from eventlens.collector.rollup import bucket_index, minute_of
+from eventlens.collector.otlp import decode_traces
+from eventlens.collector.rollup import bucket_index, minute_of, plan
 from eventlens.collector.storage.api import Store, StoreError
 
 from eventlens.testing import (
@@ -36,6 +40,7 @@ from eventlens.testing import (
 )
 
 HOUR = 3600 * NS_PER_S
+UPSTREAM_FIXTURES = Path(__file__).resolve().parents[1] / "interop" / "fixtures"
 
 
 class FakeClock:
@@ -69,6 +74,15 @@ def rich_span():
 def edges(store: Store, **match) -> list[EdgeRollup]:
     rows = store.edge_rollups(T0_NS - HOUR, T0_NS + HOUR)
     return [r for r in rows if all(getattr(r, k) == v for k, v in match.items())]
+
+
+def flows(store: Store) -> dict[tuple[str | None, str, str | None, str | None], int]:
+    """Messages per consumed (producer, topic, group, consumer) in the store's rollups (nonzero only)."""
+    out: Counter[tuple[str | None, str, str | None, str | None]] = Counter()
+    for r in edges(store):
+        if r.consumer is not None:
+            out[(r.producer, r.topic, r.consumer_group, r.consumer)] += r.count
+    return {k: v for k, v in out.items() if v}
 
 
 class StoreContract:
@@ -330,6 +344,58 @@ class StoreContract:
         store.write_spans(batch)
         assert [r.count for r in edges(store, consumer="billing")] == [1]
         assert [r.count for r in edges(store, consumer=None)] == [1]
+
+    # -- the batch-counting contract (tests/collector/batch_fixture.py): stored rollups count like `plan` ------
+    def test_batch_contract_spans_in_one_write_count_every_input(self, make_store):
+        """The contract span set (a batch process span linking 3 producers, a poll, parented process spans)
+        stored in one write gives every flow its expected count: a batch counts each linked message."""
+        store = make_store()
+        store.write_spans(contract_spans())
+        assert flows(store) == EXPECTED_FLOWS
+
+    def test_batch_contract_spans_consumers_first_count_alike(self, make_store):
+        """Consumer spans stored before their producers (pending contexts, then resolved) count the same."""
+        store = make_store()
+        spans = contract_spans()
+        store.write_spans(consumer_spans(spans))
+        store.write_spans([s for s in spans if s not in consumer_spans(spans)])
+        assert flows(store) == EXPECTED_FLOWS
+
+    def test_batch_contract_spans_one_write_per_span_count_alike(self, make_store):
+        """One write per span, producers first, counts the same as one write of all."""
+        store = make_store()
+        for span in contract_spans():
+            store.write_spans([span])
+        assert flows(store) == EXPECTED_FLOWS
+
+    def test_batch_contract_stored_rollups_equal_the_pure_plan(self, make_store):
+        """The rollups the store keeps equal those `rollup.plan` computes for the same spans in memory."""
+        store = make_store()
+        spans = contract_spans()
+        store.write_spans(spans)
+        planned = Counter()
+        for r in plan(spans, lambda _t, _s: None, set(), T0_NS).edge_rollups():
+            planned[(r.producer, r.topic, r.consumer_group, r.consumer)] += r.count
+        stored = Counter()
+        for r in edges(store):
+            stored[(r.producer, r.topic, r.consumer_group, r.consumer)] += r.count
+        assert stored == planned
+
+    @pytest.mark.parametrize("client", ["confluent", "aiokafka"])
+    def test_upstream_client_chain_pairs_every_edge_in_the_store(self, make_store, client):
+        """The captured upstream confluent-kafka / aiokafka produce → relay → consume payloads, stored one
+        file per write as they arrived, give two complete flows of two messages and no partial one."""
+        store = make_store()
+        for mode in ("produce", "relay", "consume"):
+            path = UPSTREAM_FIXTURES / f"upstream_{client}_{mode}.json"
+            store.write_spans(decode_traces(path.read_bytes(), "application/json"))
+        consumed: Counter[tuple[str | None, str, str | None]] = Counter()
+        for r in store.edge_rollups(0, 2**62):
+            if r.consumer is not None and r.count:
+                consumed[(r.producer, r.topic, r.consumer)] += r.count
+        assert sorted(consumed.values()) == [2, 2]
+        assert {(p, c) for p, _, c in consumed} == {(f"{client}-producer", f"{client}-relay"),
+                                                    (f"{client}-relay", f"{client}-consumer")}
 
     def test_late_producer_resolves_pending_consumer(self, make_store):
         """A consumer span stored before its producer is paired when the producer arrives."""
