@@ -238,7 +238,7 @@ def make_send_batch_wrapper(runtime: Runtime) -> Wrapper:
         deliveries: list[_FutureDelivery] = []
         try:
             if pending and isinstance(topic, str):
-                deliveries = _batch_spans(runtime, producer_state(instance), pending, topic, args, kwargs)
+                deliveries = _batch_spans(runtime, producer_state(instance), pending, topic, (args, kwargs))
         except Exception as exc:
             log_once("aiokafka.send_batch", exc)
         try:
@@ -255,7 +255,8 @@ def make_send_batch_wrapper(runtime: Runtime) -> Wrapper:
 
 
 def _batch_spans(runtime: Runtime, st: ProducerState, pending: list[_Pending], topic: str,
-                 args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[_FutureDelivery]:
+                 call: tuple[tuple[Any, ...], dict[str, Any]]) -> list[_FutureDelivery]:
+    args, kwargs = call
     partition = kwargs.get("partition")
     deliveries = []
     for index, item in enumerate(pending):
@@ -422,7 +423,8 @@ def make_commit_wrapper(runtime: Runtime) -> Wrapper:
 def make_stop_wrapper(runtime: Runtime) -> Wrapper:
     """The wrapt wrapper for `AIOKafkaConsumer.stop`: ends every open process span of the consumer first."""
 
-    def stop(wrapped: Wrapper, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Coroutine[Any, Any, Any]:
+    def stop(wrapped: Wrapper, instance: Any, args: tuple[Any, ...],
+             kwargs: dict[str, Any]) -> Coroutine[Any, Any, Any]:
         try:
             end_process(runtime, instance, state_of(instance), every_task=True)
         except Exception as exc:

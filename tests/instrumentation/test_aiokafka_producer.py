@@ -1,5 +1,6 @@
 """aiokafka producer: `send`, `send_and_wait` and batches against the real broker."""
 
+# ruff: noqa: F811  (the aiokafka fixtures are imported from aiokafka_support, then requested by name)
 from __future__ import annotations
 
 from typing import Any

@@ -5,16 +5,17 @@ with an instrumented `async for`; the loop body records the current context and 
 `send_and_wait`. The expectations are test_vectors.py's own checks (`_continues`, `_new_root`).
 """
 
+# ruff: noqa: F811  (the aiokafka fixtures are imported from aiokafka_support, then requested by name)
 from __future__ import annotations
 
 from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaProducer
-from aiokafka_support import aio_instrument, aio_instrumented, consume_each, run  # noqa: F401  (fixtures)
+from aiokafka_support import aio_instrument, aio_instrumented, consume_each, run  # noqa: F401
 from conftest import Otel, raw_send
 from opentelemetry import baggage, trace
-from test_vectors import S, S2, T, T2, TP, Outcome, _continues, _new_root, _traceparent
+from test_vectors import S2, T2, TP, Outcome, S, T, _continues, _new_root, _traceparent
 
 pytestmark = pytest.mark.kafka
 
