@@ -12,6 +12,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import Callable
+from types import SimpleNamespace
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -126,7 +127,7 @@ def run(bootstrap: str, quick: bool = False) -> list[Result]:
                 old = best.get(name)
                 best[name] = figures if old is None else (min(old[0], figures[0]), min(old[1], figures[1]))
                 time.sleep(0.5)
-    results: list[Result] = []
+    results: list[Result] = isolated_results(quick)
     for side, i in (("produce", 0), ("consume", 1)):
         plain = best["plain"][i]
         upstream_added = best["upstream+otlp"][i] - plain
@@ -139,4 +140,103 @@ def run(bootstrap: str, quick: bool = False) -> list[Result]:
         results.append(Result(f"eventlens 1% {side} added beyond the header", best["eventlens 1%"][i] - plain - header,
                               "µs/msg", goal="≤ 5 µs"))
         results.append(Result(f"traceparent header alone {side} added CPU", header, "µs/msg"))
+    return results
+
+
+def wrapper_costs(ratio: float, n: int) -> tuple[float, float]:
+    """(send, getone) CPU µs per call of eventlens' aiokafka wrappers alone: stub client calls (a future that
+    succeeds at once, records from a list, 1 record in 1/ratio with a sampled parent), the same span and
+    metrics pipeline as `bench_instr_wrappers` (spans encoded by eventlens' encoder, in-memory metrics)."""
+    from aiokafka.structs import ConsumerRecord
+    from eventlens.instrumentation import _aiokafka
+    from eventlens.instrumentation._otlp_encode import encode_spans
+    from eventlens.instrumentation._runtime import Options, Runtime
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+    from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
+    from wrapt import FunctionWrapper
+
+    class _Encode(SpanExporter):  # type: ignore[misc]
+        eventlens_fast_spans = True
+
+        def export(self, spans: Any) -> SpanExportResult:
+            encode_spans(spans)
+            return SpanExportResult.SUCCESS
+
+    class _Producer:
+        client = None
+
+        async def send(self, topic: str, value: Any = None, key: Any = None, partition: Any = None,  # noqa: PLR0917
+                       timestamp_ms: Any = None, headers: Any = None) -> Any:
+            future = asyncio.get_running_loop().create_future()
+            future.set_result(metadata)
+            return future
+
+    every = 1 if ratio >= 1.0 else round(1 / ratio)
+    records = iter([ConsumerRecord("orders", 0, i, 1_700_000_000_000, 0, b"k", _VALUE, None, 1, 200, (
+        ("traceparent", b"00-4bf92f3577b34da6a3ce929d%08x-00f067aa0ba902b7-%s"
+         % (i, b"01" if i % every == 0 else b"00")),)) for i in range(n)])
+
+    class _Consumer:
+        _client = None
+        _group_id = "g"
+
+        async def getone(self) -> Any:
+            return next(records)
+
+        def highwater(self, _tp: Any) -> int:
+            return n + 10
+
+    metadata = SimpleNamespace(offset=5, partition=0, timestamp=1_700_000_000_000)
+    provider = TracerProvider(sampler=ParentBased(TraceIdRatioBased(ratio)))
+    provider.add_span_processor(BatchSpanProcessor(_Encode(), max_queue_size=4 * n, max_export_batch_size=512,
+                                                   schedule_delay_millis=200))
+    reader = InMemoryMetricReader()
+    meter_provider = MeterProvider(metric_readers=[reader])
+    runtime = Runtime.build(provider, meter_provider, Options())
+    producer, consumer = _Producer(), _Consumer()
+    send = FunctionWrapper(producer.send, _aiokafka.make_send_wrapper(runtime))
+    getone = FunctionWrapper(consumer.getone, _aiokafka.make_getone_wrapper(runtime))
+
+    async def sends() -> None:
+        for i in range(n):
+            await send("orders", _VALUE, key=b"k%d" % (i % 100))
+        await asyncio.sleep(0)  # the last delivery callbacks
+
+    async def gets() -> None:
+        for _ in range(n):
+            await getone()
+        _aiokafka.end_process(runtime, consumer, _aiokafka.state_of(consumer), every_task=True)
+
+    async def both() -> tuple[float, float]:
+        t0 = time.process_time()
+        await sends()
+        provider.force_flush()
+        t1 = time.process_time()
+        await gets()
+        provider.force_flush()
+        reader.get_metrics_data()
+        return (t1 - t0) / n * 1e6, (time.process_time() - t1) / n * 1e6
+
+    try:
+        return asyncio.run(both())
+    finally:
+        provider.shutdown()
+        meter_provider.shutdown()
+
+
+def isolated_results(quick: bool) -> list[Result]:
+    """The wrappers alone, aiokafka's beside kafka-python's (`bench_instr_wrappers`) in the same run."""
+    from bench.bench_instr_wrappers import measure
+
+    n = 5_000 if quick else 20_000
+    results: list[Result] = []
+    for label, ratio in (("100%", 1.0), ("1%", 0.01)):
+        kp_send, kp_next = min(measure(ratio, True, n, True) for _ in range(3))
+        aio_send, aio_get = min(wrapper_costs(ratio, n) for _ in range(3))
+        results.append(Result(f"aiokafka send wrapper {label}", aio_send, "µs/msg", "kafka-python send", kp_send))
+        results.append(Result(f"aiokafka getone wrapper {label}", aio_get, "µs/msg", "kafka-python __next__",
+                              kp_next))
     return results

@@ -315,20 +315,25 @@ def end_process(runtime: Runtime, instance: Any, st: ConsumerState, *, every_tas
     spans: dict[object, _Open] | None = instance.__dict__.get(_OPEN)
     if not spans:
         return
-    key = _task_key()
-    for task, opened in list(spans.items()):
-        mine = task is key
-        if not (mine or every_task or (isinstance(task, asyncio.Task) and task.done())):
-            continue
-        del spans[task]
-        try:
-            if mine:
-                otel_context.detach(opened.token)  # type: ignore[arg-type]
-            opened.span.end()
-            if runtime.metrics is not None:
-                runtime.metrics.record_process(opened.topic, st.group, (_time_ns() - opened.start_ns) / 1e9)
-        except Exception as exc:
-            log_once("aiokafka.process.end", exc)
+    opened = spans.pop(_task_key(), None)
+    if opened is not None:
+        _end(runtime, st, opened, detach=True)
+    if spans:  # other tasks' spans: end those whose task is over (or all of them at stop)
+        for task, other in list(spans.items()):
+            if every_task or (isinstance(task, asyncio.Task) and task.done()):
+                del spans[task]
+                _end(runtime, st, other, detach=False)
+
+
+def _end(runtime: Runtime, st: ConsumerState, opened: _Open, *, detach: bool) -> None:
+    try:
+        if detach:
+            otel_context.detach(opened.token)  # type: ignore[arg-type]
+        opened.span.end()
+        if runtime.metrics is not None:
+            runtime.metrics.record_process(opened.topic, st.group, (_time_ns() - opened.start_ns) / 1e9)
+    except Exception as exc:
+        log_once("aiokafka.process.end", exc)
 
 
 def open_process(runtime: Runtime, instance: Any, st: ConsumerState, record: Any) -> None:
