@@ -3,6 +3,12 @@
 # ruff: noqa: F811  (the aiokafka fixtures are imported from aiokafka_support, then requested by name)
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
 from typing import Any
 
 import aiokafka
@@ -88,3 +94,47 @@ def test_upstream_works_alone_when_eventlens_is_off(kafka_bootstrap, make_topic,
     headers = _round_trip(kafka_bootstrap, topic)
     assert [k for k, _ in headers] == ["traceparent"]
     assert f"{topic} send" in _upstream_names(otel)
+
+
+SCRIPT = textwrap.dedent("""
+    import asyncio, json, sys
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    trace.set_tracer_provider(provider)
+    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+    async def main(bootstrap, topic):
+        producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+        await producer.start()
+        await producer.send_and_wait(topic, b"v")
+        await producer.stop()
+        consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest")
+        await consumer.start()
+        record = await consumer.getone()
+        await consumer.stop()
+        return record
+
+    record = asyncio.run(main(sys.argv[1], sys.argv[2]))
+    print(json.dumps({"headers": [k for k, _ in record.headers],
+                      "spans": sorted(s.name for s in exporter.get_finished_spans())}))
+""")
+
+
+def test_opentelemetry_instrument_loads_both_and_wraps_once(kafka_bootstrap, make_topic, tmp_path: Path):
+    """Under `opentelemetry-instrument` (both aiokafka entry points load) records are traced once, by eventlens."""
+    topic = make_topic(1)
+    script = tmp_path / "app.py"
+    script.write_text(SCRIPT)
+    env = {**os.environ, "OTEL_TRACES_EXPORTER": "none", "OTEL_METRICS_EXPORTER": "none",
+           "OTEL_LOGS_EXPORTER": "none"}
+    tool = Path(sys.executable).parent / "opentelemetry-instrument"
+    out = subprocess.run([str(tool), sys.executable, str(script), kafka_bootstrap, topic], env=env,
+                         capture_output=True, text=True, timeout=240, check=True)
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["headers"] == ["traceparent"]
+    assert result["spans"] == [f"process {topic}", f"send {topic}"]
