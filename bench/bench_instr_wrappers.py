@@ -36,7 +36,7 @@ def measure(ratio: float, metrics: bool, n: int, fast_spans: bool = True) -> tup
 
     `fast_spans=False` makes the exporter refuse eventlens' own spans, so sampled spans go through the SDK.
     """
-    from eventlens.instrumentation import _consumer, _producer
+    from eventlens.instrumentation import _consumer, _kafka_python
     from eventlens.instrumentation._otlp_encode import encode_spans
     from eventlens.instrumentation._runtime import Options, Runtime
     from kafka.consumer.fetcher import ConsumerRecord
@@ -59,7 +59,7 @@ def measure(ratio: float, metrics: bool, n: int, fast_spans: bool = True) -> tup
     reader = InMemoryMetricReader()
     meter_provider = MeterProvider(metric_readers=[reader])
     runtime = Runtime.build(provider, meter_provider, Options(metrics=metrics))
-    send = _producer.make_send_wrapper(runtime)
+    send = _kafka_python.make_send_wrapper(runtime)
     producer = SimpleNamespace(config={"client_id": "p1", "bootstrap_servers": "127.0.0.1:9092"})
     metadata = SimpleNamespace(offset=5, partition=0, timestamp=_TS)
     value = b"x" * 200
@@ -76,19 +76,29 @@ def measure(ratio: float, metrics: bool, n: int, fast_spans: bool = True) -> tup
                   % (i, b"01" if i % every == 0 else b"00"))] for i in range(n)]
     records = iter([ConsumerRecord("orders", 0, 0, i, _TS, 0, b"k", value, headers[i], None, 1, 200, 60)
                     for i in range(n)])
-    consumer = SimpleNamespace(config={"client_id": "c1", "group_id": "g", "bootstrap_servers": "127.0.0.1:9092"},
-                               highwater=lambda _tp: n + 10)
-    next_ = _consumer.make_next_wrapper(runtime)
+    consumer = _StubConsumer({"client_id": "c1", "group_id": "g", "bootstrap_servers": "127.0.0.1:9092"}, n + 10)
+    next_ = _kafka_python.make_next_wrapper(runtime)
     t0 = time.process_time()
     for _ in range(n):
         next_(lambda: next(records), consumer, (), {})
-    _consumer.end_process(runtime, _consumer.state_of(consumer))
+    _consumer.end_process(runtime, _kafka_python.state_of(consumer))
     provider.force_flush()
     reader.get_metrics_data()
     next_us = (time.process_time() - t0) / n * 1e6
     provider.shutdown()
     meter_provider.shutdown()
     return send_us, next_us
+
+
+class _StubConsumer:
+    """A consumer stand-in the wrappers can hold a weak reference to: config and a fixed high watermark."""
+
+    def __init__(self, config: dict[str, Any], high: int) -> None:
+        self.config = config
+        self.high = high
+
+    def highwater(self, _tp: Any) -> int:
+        return self.high
 
 
 def run(bootstrap: str, quick: bool = False) -> list[Result]:

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from conftest import Otel
 from eventlens.instrumentation import KafkaInstrumentor, instrument
+from eventlens.instrumentation.aiokafka import AIOKafkaInstrumentor
 from eventlens.instrumentation.setup import configure_tracing
 from otlp_sink import otlp_sink
 
@@ -37,8 +38,10 @@ def test_existing_providers_are_kept(otel: Otel, monkeypatch: pytest.MonkeyPatch
     instrument(service_name="ignored", tracer_provider=otel.provider, meter_provider=otel.meter_provider)
     try:
         assert KafkaInstrumentor().is_instrumented_by_opentelemetry
+        assert AIOKafkaInstrumentor().is_instrumented_by_opentelemetry
     finally:
         KafkaInstrumentor().uninstrument()
+        AIOKafkaInstrumentor().uninstrument()
 
 
 @pytest.mark.kafka
