@@ -121,6 +121,8 @@ def _headers_list(headers: Any) -> Headers:
     """A fresh list for the core to inject into: a list is copied, a dict becomes pairs, None becomes []."""
     if headers is None:
         return []
+    if type(headers) is list:
+        return headers.copy()
     if isinstance(headers, dict):
         return list(headers.items())
     if isinstance(headers, list | tuple):
@@ -128,25 +130,43 @@ def _headers_list(headers: Any) -> Headers:
     raise TypeError("headers is neither a list nor a dict")
 
 
-def _reporter(delivery: Delivery, user: Callable[..., Any] | None) -> Callable[[Any, Any], None]:
-    """The per-message delivery callback: ends the send span, then calls the user's callback with (err, msg)."""
+class Report(Delivery):
+    """A `Delivery` that is also the record's delivery callback: ends the send span (or, unsampled, records the
+    send metrics), then calls the user's callback with the same `(err, msg)`."""
 
-    def on_delivery(err: Any, msg: Any) -> None:
-        if err is None:
-            try:
+    __slots__ = ("user",)
+
+    def __init__(self, runtime: Runtime, span: Any, topic: str, start_ns: int,
+                 user: Callable[..., Any] | None) -> None:
+        super().__init__(runtime, span, topic, start_ns)
+        self.user = user
+
+    def __call__(self, err: Any, msg: Any) -> None:
+        """librdkafka's delivery report for this record (called from `poll()` or `flush()`)."""
+        try:
+            if err is not None:
+                self.error(KafkaException(err), str(err.name()))
+            elif self.span is not None:
                 kind, ms = msg.timestamp()
-                delivery.ok(msg.offset(), msg.partition(), ms if kind != _NOT_AVAILABLE else None)
-            except Exception as exc:
-                log_once("confluent.delivery", exc)
-        else:
-            try:
-                delivery.error(KafkaException(err), str(err.name()))
-            except Exception as exc:
-                log_once("confluent.delivery", exc)
+                self.ok(msg.offset(), msg.partition(), ms if kind != _NOT_AVAILABLE else None)
+            elif self.metrics is not None:  # unsampled: only the metrics, without reading the message
+                self.metrics.record_send(self.topic, (_time_ns() - self.start_ns) / 1e9)
+        except Exception as exc:
+            log_once("confluent.delivery", exc)
+        user = self.user
         if user is not None:
             user(err, msg)
 
-    return on_delivery
+
+def _bind(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, Any, Any, dict[str, Any]]:
+    """`produce`'s (topic, value, key) and its other arguments by name (`kwargs`, a fresh dict, is reused)."""
+    n = len(args)
+    if n > 3:
+        call = dict(zip(_PRODUCE_ARGS[3:], args[3:], strict=False))
+        call.update(kwargs)
+        kwargs, n = call, 3
+    return (args[0] if n else kwargs.pop("topic", None), args[1] if n > 1 else kwargs.pop("value", None),
+            args[2] if n > 2 else kwargs.pop("key", None), kwargs)
 
 
 def produce(runtime: Runtime, instance: Any, parent: Callable[..., Any], args: tuple[Any, ...],
@@ -158,30 +178,31 @@ def produce(runtime: Runtime, instance: Any, parent: Callable[..., Any], args: t
     start_ns = _time_ns()
     try:
         side = _producer_side(instance)
-        call = dict(zip(_PRODUCE_ARGS, args, strict=False))
-        call.update(kwargs)
-        topic = call.pop("topic", None)
+        topic, value, key, call = _bind(args, dict(kwargs))
         if not isinstance(topic, str):
             raise TypeError("topic is not a string")
         headers = _headers_list(call.get("headers"))
         call["headers"] = headers
-        user = call.pop("on_delivery", None) or call.pop("callback", None)
-        call.pop("callback", None)
+        user = call.pop("on_delivery", None)
+        callback = call.pop("callback", None)
+        if user is None:
+            user = callback
         partition = call.get("partition")
-        out = Outgoing(topic, call.get("value"), call.get("key"), headers,
-                       partition if isinstance(partition, int) and partition >= 0 else None)
+        out = Outgoing(topic, value, key, headers,
+                       partition if type(partition) is int and partition >= 0 else None)
         span = start_send(runtime, side.state, out, ctx, (args, kwargs))
-        delivery = Delivery(runtime, span, topic, start_ns)
         if side.only_errors:
+            delivery = Delivery(runtime, span, topic, start_ns)
             if user is not None:
                 call["on_delivery"] = user
         else:
-            call["on_delivery"] = _reporter(delivery, user if user is not None else side.default_callback)
+            delivery = Report(runtime, span, topic, start_ns, user if user is not None else side.default_callback)
+            call["on_delivery"] = delivery
     except Exception as exc:
         log_once("confluent.produce.start", exc)
         return parent(instance, *args, **kwargs)
     try:
-        result = parent(instance, topic, **call)
+        result = parent(instance, topic, value, key, **call)
     except BaseException as exc:
         delivery.error(exc, _error_kind(exc))
         raise

@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
 import confluent_kafka
 import pytest
 from confluent_kafka import cimpl
@@ -66,3 +73,45 @@ def test_upstream_works_again_after_eventlens_uninstruments(upstream, cinstrumen
     assert confluent_kafka.Producer is cimpl.Producer
     upstream.instrument()
     assert confluent_kafka.Producer.__module__.startswith("opentelemetry")
+
+
+SCRIPT = textwrap.dedent("""
+    import json, sys, uuid
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    trace.set_tracer_provider(provider)
+    from confluent_kafka import Consumer, Producer
+    bootstrap, topic = sys.argv[1], sys.argv[2]
+    producer = Producer({"bootstrap.servers": bootstrap})
+    producer.produce(topic, b"v")
+    assert producer.flush(60) == 0
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": uuid.uuid4().hex,
+                         "auto.offset.reset": "earliest"})
+    consumer.subscribe([topic])
+    msg = None
+    while msg is None or msg.error() is not None:
+        msg = consumer.poll(1.0)
+    consumer.close()
+    print(json.dumps({"headers": [k for k, _ in msg.headers()],
+                      "spans": sorted(s.name for s in exporter.get_finished_spans())}))
+""")
+
+
+def test_opentelemetry_instrument_loads_both_and_wraps_once(kafka_bootstrap, topic_name, tmp_path: Path):
+    """Under `opentelemetry-instrument` (both entry points load) records are traced once, by eventlens,
+    even for classes imported by name (the instrumentors run before the program's imports)."""
+    script = tmp_path / "app.py"
+    script.write_text(SCRIPT)
+    env = {**os.environ, "OTEL_TRACES_EXPORTER": "none", "OTEL_METRICS_EXPORTER": "none",
+           "OTEL_LOGS_EXPORTER": "none"}
+    tool = Path(sys.executable).parent / "opentelemetry-instrument"
+    out = subprocess.run([str(tool), sys.executable, str(script), kafka_bootstrap, topic_name], env=env,
+                         capture_output=True, text=True, timeout=240, check=True)
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["headers"] == ["traceparent"]
+    assert result["spans"] == [f"process {topic_name}", f"send {topic_name}"]
