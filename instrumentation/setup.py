@@ -75,6 +75,7 @@ def configure_metrics(service_name: str | None) -> bool:
 
 CLIENTS: tuple[tuple[str, str, str], ...] = (
     ("kafka", "eventlens.instrumentation.instrumentor", "KafkaInstrumentor"),
+    ("confluent_kafka", "eventlens.instrumentation.confluent_kafka", "ConfluentKafkaInstrumentor"),
     ("aiokafka", "eventlens.instrumentation.aiokafka", "AIOKafkaInstrumentor"),
 )
 """Each supported client: its import name, and eventlens' module and instrumentor class for it."""

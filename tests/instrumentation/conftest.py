@@ -125,6 +125,36 @@ def instrumented(instrument: Callable[..., Otel]) -> Otel:
     return instrument()
 
 
+@pytest.fixture
+def cinstrument(otel: Otel, span_path: str) -> Iterator[Callable[..., Otel]]:
+    """`cinstrument(**options)` instruments confluent-kafka for this test with the session providers."""
+    from eventlens.instrumentation import ConfluentKafkaInstrumentor
+    from eventlens.instrumentation._confluent import active_runtime
+
+    instrumentor = ConfluentKafkaInstrumentor()
+
+    def _instrument(**options: Any) -> Otel:
+        if instrumentor.is_instrumented_by_opentelemetry:
+            instrumentor.uninstrument()
+        otel.exporter.clear()
+        instrumentor.instrument(tracer_provider=otel.provider, meter_provider=otel.meter_provider, **options)
+        runtime = active_runtime()
+        assert runtime is not None and (runtime.sink is not None) == (span_path == "fast")
+        return otel
+
+    yield _instrument
+    if instrumentor.is_instrumented_by_opentelemetry:
+        instrumentor.uninstrument()
+    otel.exporter.clear()
+
+
+@pytest.fixture
+def cinstrumented(cinstrument: Callable[..., Otel]) -> Otel:
+    """confluent-kafka instrumented with default options for this test."""
+    return cinstrument()
+
+
+
 class _NullableHeader(tuple):  # type: ignore[type-arg]
     """A header item kafka-python's send() validation accepts even with a null value.
 

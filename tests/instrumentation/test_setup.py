@@ -10,9 +10,8 @@ from pathlib import Path
 
 import pytest
 from conftest import Otel
-from eventlens.instrumentation import KafkaInstrumentor, instrument
-from eventlens.instrumentation.aiokafka import AIOKafkaInstrumentor
-from eventlens.instrumentation.setup import configure_tracing
+from eventlens.instrumentation import AIOKafkaInstrumentor, ConfluentKafkaInstrumentor, KafkaInstrumentor, instrument
+from eventlens.instrumentation.setup import configure_tracing, installed_instrumentors
 from otlp_sink import otlp_sink
 
 PLAIN_APP = textwrap.dedent("""
@@ -38,10 +37,11 @@ def test_existing_providers_are_kept(otel: Otel, monkeypatch: pytest.MonkeyPatch
     instrument(service_name="ignored", tracer_provider=otel.provider, meter_provider=otel.meter_provider)
     try:
         assert KafkaInstrumentor().is_instrumented_by_opentelemetry
+        assert ConfluentKafkaInstrumentor().is_instrumented_by_opentelemetry
         assert AIOKafkaInstrumentor().is_instrumented_by_opentelemetry
     finally:
-        KafkaInstrumentor().uninstrument()
-        AIOKafkaInstrumentor().uninstrument()
+        for cls in installed_instrumentors():
+            cls().uninstrument()
 
 
 @pytest.mark.kafka
