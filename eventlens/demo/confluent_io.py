@@ -2,7 +2,9 @@
 
 The loop is what a confluent-kafka user writes: `poll()` one message, handle it, commit now and then. The
 instrumentation's `process` span is current from the `poll` that returned the message until the next call on
-the consumer, so the handler's sends are its children without any code of ours.
+the consumer, so the handler's sends are its children without any code of ours. Clients are made from the classes
+on the module (`confluent_kafka.Producer`), which are the traced ones once the service called `instrument()`,
+although this module is imported before that.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
+import confluent_kafka
 from confluent_kafka import Consumer, KafkaException, Producer
 
 from eventlens.demo.events import EventError
@@ -23,12 +26,12 @@ COMMIT_EVERY_S = 1.0
 
 def make_producer(bootstrap: str, client_id: str) -> Producer:
     """A producer with a short linger, as `kafka_io.make_producer`."""
-    return Producer({"bootstrap.servers": bootstrap, "client.id": client_id, "linger.ms": 5, "acks": 1})
+    return confluent_kafka.Producer({"bootstrap.servers": bootstrap, "client.id": client_id, "linger.ms": 5, "acks": 1})
 
 
 def make_consumer(bootstrap: str, group: str, topics: Iterable[str], client_id: str) -> Consumer:
     """A consumer in `group` subscribed to `topics` from the earliest offset, committing by hand (at least once)."""
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "client.id": client_id,
+    consumer = confluent_kafka.Consumer({"bootstrap.servers": bootstrap, "group.id": group, "client.id": client_id,
                          "auto.offset.reset": "earliest", "enable.auto.commit": False,
                          "session.timeout.ms": 10_000, "max.poll.interval.ms": 30_000,
                          "topic.metadata.refresh.interval.ms": 5_000})
