@@ -87,14 +87,17 @@ def make_certs(folder: Path) -> Certs:
         subprocess.run(["openssl", *args], check=True, capture_output=True, cwd=folder)
 
     run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "1",
-        "-subj", "/CN=eventlens test CA")
-    ext = folder / "server.ext"
-    ext.write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+        "-subj", "/CN=eventlens test CA", "-addext", "basicConstraints=critical,CA:TRUE",
+        "-addext", "keyUsage=critical,keyCertSign,cRLSign", "-addext", "subjectKeyIdentifier=hash")
+    common = ("basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\n"
+              "authorityKeyIdentifier=keyid\nsubjectKeyIdentifier=hash\n")
+    (folder / "server.ext").write_text(common + "extendedKeyUsage=serverAuth\n"
+                                       "subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+    (folder / "client.ext").write_text(common + "extendedKeyUsage=clientAuth\n")
     for name, cn in (("server", "localhost"), ("client", "eventlens test client")):
         run("req", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{name}.key", "-out", f"{name}.csr", "-subj",
             f"/CN={cn}")
-        extra = ["-extfile", str(ext)] if name == "server" else []
         run("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
-            "-out", f"{name}.pem", "-days", "1", *extra)
+            "-out", f"{name}.pem", "-days", "1", "-extfile", f"{name}.ext")
     return Certs(folder / "ca.pem", folder / "server.pem", folder / "server.key", folder / "client.pem",
                  folder / "client.key")
