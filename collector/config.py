@@ -52,7 +52,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("retry_after_s", "EVENTLENS_RETRY_AFTER_S", "--retry-after",
             "Seconds sent in Retry-After when the queue is full or the store fails."),
     Setting("max_connections", "EVENTLENS_MAX_CONNECTIONS", "--max-connections",
-            "Concurrent HTTP connections/requests before the server answers 503 (bounds memory)."),
+            "Open HTTP connections (at most the open-file limit less 256); past it the one waiting longest on its "
+            "client is closed (503 only when all are busy with requests)."),
     Setting("kafka_bootstrap", "EVENTLENS_KAFKA_BOOTSTRAP", "--kafka-bootstrap",
             "Kafka bootstrap servers for the Kafka receiver; empty disables it."),
     Setting("kafka_topic", "EVENTLENS_KAFKA_TOPIC", "--kafka-topic",
@@ -106,7 +107,7 @@ class CollectorConfig:
     batch_spans: int = 8192
     ingest_workers: int = 0
     retry_after_s: int = 1
-    max_connections: int = 256
+    max_connections: int = 4096
     kafka_bootstrap: str | None = None
     kafka_topic: str = "otlp_spans"
     kafka_group: str = "eventlens-collector"
@@ -226,7 +227,8 @@ def setting(field: str) -> Setting:
 
 def _parse(s: Setting, raw: str) -> Any:
     kind = type(default_of(s.field))
-    parser: Callable[[str], Any] = {int: int, float: float, bool: _parse_bool}.get(kind, str)
+    parsers: dict[type, Callable[[str], Any]] = {int: int, float: float, bool: _parse_bool}
+    parser = parsers.get(kind, str)
     if kind is type(None):
         return raw.strip() or None
     try:

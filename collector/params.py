@@ -2,7 +2,7 @@
 reason), never an OverflowError or a 500.
 
 Integers must fit a signed 64-bit column (what both stores hold); seconds must be finite, positive and at most
-`MAX_SECONDS` (ten years), so a window converted to nanoseconds still fits int64.
+`MAX_SECONDS` (about 292 years), so a window converted to nanoseconds still fits int64.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ import re
 INT64_MIN = -(1 << 63)
 INT64_MAX = (1 << 63) - 1
 NS_PER_S = 1_000_000_000
-MAX_SECONDS = 10 * 366 * 86400
-"""The longest window or look-back any route accepts."""
+MAX_SECONDS = INT64_MAX // NS_PER_S
+"""The longest window or look-back any route accepts: its nanoseconds fit int64 (about 292 years)."""
 _INT = re.compile(r"^\s*[+-]?\d{1,30}\s*$")
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import resource
 import socket
 import ssl
 import threading
@@ -91,7 +92,8 @@ class _Uvicorn:
         self.sock.setblocking(False)
         self.port: int = self.sock.getsockname()[1]
         limits = ClientLimits(header_timeout_s=config.header_timeout_s, body_timeout_s=config.body_timeout_s,
-                              max_header_bytes=config.max_header_bytes, max_connections=config.max_connections)
+                              max_header_bytes=config.max_header_bytes,
+                              max_connections=min(config.max_connections, connection_budget()))
         # No uvicorn `limit_concurrency`: it answers 503 to everyone once the cap is reached, silent sockets
         # included; the guarded protocol drops the stalest waiting connection instead (receivers/http_guard.py).
         uv_config = uvicorn.Config(app, log_level=config.log_level.lower(), access_log=False, lifespan="off",
@@ -117,6 +119,14 @@ class _Uvicorn:
         self.server.should_exit = True
         self.thread.join(15)
         self.sock.close()
+
+
+def connection_budget(reserve: int = 256) -> int:
+    """HTTP connections the process can hold: the open-file soft limit less `reserve` for the store, gRPC and logs."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        return 1 << 20
+    return max(64, soft - reserve)
 
 
 class RetentionLoop:

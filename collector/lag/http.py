@@ -22,7 +22,7 @@ StoreFn = Callable[[Request], LagStore]
 
 
 def _seconds_param(request: Request, name: str, default: float) -> float | None:
-    """Finite positive seconds up to ten years; None when malformed (answered 400)."""
+    """Finite positive seconds whose nanoseconds fit int64; None when malformed (answered 400)."""
     try:
         return params.seconds(name, request.query_params.get(name), default)
     except params.BadParam:

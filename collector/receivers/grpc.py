@@ -82,7 +82,7 @@ def _store_failure(context: grpc.ServicerContext, ingest: Ingest, spans: int, ex
     """A failed store write: counted, logged with an id, answered UNAVAILABLE without the store's own words."""
     ingest.failed(RECEIVER, spans, exc)
     _, message = public_error(log, "storing the spans", exc)
-    context.abort(grpc.StatusCode.UNAVAILABLE, f"{message}; retry later")
+    context.abort(grpc.StatusCode.UNAVAILABLE, f"store error, retry later; {message}")
 
 
 def _check_token(context: grpc.ServicerContext, token: str | None, ingest: Ingest, signal: str) -> None:

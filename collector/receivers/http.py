@@ -176,7 +176,7 @@ class HttpReceiver:
         """A failed store write: counted, logged with an id, answered 503 without the store's own words."""
         refused = self.ingest.failed(RECEIVER, spans, exc)
         _, message = public_error(log, "storing the spans", exc)
-        return self._answer_retry(Refused(refused.reason, f"{message}; retry later"), as_json)
+        return self._answer_retry(Refused(refused.reason, f"store error, retry later; {message}"), as_json)
 
     def _answer_retry(self, exc: Refused, as_json: bool) -> Response:
         status = 429 if exc.reason is Refusal.QUEUE_FULL else 503

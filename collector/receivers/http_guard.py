@@ -8,7 +8,8 @@ client: `header_timeout_s` from the first byte (or the accept) to the end of the
 there to the end of the body (408 then), `idle_timeout_s` between requests (uvicorn's keep-alive timer). A
 request head larger than `max_header_bytes` is answered 431 before it is parsed. When more than
 `max_connections` are open, the connection that has waited on its client the longest (idle, in its headers,
-or in its body) is closed to make room; connections whose request is being processed are never closed.
+or in its body; never-served connections first) is closed to make room; connections whose request is being
+processed are never closed.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ class ClientLimits:
     header_timeout_s: float = 60.0
     body_timeout_s: float = 60.0
     max_header_bytes: int = 64 * 1024
-    max_connections: int = 256
+    max_connections: int = 4096
 
 
 def raw_response(status: int, reason: str, message: str) -> bytes:
@@ -57,6 +58,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._seen_cycle: object = None
         self.waiting_since = time.monotonic()
         """When this connection started waiting on its client (for the cap's choice of whom to drop)."""
+        self.served = False
+        """True once a response was sent: an exporter's kept-alive connection, dropped only after unserved ones."""
 
     # -- state -----------------------------------------------------------------------------------------------
     def _awaiting_head(self) -> bool:
@@ -106,6 +109,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def on_response_complete(self) -> None:
         """The collector is done with the request: now the client's idle time counts (uvicorn's keep-alive)."""
         self.waiting_since = time.monotonic()
+        self.served = True
         super().on_response_complete()
 
     # -- internals ---------------------------------------------------------------------------------------------
@@ -170,12 +174,13 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self.transport.close()
 
     def _evict_stalest(self) -> bool:
-        """Close the open connection that has waited on its client the longest; False when none may be closed."""
+        """Close the connection that has waited on its client the longest, preferring ones never served (a client
+        that completed a request is likelier an exporter between batches); False when none may be closed."""
         stalest: GuardedHttpToolsProtocol | None = None
         for conn in self.connections:
             if conn is self or not isinstance(conn, GuardedHttpToolsProtocol) or not conn.waiting_on_client():
                 continue
-            if stalest is None or conn.waiting_since < stalest.waiting_since:
+            if stalest is None or (conn.served, conn.waiting_since) < (stalest.served, stalest.waiting_since):
                 stalest = conn
         if stalest is None:
             return False

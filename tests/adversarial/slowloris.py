@@ -111,3 +111,20 @@ def export_loop(exporter: SpanExporter, service: str, *, seconds: float, batch: 
             failed += 1
         time.sleep(pause_s)
     return acked, failed, latencies
+
+
+def main(argv: list[str]) -> None:
+    """`python slowloris.py PORT IDLE HALF_SENT`: attack until stdin closes (prints `ready` once in place)."""
+    import sys
+
+    port, idle, half_sent = (int(a) for a in argv)
+    attack = Slowloris(port, idle=idle, half_sent=half_sent).start()
+    print("ready", flush=True)
+    sys.stdin.read()
+    attack.stop()
+
+
+if __name__ == "__main__":
+    import sys
+
+    main(sys.argv[1:])

@@ -40,8 +40,8 @@ def _everything_answers(url: str) -> None:
 
 
 def test_three_hundred_idle_connections_do_not_lock_out_ingest_api_and_metrics(tmp_path: Path) -> None:
-    """More silent sockets than the connection cap: every endpoint still answers 200, not 503."""
-    with collector(tmp_path) as proc:
+    """More silent sockets than the connection cap (256): every endpoint still answers 200, not 503."""
+    with collector(tmp_path, "--max-connections", "256") as proc:
         socks = _open(proc.http_port or 0, 300)
         try:
             _everything_answers(proc.url)
@@ -51,13 +51,29 @@ def test_three_hundred_idle_connections_do_not_lock_out_ingest_api_and_metrics(t
 
 
 def test_three_hundred_half_sent_bodies_do_not_lock_out_ingest_api_and_metrics(tmp_path: Path) -> None:
-    """More stalled uploads than the connection cap: every endpoint still answers 200, not 503."""
+    """More stalled uploads than the connection cap (256): every endpoint still answers 200, not 503."""
     head = (b"POST /v1/traces HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-protobuf\r\n"
             b"Content-Length: 100000\r\n\r\n" + b"\n\x00" * 5)
-    with collector(tmp_path) as proc:
+    with collector(tmp_path, "--max-connections", "256") as proc:
         socks = _open(proc.http_port or 0, 300, head)
         try:
             _everything_answers(proc.url)
+        finally:
+            for s in socks:
+                s.close()
+
+
+def test_an_exporters_kept_alive_connection_survives_a_flood_of_new_connections(tmp_path: Path) -> None:
+    """At the cap, never-served sockets are dropped before a connection that completed a request."""
+    request = b"GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+    with collector(tmp_path, "--max-connections", "64") as proc, \
+            socket.create_connection(("127.0.0.1", proc.http_port or 0), timeout=10) as served:
+        served.sendall(request)
+        assert served.recv(65536).startswith(b"HTTP/1.1 200")
+        socks = _open(proc.http_port or 0, 200)
+        try:
+            served.sendall(request)
+            assert served.recv(65536).startswith(b"HTTP/1.1 200")  # the same TCP connection still answers
         finally:
             for s in socks:
                 s.close()

@@ -15,7 +15,7 @@ def test_int64_accepts_the_int64_range_and_refuses_beyond_it() -> None:
         params.int64("partition", str(params.INT64_MAX + 1))
 
 
-def test_seconds_refuse_infinite_nan_and_ten_years_plus() -> None:
+def test_seconds_refuse_infinite_nan_and_more_than_int64_nanoseconds() -> None:
     """inf, nan, 0 and more than MAX_SECONDS are refused; absent gives the default."""
     for raw in ("inf", "nan", "0", "-1", str(params.MAX_SECONDS + 1)):
         with pytest.raises(params.BadParam):
