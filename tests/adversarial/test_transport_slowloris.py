@@ -21,7 +21,7 @@ def _stored(url: str, service: str) -> int:
 
 def test_exporters_keep_succeeding_and_every_acknowledged_span_is_stored_under_slowloris(tmp_path: Path) -> None:
     """2,000 slow HTTP connections (and 200 silent gRPC ones): the HTTP and gRPC exporters' requests succeed."""
-    with collector(tmp_path, "--header-timeout", "5", "--body-timeout", "5") as proc:
+    with collector(tmp_path) as proc:
         attack = Slowloris(proc.http_port or 0, idle=1000, half_sent=1000, grpc_port=proc.grpc_port,
                            grpc_idle=200).start()
         results: dict[str, tuple[int, int, list[float]]] = {}
