@@ -6,11 +6,14 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+import pytest
 import requests
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcExporter
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpExporter
 from slowloris import Slowloris, export_loop
 from transport_harness import collector
+
+pytestmark = pytest.mark.slow
 
 
 def _stored(url: str, service: str) -> int:
