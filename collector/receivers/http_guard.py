@@ -15,7 +15,7 @@ processed are never closed.
 from __future__ import annotations
 
 import asyncio
-import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,6 +48,10 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     limits = ClientLimits()
     """Set on a subclass per server (`guarded_protocol`)."""
+    queues: tuple[OrderedDict[GuardedHttpToolsProtocol, None], OrderedDict[GuardedHttpToolsProtocol, None]] = (
+        OrderedDict(), OrderedDict())
+    """Per server: connections never served, then served ones, each in the order they started waiting on their
+    client (oldest first), so the cap finds whom to drop in O(1) however many connections are open."""
 
     def __init__(self, config: Config, server_state: ServerState, app_state: dict[str, Any],
                  _loop: asyncio.AbstractEventLoop | None = None) -> None:
@@ -56,8 +60,6 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._head_bytes = 0
         self._head_tail = b""
         self._seen_cycle: object = None
-        self.waiting_since = time.monotonic()
-        """When this connection started waiting on its client (for the cap's choice of whom to drop)."""
         self.served = False
         """True once a response was sent: an exporter's kept-alive connection, dropped only after unserved ones."""
 
@@ -81,7 +83,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         """Register, make room under the cap, and give the client `header_timeout_s` for its first request."""
         super().connection_made(transport)
-        self.waiting_since = time.monotonic()
+        self._touch()
         if len(self.connections) > self.limits.max_connections and not self._evict_stalest():
             self.transport.write(raw_response(503, "Service Unavailable", "too many connections, retry later"))
             self.transport.close()
@@ -89,15 +91,17 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._arm(self.limits.header_timeout_s, self._head_timed_out)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        """Forget the timer, then uvicorn's own bookkeeping."""
+        """Forget the timer and the queue entry, then uvicorn's own bookkeeping."""
         self._disarm()
+        for queue in self.queues:
+            queue.pop(self, None)
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
         """Count head bytes (431 past the limit), feed the parser, then move the deadline to the next stage."""
         if self._awaiting_head():
             if self._deadline is None:  # first byte after an idle keep-alive period
-                self.waiting_since = time.monotonic()
+                self._touch()
                 self._arm(self.limits.header_timeout_s, self._head_timed_out)
             if self._head_too_large(data):
                 self._refuse(431, "Request Header Fields Too Large",
@@ -108,11 +112,18 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def on_response_complete(self) -> None:
         """The collector is done with the request: now the client's idle time counts (uvicorn's keep-alive)."""
-        self.waiting_since = time.monotonic()
         self.served = True
+        self._touch()
         super().on_response_complete()
 
     # -- internals ---------------------------------------------------------------------------------------------
+    def _touch(self) -> None:
+        """This connection starts waiting on its client now: move it to the end of its queue."""
+        unserved, served = self.queues
+        unserved.pop(self, None)
+        served.pop(self, None)
+        (served if self.served else unserved)[self] = None
+
     def _head_too_large(self, data: bytes) -> bool:
         room = self.limits.max_header_bytes - self._head_bytes
         if len(data) <= room:
@@ -175,21 +186,26 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def _evict_stalest(self) -> bool:
         """Close the connection that has waited on its client the longest, preferring ones never served (a client
-        that completed a request is likelier an exporter between batches); False when none may be closed."""
-        stalest: GuardedHttpToolsProtocol | None = None
-        for conn in self.connections:
-            if conn is self or not isinstance(conn, GuardedHttpToolsProtocol) or not conn.waiting_on_client():
-                continue
-            if stalest is None or (conn.served, conn.waiting_since) < (stalest.served, stalest.waiting_since):
-                stalest = conn
-        if stalest is None:
-            return False
-        stalest._disarm()
-        stalest.transport.close()
-        self.connections.discard(stalest)  # counted out now; connection_lost follows on the next loop turn
-        return True
+        that completed a request is likelier an exporter between batches); False when none may be closed.
+        Connections found busy with a request leave the queue until their response puts them back."""
+        for queue in self.queues:
+            while queue:
+                conn, _ = queue.popitem(last=False)
+                if conn is self:
+                    queue[conn] = None
+                    if len(queue) == 1:
+                        break
+                    continue
+                if not conn.waiting_on_client():
+                    continue
+                conn._disarm()
+                conn.transport.close()
+                self.connections.discard(conn)  # counted out now; connection_lost follows on the next loop turn
+                return True
+        return False
 
 
 def guarded_protocol(limits: ClientLimits) -> type[GuardedHttpToolsProtocol]:
     """A protocol class bound to one server's limits (uvicorn instantiates the class it is given)."""
-    return type("GuardedHttpProtocol", (GuardedHttpToolsProtocol,), {"limits": limits})
+    return type("GuardedHttpProtocol", (GuardedHttpToolsProtocol,),
+                {"limits": limits, "queues": (OrderedDict(), OrderedDict())})
