@@ -13,9 +13,10 @@ import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from eventlens.collector import query
+from eventlens.collector import params, query
 from eventlens.collector.jsonable import to_jsonable
-from eventlens.collector.storage.api import SpanReader
+from eventlens.collector.redact import public_error
+from eventlens.collector.storage.api import SpanReader, StoreError
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -43,13 +44,10 @@ def _error(status: int, message: str) -> JSONResponse:
 
 
 def _int_param(request: Request, name: str) -> int | None:
-    raw = request.query_params.get(name)
-    if raw is None or raw == "":
-        return None
     try:
-        return int(raw)
-    except ValueError as exc:
-        raise BadQuery(f"query parameter {name}={raw!r} is not an integer") from exc
+        return params.int64(name, request.query_params.get(name))
+    except params.BadParam as exc:
+        raise BadQuery(str(exc)) from exc
 
 
 class QueryApi:
@@ -65,13 +63,13 @@ class QueryApi:
         """The built-in routes plus the optional parts' routes."""
         routes: list[BaseRoute] = [
             Route("/api/health", self.health, methods=["GET"]),
-            Route("/api/openapi.json", self.openapi, methods=["GET"]),
+            Route("/api/openapi.json", self._guard(self.openapi), methods=["GET"]),
             Route("/api/traces/{trace_id}", self._guard(self.trace), methods=["GET"]),
             Route("/api/spans", self._guard(self.spans), methods=["GET"]),
             Route("/api/services", self._guard(self.services), methods=["GET"]),
         ]
         for extra in optional_routes():
-            if isinstance(extra, Route) and self.token is not None:
+            if isinstance(extra, Route):
                 routes.append(Route(extra.path, self._guard(extra.endpoint), methods=list(extra.methods or ()),
                                     name=extra.name))
             else:
@@ -89,8 +87,11 @@ class QueryApi:
                                         headers={"WWW-Authenticate": "Bearer"})
             try:
                 return await handler(request)
-            except BadQuery as exc:
+            except (BadQuery, params.BadParam) as exc:
                 return _error(400, str(exc))
+            except StoreError as exc:
+                error_id, message = public_error(log, f"{request.method} {request.url.path}", exc)
+                return JSONResponse({"error": message, "error_id": error_id}, 503)
 
         return guarded
 
@@ -102,18 +103,30 @@ class QueryApi:
         try:
             body = await run_in_threadpool(read)
         except Exception as exc:
-            return _json({"status": "store_error", "version": __version__, "error": str(exc)}, 503)
+            error_id, message = public_error(log, "reading the store for /api/health", exc)
+            return _json({"status": "store_error", "version": __version__, "error": message,
+                          "error_id": error_id}, 503)
         return _json(body)
 
     async def trace(self, request: Request) -> Response:
-        """Every span of one trace, by start time; 404 when none is stored."""
+        """One page of a trace's spans, by start time (`limit`, `cursor`); 404 when none is stored."""
         trace_id = query.normalise_id(str(request.path_params["trace_id"]))
         if not _TRACE_ID.match(trace_id):
-            raise BadQuery(f"trace id {trace_id!r} is not 32 hex digits")
-        spans = await run_in_threadpool(query.trace, self.store, trace_id)
-        if not spans:
+            raise BadQuery(f"trace id {trace_id[:40]!r} is not 32 hex digits")
+        limit = _int_param(request, "limit")
+        if limit is not None and not 1 <= limit <= query.TRACE_PAGE_MAX:
+            raise BadQuery(f"limit must be between 1 and {query.TRACE_PAGE_MAX}")
+        cursor = request.query_params.get("cursor") or None
+        try:
+            page = await run_in_threadpool(lambda: query.trace_page(
+                self.store, trace_id, cursor=cursor, limit=limit or query.TRACE_PAGE_DEFAULT))
+        except ValueError as exc:
+            if isinstance(exc, StoreError):
+                raise
+            raise BadQuery(str(exc)) from exc
+        if not page.spans and cursor is None:
             return _error(404, f"trace {trace_id} not found")
-        return _json({"trace_id": trace_id, "spans": spans})
+        return _json({"trace_id": trace_id, "spans": page.spans, "next_cursor": page.next_cursor})
 
     async def spans(self, request: Request) -> Response:
         """Spans matching messaging filters (event id, key, topic/partition/offset), service, time window."""
@@ -167,16 +180,23 @@ _SPAN_PARAMS = [
 _BUILTIN: dict[str, dict[str, Any]] = {
     "/api/health": {"get": {"summary": "Collector health and counts", "responses": {
         "200": {"description": "Healthy"}, "503": {"description": "The store cannot be read"}}}},
-    "/api/openapi.json": {"get": {"summary": "This document", "responses": {"200": {"description": "OpenAPI"}}}},
+    "/api/openapi.json": {"get": {"summary": "This document (needs the token when one is set)",
+                                  "responses": {"200": {"description": "OpenAPI"}}}},
     "/api/traces/{trace_id}": {"get": {
-        "summary": "Every span of one trace",
+        "summary": "One page of a trace's spans by start time; follow next_cursor for the rest",
         "parameters": [{"name": "trace_id", "in": "path", "required": True,
-                        "schema": {"type": "string", "pattern": "^[0-9a-f]{32}$"}}],
+                        "schema": {"type": "string", "pattern": "^[0-9a-f]{32}$"}},
+                       {"name": "limit", "in": "query", "required": False, "schema": {"type": "integer"},
+                        "description": f"Spans per page (1..{query.TRACE_PAGE_MAX}, "
+                                       f"default {query.TRACE_PAGE_DEFAULT})"},
+                       {"name": "cursor", "in": "query", "required": False, "schema": {"type": "string"},
+                        "description": "The next_cursor of the previous page"}],
         "responses": {"200": {"description": "The trace", "content": {"application/json": {"schema": {
             "type": "object", "properties": {
                 "trace_id": {"type": "string"},
-                "spans": {"type": "array", "items": {"$ref": "#/components/schemas/Span"}}}}}}},
-            "400": {"description": "Malformed trace id"}, "404": {"description": "No such trace"}}}},
+                "spans": {"type": "array", "items": {"$ref": "#/components/schemas/Span"}},
+                "next_cursor": {"type": ["string", "null"]}}}}}},
+            "400": {"description": "Malformed trace id, limit or cursor"}, "404": {"description": "No such trace"}}}},
     "/api/spans": {"get": {
         "summary": "Spans by messaging fields, service and time window (newest first)",
         "parameters": [{"name": n, "in": "query", "required": False, "description": d, "schema": {"type": t}}

@@ -14,6 +14,7 @@ from typing import Any
 
 import typer
 from eventlens.collector.config import SETTINGS, CollectorConfig, ConfigError, default_of, setting
+from eventlens.collector.redact import install_redaction, redact_text, redact_url
 
 app = typer.Typer(add_completion=False, help=__doc__)
 
@@ -51,10 +52,21 @@ def collector(  # noqa: PLR0917 (Typer maps each parameter to a flag)
     rollup_retention_h: float | None = _opt("rollup_retention_h"),
     retention_interval_s: float | None = _opt("retention_interval_s"),
     log_level: str | None = _opt("log_level"),
+    header_timeout_s: float | None = _opt("header_timeout_s"),
+    body_timeout_s: float | None = _opt("body_timeout_s"),
+    idle_timeout_s: float | None = _opt("idle_timeout_s"),
+    max_header_bytes: int | None = _opt("max_header_bytes"),
+    tls_cert: str | None = _opt("tls_cert"),
+    tls_key: str | None = _opt("tls_key"),
+    tls_client_ca: str | None = _opt("tls_client_ca"),
+    insecure_no_auth: bool = typer.Option(False, "--insecure-no-auth", help=_help("insecure_no_auth"),
+                                          show_default=False),
+    allowed_hosts: str | None = _opt("allowed_hosts"),
 ) -> None:
     """Run the collector: OTLP/HTTP (4318) and OTLP/gRPC (4317) receivers, optional Kafka receiver and lag
     poller, the store (SQLite by default), the JSON query API under /api and Prometheus /metrics."""
     overrides = dict(locals())
+    overrides["insecure_no_auth"] = insecure_no_auth or None  # the flag can only turn it on; unset: the env decides
     try:
         config = CollectorConfig.from_env(**overrides)
     except (ConfigError, TypeError) as exc:
@@ -68,6 +80,7 @@ def run(config: CollectorConfig) -> None:
     from eventlens.collector.service import Collector
 
     logging.basicConfig(level=config.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    install_redaction()
     stop = threading.Event()
 
     def _on_signal(signum: int, frame: FrameType | None) -> None:
@@ -76,12 +89,12 @@ def run(config: CollectorConfig) -> None:
     previous = {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         collector = Collector(config).start()
-    except OSError as exc:  # a port in use, an unreadable store folder...
-        typer.echo(f"eventlens collector: cannot start: {exc}", err=True)
+    except OSError as exc:  # a port in use, an unreadable store folder, a missing TLS file...
+        typer.echo(f"eventlens collector: cannot start: {redact_text(str(exc), config.store)}", err=True)
         raise typer.Exit(1) from exc
     # One machine-readable line so scripts (and tests) learn the bound ports.
     typer.echo(f"eventlens collector listening http={collector.http_port} grpc={collector.grpc_port} "
-               f"store={config.store}", err=True)
+               f"store={redact_url(config.store)}", err=True)
     try:
         while not stop.wait(0.5):
             pass

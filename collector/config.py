@@ -7,6 +7,7 @@ docs/collector.md lists the same entries. Every listener binds 127.0.0.1 unless 
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -51,7 +52,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("retry_after_s", "EVENTLENS_RETRY_AFTER_S", "--retry-after",
             "Seconds sent in Retry-After when the queue is full or the store fails."),
     Setting("max_connections", "EVENTLENS_MAX_CONNECTIONS", "--max-connections",
-            "Concurrent HTTP connections/requests before the server answers 503 (bounds memory)."),
+            "Open HTTP connections (at most the open-file limit less 256); past it the one waiting longest on its "
+            "client is closed (503 only when all are busy with requests)."),
     Setting("kafka_bootstrap", "EVENTLENS_KAFKA_BOOTSTRAP", "--kafka-bootstrap",
             "Kafka bootstrap servers for the Kafka receiver; empty disables it."),
     Setting("kafka_topic", "EVENTLENS_KAFKA_TOPIC", "--kafka-topic",
@@ -69,6 +71,25 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("retention_interval_s", "EVENTLENS_RETENTION_INTERVAL_S", "--retention-interval",
             "Seconds between two retention runs."),
     Setting("log_level", "EVENTLENS_LOG_LEVEL", "--log-level", "Logging level (debug, info, warning, error)."),
+    # Transport, TLS and auth (docs/collector.md, "Security and limits").
+    Setting("header_timeout_s", "EVENTLENS_HEADER_TIMEOUT_S", "--header-timeout",
+            "Seconds a client has to send a request's headers (HTTP) or finish the connection handshake (gRPC)."),
+    Setting("body_timeout_s", "EVENTLENS_BODY_TIMEOUT_S", "--body-timeout",
+            "Seconds a client has to send a request's body once its headers arrived (HTTP 408 after it)."),
+    Setting("idle_timeout_s", "EVENTLENS_IDLE_TIMEOUT_S", "--idle-timeout",
+            "Seconds an idle keep-alive connection stays open (HTTP) or an idle connection is kept (gRPC)."),
+    Setting("max_header_bytes", "EVENTLENS_MAX_HEADER_BYTES", "--max-header-bytes",
+            "Largest request head (request line and headers; HTTP 431 above it) or gRPC metadata."),
+    Setting("tls_cert", "EVENTLENS_TLS_CERT", "--tls-cert",
+            "PEM certificate (chain) file: serve OTLP/HTTP, the API and OTLP/gRPC over TLS (with --tls-key)."),
+    Setting("tls_key", "EVENTLENS_TLS_KEY", "--tls-key", "PEM private key file of --tls-cert."),
+    Setting("tls_client_ca", "EVENTLENS_TLS_CLIENT_CA", "--tls-client-ca",
+            "PEM CA file: require client certificates signed by it (mutual TLS) on every listener."),
+    Setting("insecure_no_auth", "EVENTLENS_INSECURE_NO_AUTH", "--insecure-no-auth",
+            "Allow binding a non-loopback address without a token (anyone reaching it can send and read spans)."),
+    Setting("allowed_hosts", "EVENTLENS_ALLOWED_HOSTS", "--allowed-hosts",
+            "Comma-separated Host header values the HTTP port answers (DNS-rebinding guard; * allows any). Default: "
+            "localhost, 127.0.0.1, ::1 and the bind address."),
 )
 
 
@@ -86,7 +107,7 @@ class CollectorConfig:
     batch_spans: int = 8192
     ingest_workers: int = 0
     retry_after_s: int = 1
-    max_connections: int = 256
+    max_connections: int = 4096
     kafka_bootstrap: str | None = None
     kafka_topic: str = "otlp_spans"
     kafka_group: str = "eventlens-collector"
@@ -96,6 +117,15 @@ class CollectorConfig:
     rollup_retention_h: float = 720.0
     retention_interval_s: float = 300.0
     log_level: str = "info"
+    header_timeout_s: float = 60.0
+    body_timeout_s: float = 60.0
+    idle_timeout_s: float = 60.0
+    max_header_bytes: int = 64 * 1024
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    tls_client_ca: str | None = None
+    insecure_no_auth: bool = False
+    allowed_hosts: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> CollectorConfig:
@@ -124,11 +154,59 @@ class CollectorConfig:
             raise ConfigError("ingest_workers must be 0 (in process) or more")
         if self.lag_interval_s <= 0 or self.retention_interval_s <= 0 or self.retry_after_s < 0:
             raise ConfigError("intervals must be positive and retry_after_s not negative")
+        self._validate_transport()
+
+    def _validate_transport(self) -> None:
+        """Timeouts and limits in range, TLS files paired, and no token-less listener beyond loopback."""
+        for name in ("header_timeout_s", "body_timeout_s", "idle_timeout_s"):
+            if not 0 < getattr(self, name) < 86400:
+                raise ConfigError(f"{name} must be positive seconds (below a day)")
+        if self.max_header_bytes < 1024:
+            raise ConfigError("max_header_bytes must be at least 1024")
+        if bool(self.tls_cert) != bool(self.tls_key):
+            raise ConfigError("--tls-cert and --tls-key go together (EVENTLENS_TLS_CERT, EVENTLENS_TLS_KEY)")
+        if self.tls_client_ca and not self.tls_cert:
+            raise ConfigError("--tls-client-ca needs --tls-cert and --tls-key (mutual TLS runs over TLS)")
+        if self.token_value is None and not self.insecure_no_auth and not is_loopback(self.host):
+            raise ConfigError(
+                f"refusing to listen on {self.host} without a token: anyone who can reach it could send spans and "
+                "read every trace. Set a token (--token / EVENTLENS_TOKEN), bind 127.0.0.1, or pass "
+                "--insecure-no-auth (EVENTLENS_INSECURE_NO_AUTH=true) if a firewall or proxy guards it")
+
+    @property
+    def tls(self) -> bool:
+        """True when the listeners serve TLS."""
+        return bool(self.tls_cert)
+
+    @property
+    def host_allow_list(self) -> list[str]:
+        """Host header values the HTTP port answers: the configured list, else loopback names + the bind address."""
+        if self.allowed_hosts:
+            return [h.strip().lower() for h in self.allowed_hosts.split(",") if h.strip()]
+        names = ["localhost", "127.0.0.1", "::1"]
+        host = self.host.strip().lower()
+        if host not in names and host not in ("0.0.0.0", "::", ""):  # noqa: S104 (compared, not bound)
+            names.append(host)
+        return names
 
     @property
     def token_value(self) -> str | None:
         """The bearer token, None when the check is off."""
         return self.token or None
+
+
+LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
+
+
+def is_loopback(host: str) -> bool:
+    """True for a loopback address or name (127.0.0.0/8, ::1, localhost); other names count as reachable."""
+    host = host.strip().strip("[]").lower()
+    if host in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def default_of(field: str) -> Any:
@@ -149,10 +227,21 @@ def setting(field: str) -> Setting:
 
 def _parse(s: Setting, raw: str) -> Any:
     kind = type(default_of(s.field))
-    parser: Callable[[str], Any] = {int: int, float: float}.get(kind, str)
+    parsers: dict[type, Callable[[str], Any]] = {int: int, float: float, bool: _parse_bool}
+    parser = parsers.get(kind, str)
     if kind is type(None):
         return raw.strip() or None
     try:
         return parser(raw.strip())
     except ValueError as exc:
         raise ConfigError(f"{s.env}={raw!r} is not a valid {kind.__name__}") from exc
+
+
+def _parse_bool(raw: str) -> bool:
+    """true/false, 1/0, yes/no, on/off (any case)."""
+    value = raw.lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError(raw)

@@ -9,25 +9,30 @@ from __future__ import annotations
 
 import importlib
 import logging
+import resource
 import socket
+import ssl
 import threading
 import time
 from typing import Any, Protocol
 
 import uvicorn
 from eventlens.collector.api import QueryApi
-from eventlens.collector.config import CollectorConfig
+from eventlens.collector.config import CollectorConfig, is_loopback
 from eventlens.collector.ingest import Ingest
 from eventlens.collector.metrics import CollectorMetrics
 from eventlens.collector.model import NS_PER_S
 from eventlens.collector.pipeline import IngestPipeline
 from eventlens.collector.receivers.http import HttpReceiver
+from eventlens.collector.receivers.http_guard import ClientLimits, guarded_protocol
+from eventlens.collector.redact import public_error, redact_url
 from eventlens.collector.storage.api import Store, open_store
 from eventlens.collector.workers import BYTES_PER_SPAN, WorkerPool
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 log = logging.getLogger(__name__)
@@ -62,9 +67,17 @@ def build_app(ingest: Ingest, store: Store, config: CollectorConfig) -> Starlett
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     routes: list[BaseRoute] = [*receiver.routes(), *api.routes(), Route("/metrics", metrics_endpoint)]
-    app = Starlette(routes=routes)
+    app = Starlette(routes=routes, exception_handlers={Exception: internal_error})
     app.state.store = store  # the analysis and lag parts' routes read the store from here
+    if "*" not in config.host_allow_list:
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=config.host_allow_list, www_redirect=False)
     return app
+
+
+async def internal_error(request: Request, exc: Exception) -> Response:
+    """Any unexpected error: logged with an id, answered 500 with that id only (never the error's text)."""
+    error_id, message = public_error(log, f"{request.method} {request.url.path}", exc)
+    return JSONResponse({"error": message, "error_id": error_id}, 500)
 
 
 class _Uvicorn:
@@ -78,8 +91,16 @@ class _Uvicorn:
         self.sock.listen(2048)
         self.sock.setblocking(False)
         self.port: int = self.sock.getsockname()[1]
+        limits = ClientLimits(header_timeout_s=config.header_timeout_s, body_timeout_s=config.body_timeout_s,
+                              max_header_bytes=config.max_header_bytes,
+                              max_connections=min(config.max_connections, connection_budget()))
+        # No uvicorn `limit_concurrency`: it answers 503 to everyone once the cap is reached, silent sockets
+        # included; the guarded protocol drops the stalest waiting connection instead (receivers/http_guard.py).
         uv_config = uvicorn.Config(app, log_level=config.log_level.lower(), access_log=False, lifespan="off",
-                                   limit_concurrency=config.max_connections, timeout_keep_alive=30)
+                                   http=guarded_protocol(limits), timeout_keep_alive=config.idle_timeout_s,  # type: ignore[arg-type]
+                                   ssl_certfile=config.tls_cert, ssl_keyfile=config.tls_key,
+                                   ssl_ca_certs=config.tls_client_ca,
+                                   ssl_cert_reqs=ssl.CERT_REQUIRED if config.tls_client_ca else ssl.CERT_NONE)
         self.server = uvicorn.Server(uv_config)
         self.thread = threading.Thread(target=self._run, name="eventlens-http", daemon=True)
 
@@ -98,6 +119,14 @@ class _Uvicorn:
         self.server.should_exit = True
         self.thread.join(15)
         self.sock.close()
+
+
+def connection_budget(reserve: int = 256) -> int:
+    """HTTP connections the process can hold: the open-file soft limit less `reserve` for the store, gRPC and logs."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        return 1 << 20
+    return max(64, soft - reserve)
 
 
 class RetentionLoop:
@@ -206,11 +235,12 @@ class Collector:
                 self.http = _Uvicorn(self.app, self.config)
                 self.http.start()
             if self.config.grpc_port >= 0:
-                from eventlens.collector.receivers.grpc import GrpcReceiver
+                from eventlens.collector.receivers.grpc import GrpcReceiver, GrpcTransport
 
                 self.grpc = GrpcReceiver(self.ingest, host=self.config.host, port=self.config.grpc_port,
                                          max_message_bytes=self.config.max_body_bytes,
-                                         token=self.config.token_value).start()
+                                         token=self.config.token_value,
+                                         transport=GrpcTransport.from_config(self.config)).start()
             if self.config.kafka_bootstrap:
                 from eventlens.collector.receivers.kafka import KafkaReceiver
 
@@ -225,7 +255,10 @@ class Collector:
             self.stop()
             raise
         log.info("collector up: http=%s grpc=%s kafka=%s lag=%s store=%s", self.http_port, self.grpc_port,
-                 bool(self.kafka), bool(self.lag), self.config.store)
+                 bool(self.kafka), bool(self.lag), redact_url(self.config.store))
+        if self.config.token_value and not self.config.tls and not is_loopback(self.config.host):
+            log.warning("the bearer token crosses the network in clear text on %s: serve TLS (--tls-cert, "
+                        "--tls-key) or put a TLS proxy in front", self.config.host)
         return self
 
     def stop(self) -> None:

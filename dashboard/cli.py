@@ -15,8 +15,12 @@ ENTRYPOINT = Path(__file__).resolve().parent / "streamlit_app.py"
 app = typer.Typer(help="Run the Streamlit dashboard.")
 
 
-def streamlit_command(*, port: int, address: str, python: str = sys.executable) -> list[str]:
-    """The `streamlit run` command line: headless, no usage statistics, bound to `address:port`."""
+def streamlit_command(*, port: int, address: str, python: str = sys.executable, tls_cert: str | None = None,
+                      tls_key: str | None = None) -> list[str]:
+    """The `streamlit run` command line: headless, no usage statistics, bound to `address:port`, over TLS when
+    a certificate and key are given."""
+    tls = ["--server.sslCertFile", str(Path(tls_cert).resolve()), "--server.sslKeyFile",
+           str(Path(tls_key).resolve())] if tls_cert and tls_key else []
     return [
         python, "-m", "streamlit", "run", str(ENTRYPOINT),
         "--server.port", str(port),
@@ -28,6 +32,7 @@ def streamlit_command(*, port: int, address: str, python: str = sys.executable) 
         "--client.toolbarMode", "viewer",
         "--theme.base", "light",
         "--runner.cacheBackgroundRefreshTTLMultiplier", str(settings.BACKGROUND_REFRESH_MULTIPLIER),
+        *tls,
     ]
 
 
@@ -46,7 +51,7 @@ def streamlit_env(*, store: str, refresh: float | None, deprecations: str | None
 
 
 @app.callback(invoke_without_command=True)
-def dashboard(
+def dashboard(  # noqa: PLR0917 (Typer maps each parameter to a flag)
     store: str = typer.Option(settings.DEFAULT_STORE, "--store", envvar=settings.STORE_ENV,
                               help="Store URL: sqlite:///path.db or postgresql://…"),
     port: int = typer.Option(8501, "--port", help="HTTP port of the dashboard."),
@@ -56,10 +61,18 @@ def dashboard(
                                               f"(default {settings.DEFAULT_REFRESH_S:g})."),
     deprecations: str | None = typer.Option(None, "--deprecations", envvar=settings.DEPRECATIONS_ENV,
                                             help="Deprecations YAML file the Schemas page checks."),
+    tls_cert: str | None = typer.Option(None, "--tls-cert", envvar="EVENTLENS_DASHBOARD_TLS_CERT",
+                                        help="PEM certificate file: serve the dashboard over HTTPS (with --tls-key)."),
+    tls_key: str | None = typer.Option(None, "--tls-key", envvar="EVENTLENS_DASHBOARD_TLS_KEY",
+                                       help="PEM private key file of --tls-cert."),
 ) -> None:
     """Serve the dashboard until interrupted; prints the URL to open."""
-    typer.echo(f"eventlens dashboard on http://{address}:{port} (store {settings.redact_url(store)})", err=True)
-    command = streamlit_command(port=port, address=address)
+    if bool(tls_cert) != bool(tls_key):
+        typer.echo("eventlens dashboard: --tls-cert and --tls-key go together", err=True)
+        raise typer.Exit(2)
+    scheme = "https" if tls_cert else "http"
+    typer.echo(f"eventlens dashboard on {scheme}://{address}:{port} (store {settings.redact_url(store)})", err=True)
+    command = streamlit_command(port=port, address=address, tls_cert=tls_cert, tls_key=tls_key)
     env = streamlit_env(store=store, refresh=refresh, deprecations=deprecations)
     # Become the Streamlit server (no parent left behind): signals and exit status are Streamlit's own.
     os.execve(command[0], command, env)  # noqa: S606 (our own argument list)

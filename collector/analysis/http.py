@@ -7,6 +7,7 @@ The store comes from `request.app.state.store` when the host app sets it, else o
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import threading
@@ -14,16 +15,22 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from eventlens.collector import params
 from eventlens.collector.analysis import query
+from eventlens.collector.analysis.lineage import DEFAULT_MAX_NODES
 from eventlens.collector.jsonable import to_jsonable
 from eventlens.collector.model import NS_PER_S
-from eventlens.collector.storage.api import Store, open_store
+from eventlens.collector.redact import public_error
+from eventlens.collector.storage.api import Store, StoreError, open_store
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 DEFAULT_STORE = "sqlite:///.eventlens/eventlens.db"
+MAX_LINEAGE_NODES = 5000
+"""`/api/lineage?max_nodes=` is clamped to 1..this (default 500): one answer's size stays bounded."""
+log = logging.getLogger(__name__)
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _WINDOW_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
 _lock = threading.Lock()
@@ -46,13 +53,10 @@ def _store(request: Request) -> Store:
 
 
 def _int(request: Request, name: str) -> int | None:
-    raw = request.query_params.get(name)
-    if raw in (None, ""):
-        return None
     try:
-        return int(raw)
-    except ValueError as exc:
-        raise BadQuery(f"{name}={raw!r} is not an integer") from exc
+        return params.int64(name, request.query_params.get(name))
+    except params.BadParam as exc:
+        raise BadQuery(str(exc)) from exc
 
 
 def window(request: Request, now_ns: int | None = None) -> tuple[int, int]:
@@ -63,8 +67,14 @@ def window(request: Request, now_ns: int | None = None) -> tuple[int, int]:
         text = request.query_params.get("window") or "15m"
         match = _WINDOW_RE.match(text)
         if not match or float(match.group(1)) <= 0:
-            raise BadQuery(f"window={text!r} is not like 30s, 15m, 2h, 7d")
-        start = end - int(float(match.group(1)) * _UNITS[match.group(2) or "s"] * NS_PER_S)
+            raise BadQuery(f"window={text[:40]!r} is not like 30s, 15m, 2h, 7d")
+        length_s = float(match.group(1)) * _UNITS[match.group(2) or "s"]
+        if not length_s <= params.MAX_SECONDS:  # also inf and nan
+            raise BadQuery(f"window={text[:40]!r} is longer than {params.MAX_SECONDS} s")
+        try:
+            start = params.window_start(end, int(length_s * NS_PER_S))
+        except params.BadParam as exc:
+            raise BadQuery(str(exc)) from exc
     if start >= end:
         raise BadQuery("start_ns must be before end_ns")
     return start, end
@@ -75,6 +85,9 @@ def _handler(compute: Callable[[Request, Store], Response]) -> Callable[[Request
         try:
             store = _store(request)
             return await run_in_threadpool(compute, request, store)
+        except StoreError as exc:
+            error_id, message = public_error(log, f"GET {request.url.path}", exc)
+            return JSONResponse({"error": message, "error_id": error_id}, 503)
         except (BadQuery, ValueError) as exc:
             return JSONResponse({"error": str(exc)}, 400)
 
@@ -93,7 +106,7 @@ def _lineage(request: Request, store: Store) -> Response:
     result = query.lineage(store, event_id=q.get("event_id") or None, trace_id=q.get("trace_id") or None,
                            key=q.get("key") or None, topic=q.get("topic") or None,
                            partition=_int(request, "partition"), offset=_int(request, "offset"),
-                           max_nodes=_int(request, "max_nodes") or 500)
+                           max_nodes=params.clamp(_int(request, "max_nodes"), DEFAULT_MAX_NODES, MAX_LINEAGE_NODES))
     if not result.nodes:
         return JSONResponse({"error": "no matching event"}, 404)
     return JSONResponse(to_jsonable(result))

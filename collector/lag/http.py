@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from eventlens.collector import params
 from eventlens.collector.lag.query import group_history, group_status_json, group_statuses, sample_json
 from eventlens.collector.model import NS_PER_S
 from eventlens.collector.storage.api import LagStore
@@ -21,21 +22,19 @@ StoreFn = Callable[[Request], LagStore]
 
 
 def _seconds_param(request: Request, name: str, default: float) -> float | None:
-    raw = request.query_params.get(name)
-    if raw is None:
-        return default
+    """Finite positive seconds whose nanoseconds fit int64; None when malformed (answered 400)."""
     try:
-        value = float(raw)
-    except ValueError:
+        return params.seconds(name, request.query_params.get(name), default)
+    except params.BadParam:
         return None
-    return value if value > 0 else None
 
 
 def _endpoints(store_of: StoreFn, now_fn: Callable[[], int]) -> list[Route]:
     async def statuses(request: Request) -> JSONResponse:
         window_s = _seconds_param(request, "window", 600.0)
         if window_s is None:
-            return JSONResponse({"error": "window must be a positive number of seconds"}, status_code=400)
+            return JSONResponse({"error": f"window must be a positive number of seconds up to {params.MAX_SECONDS}"},
+                                status_code=400)
         now = now_fn()
         found = await run_in_threadpool(group_statuses, store_of(request), now, int(window_s * NS_PER_S),
                                         group=request.query_params.get("group"))
@@ -44,7 +43,8 @@ def _endpoints(store_of: StoreFn, now_fn: Callable[[], int]) -> list[Route]:
     async def history(request: Request) -> JSONResponse:
         since_s = _seconds_param(request, "since", 3600.0)
         if since_s is None:
-            return JSONResponse({"error": "since must be a positive number of seconds"}, status_code=400)
+            return JSONResponse({"error": f"since must be a positive number of seconds up to {params.MAX_SECONDS}"},
+                                status_code=400)
         now = now_fn()
         group = request.path_params["group"]
         since_ns = now - int(since_s * NS_PER_S)

@@ -10,11 +10,17 @@ and hands it to the workers, like the OTLP/HTTP receiver; a body they cannot dec
 from __future__ import annotations
 
 import hmac
+import logging
 from concurrent import futures
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import grpc
+from eventlens.collector.config import CollectorConfig
 from eventlens.collector.ingest import Ingest, Refused, trace_response
 from eventlens.collector.otlp import DecodedTraces, DecodeError, count_metric_points, flatten
+from eventlens.collector.redact import public_error
 from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2_grpc
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
     ExportMetricsServiceRequest,
@@ -27,6 +33,56 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 
 RECEIVER = "grpc"
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class GrpcTransport:
+    """Connection limits and TLS of the gRPC server (defaults as the HTTP side's, see docs/collector.md)."""
+
+    handshake_timeout_s: float = 60.0
+    idle_timeout_s: float = 60.0
+    max_metadata_bytes: int = 64 * 1024
+    keepalive_time_s: float = 7200.0
+    keepalive_timeout_s: float = 20.0
+    min_client_ping_interval_s: float = 300.0
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    tls_client_ca: str | None = None
+
+    @classmethod
+    def from_config(cls, config: CollectorConfig) -> GrpcTransport:
+        """The collector's transport settings."""
+        return cls(handshake_timeout_s=config.header_timeout_s, idle_timeout_s=config.idle_timeout_s,
+                   max_metadata_bytes=config.max_header_bytes, tls_cert=config.tls_cert, tls_key=config.tls_key,
+                   tls_client_ca=config.tls_client_ca)
+
+    def options(self) -> list[tuple[str, Any]]:
+        """grpcio server options: a deadline for the handshake, idle connections closed, keepalive enforced."""
+        return [
+            ("grpc.server_handshake_timeout_ms", int(self.handshake_timeout_s * 1000)),
+            ("grpc.max_connection_idle_ms", int(self.idle_timeout_s * 1000)),
+            ("grpc.max_metadata_size", self.max_metadata_bytes),
+            ("grpc.keepalive_time_ms", int(self.keepalive_time_s * 1000)),
+            ("grpc.keepalive_timeout_ms", int(self.keepalive_timeout_s * 1000)),
+            ("grpc.http2.min_ping_interval_without_data_ms", int(self.min_client_ping_interval_s * 1000)),
+            ("grpc.http2.max_ping_strikes", 2),
+        ]
+
+    def credentials(self) -> grpc.ServerCredentials | None:
+        """TLS credentials (client certificates required when a client CA is given), or None for plaintext."""
+        if not self.tls_cert or not self.tls_key:
+            return None
+        pair = (Path(self.tls_key).read_bytes(), Path(self.tls_cert).read_bytes())
+        ca = Path(self.tls_client_ca).read_bytes() if self.tls_client_ca else None
+        return grpc.ssl_server_credentials([pair], root_certificates=ca, require_client_auth=ca is not None)
+
+
+def _store_failure(context: grpc.ServicerContext, ingest: Ingest, spans: int, exc: BaseException) -> None:
+    """A failed store write: counted, logged with an id, answered UNAVAILABLE without the store's own words."""
+    ingest.failed(RECEIVER, spans, exc)
+    _, message = public_error(log, "storing the spans", exc)
+    context.abort(grpc.StatusCode.UNAVAILABLE, f"store error, retry later; {message}")
 
 
 def _check_token(context: grpc.ServicerContext, token: str | None, ingest: Ingest, signal: str) -> None:
@@ -60,7 +116,7 @@ class TraceServicer(trace_service_pb2_grpc.TraceServiceServicer):
         try:
             future.result()
         except Exception as exc:
-            context.abort(grpc.StatusCode.UNAVAILABLE, str(self.ingest.failed(RECEIVER, len(decoded.spans), exc)))
+            _store_failure(context, self.ingest, len(decoded.spans), exc)
         self.ingest.stored(RECEIVER)
         response = trace_response(decoded)
         return response
@@ -86,7 +142,7 @@ class RawTraceExport:
             self.ingest.metrics.reject(RECEIVER, "traces", "malformed")
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
         except Exception as exc:
-            context.abort(grpc.StatusCode.UNAVAILABLE, str(self.ingest.failed(RECEIVER, 0, exc)))
+            _store_failure(context, self.ingest, 0, exc)
         self.ingest.body_stored(RECEIVER, stored)
         return trace_response(DecodedTraces([], stored.rejected, stored.reason))
 
@@ -110,11 +166,12 @@ class GrpcReceiver:
     """A grpcio server bound to `host:port` (port 0: a free one, see `port` after `start`)."""
 
     def __init__(self, ingest: Ingest, *, host: str, port: int, max_message_bytes: int,
-                 token: str | None = None, workers: int = 16) -> None:
+                 token: str | None = None, workers: int = 16, transport: GrpcTransport | None = None) -> None:
         self.ingest = ingest
+        transport = transport or GrpcTransport()
         self.server = grpc.server(
             futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="eventlens-grpc"),
-            options=[("grpc.max_receive_message_length", max_message_bytes)],
+            options=[("grpc.max_receive_message_length", max_message_bytes), *transport.options()],
             maximum_concurrent_rpcs=workers * 4,
         )
         if ingest.pool is not None:
@@ -128,7 +185,9 @@ class GrpcReceiver:
         metrics_service_pb2_grpc.add_MetricsServiceServicer_to_server(MetricsServicer(ingest, token),  # type: ignore[no-untyped-call]
                                                                      self.server)
         address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-        self.port: int = self.server.add_insecure_port(address)
+        credentials = transport.credentials()
+        self.port: int = (self.server.add_secure_port(address, credentials) if credentials is not None
+                          else self.server.add_insecure_port(address))
         if self.port == 0:
             raise OSError(f"cannot bind the OTLP/gRPC receiver to {address}")
 

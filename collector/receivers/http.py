@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import logging
 import zlib
 from collections.abc import Callable
 from typing import TypeVar
@@ -23,6 +24,7 @@ from eventlens.collector.otlp import (
     decode_trace_request,
     is_json,
 )
+from eventlens.collector.redact import public_error
 from google.protobuf import json_format
 from google.protobuf.message import Message
 from google.rpc import status_pb2
@@ -33,6 +35,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 RECEIVER = "http"
+log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
@@ -83,7 +86,7 @@ class HttpReceiver:
         try:
             await asyncio.wrap_future(future)
         except Exception as exc:
-            return self._answer_retry(self.ingest.failed(RECEIVER, len(decoded.spans), exc), as_json)
+            return self._store_failure(len(decoded.spans), exc, as_json)
         self.ingest.stored(RECEIVER)
         return _message(trace_response(decoded), 200, as_json)
 
@@ -98,7 +101,7 @@ class HttpReceiver:
         except DecodeError:
             raise  # answered 400 by the caller
         except Exception as exc:
-            return self._answer_retry(self.ingest.failed(RECEIVER, 0, exc), as_json)
+            return self._store_failure(0, exc, as_json)
         self.ingest.body_stored(RECEIVER, stored)
         return _message(trace_response(DecodedTraces([], stored.rejected, stored.reason)), 200, as_json)
 
@@ -168,6 +171,12 @@ class HttpReceiver:
     def _refuse(self, signal: str, reason: str, status: int, message: str, as_json: bool) -> Response:
         self.ingest.metrics.reject(RECEIVER, signal, reason)
         return _status(status, message, as_json)
+
+    def _store_failure(self, spans: int, exc: BaseException, as_json: bool) -> Response:
+        """A failed store write: counted, logged with an id, answered 503 without the store's own words."""
+        refused = self.ingest.failed(RECEIVER, spans, exc)
+        _, message = public_error(log, "storing the spans", exc)
+        return self._answer_retry(Refused(refused.reason, f"store error, retry later; {message}"), as_json)
 
     def _answer_retry(self, exc: Refused, as_json: bool) -> Response:
         status = 429 if exc.reason is Refusal.QUEUE_FULL else 503

@@ -466,6 +466,17 @@ class SQLStore(abc.ABC):
             return self._spans(cur, f"SELECT {_READ} FROM spans WHERE {self._by_keys('trace_k = ?')} AND "
                                     "trace_id = ? ORDER BY start_ns, span_id", (_rows.id_key(trace_id), trace_id))
 
+    def get_trace_page(self, trace_id: str, *, after: tuple[int, str] | None = None,
+                       limit: int = 1000) -> list[SpanRecord]:
+        """At most `limit` spans of one trace by (start time, span id), those after the `after` key when given."""
+        cond, params = "trace_id = ?", [_rows.id_key(trace_id), trace_id]
+        if after is not None:
+            cond += " AND (start_ns > ? OR (start_ns = ? AND span_id > ?))"
+            params += [after[0], after[0], after[1]]
+        with self._guard("get_trace_page"), self._read_cursor() as cur:
+            return self._spans(cur, f"SELECT {_READ} FROM spans WHERE {self._by_keys('trace_k = ?')} AND {cond} "
+                                    "ORDER BY start_ns, span_id LIMIT ?", (*params, limit))
+
     def get_span(self, trace_id: str, span_id: str) -> SpanRecord | None:
         """One span, or None."""
         with self._guard("get_span"), self._read_cursor() as cur:

@@ -33,6 +33,11 @@ class SpanReader(Protocol):
         """Every stored span of one trace, by start time."""
         ...
 
+    def get_trace_page(self, trace_id: str, *, after: tuple[int, str] | None = None,
+                       limit: int = 1000) -> list[SpanRecord]:
+        """At most `limit` spans of one trace by (start time, span id), those after the `after` key when given."""
+        ...
+
     def get_span(self, trace_id: str, span_id: str) -> SpanRecord | None:
         """One span, or None."""
         ...

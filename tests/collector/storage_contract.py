@@ -149,6 +149,19 @@ class StoreContract:
         store.write_spans([root, child, span_record()])
         assert store.get_trace(root.trace_id) == [child, root]
 
+    def test_get_trace_page_walks_a_trace_by_start_then_span_id(self, make_store):
+        """Pages of `limit` spans after a (start_ns, span_id) key cover the trace once, ties split by span id."""
+        store = make_store()
+        root = span_record(start_ns=T0_NS)
+        spans = [root] + [span_record(trace_id=root.trace_id, span_id=f"{i:016x}", start_ns=T0_NS + i // 2)
+                          for i in range(1, 8)]
+        store.write_spans([*spans, span_record()])
+        ordered = sorted(spans, key=lambda s: (s.start_ns, s.span_id))
+        first = store.get_trace_page(root.trace_id, limit=3)
+        assert first == ordered[:3]
+        rest = store.get_trace_page(root.trace_id, after=(first[-1].start_ns, first[-1].span_id), limit=100)
+        assert rest == ordered[3:]
+
     def test_get_trace_of_unknown_id_is_empty(self, make_store):
         """An unknown trace id gives an empty list, and an unknown span None."""
         store = make_store()

@@ -50,3 +50,19 @@ def test_live_results_may_be_served_for_every_offered_refresh_interval() -> None
     command = cli.streamlit_command(port=1, address="127.0.0.1", python="py")
     multiplier = float(command[command.index("--runner.cacheBackgroundRefreshTTLMultiplier") + 1])
     assert multiplier * settings.LIVE_TTL_S >= max(settings.REFRESH_CHOICES_S)
+
+
+def test_a_certificate_and_key_make_streamlit_serve_https(tmp_path) -> None:
+    """--tls-cert/--tls-key become Streamlit's server.sslCertFile/sslKeyFile, as absolute paths."""
+    command = cli.streamlit_command(port=1, address="127.0.0.1", python="py", tls_cert="c.pem", tls_key="k.pem")
+    pairs = dict(zip(command[5::2], command[6::2], strict=True))
+    assert pairs["--server.sslCertFile"].endswith("/c.pem") and pairs["--server.sslCertFile"].startswith("/")
+    assert pairs["--server.sslKeyFile"].endswith("/k.pem")
+    assert "--server.sslCertFile" not in cli.streamlit_command(port=1, address="127.0.0.1", python="py")
+
+
+def test_a_certificate_without_its_key_is_refused() -> None:
+    """Half a TLS configuration stops the command with a message instead of serving plain HTTP."""
+    result = CliRunner().invoke(root, ["dashboard", "--tls-cert", "c.pem"])
+    assert result.exit_code == 2
+    assert "--tls-key" in result.output

@@ -42,6 +42,11 @@ class MemoryStore:
     def get_trace(self, trace_id: str) -> list[SpanRecord]:
         return sorted((s for (t, _), s in self.spans.items() if t == trace_id), key=lambda s: s.start_ns)
 
+    def get_trace_page(self, trace_id: str, *, after=None, limit: int = 1000) -> list[SpanRecord]:
+        ordered = sorted((s for (t, _), s in self.spans.items() if t == trace_id),
+                         key=lambda s: (s.start_ns, s.span_id))
+        return [s for s in ordered if after is None or (s.start_ns, s.span_id) > after][:limit]
+
     def find_spans(self, *, event_id=None, key=None, topic=None, partition=None, offset=None, service=None,
                    start_ns=None, end_ns=None, limit=1000):
         out = [s for s in self.spans.values()

@@ -56,6 +56,7 @@ def test_store_error_is_unavailable(grpc_collector, memory_store):
     with pytest.raises(grpc.RpcError) as err:
         stub.Export(request([span()]), timeout=30)
     assert err.value.code() is grpc.StatusCode.UNAVAILABLE and "store error" in err.value.details()
+    assert "locked" not in err.value.details() and "error id" in err.value.details()  # logged, never answered
 
 
 def test_full_queue_is_unavailable(grpc_collector, memory_store):
