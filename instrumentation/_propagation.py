@@ -202,6 +202,9 @@ def _w3c_baggage(textmap: object) -> Any:
 
 def _is_w3c_default(textmap: object) -> bool:
     """True when the global propagator is the SDK default and the direct paths are on (see `_w3c_baggage`)."""
+    hit = _W3C_DEFAULT.get(id(textmap))
+    if hit is not None and hit[0] is textmap:
+        return hit[1] is not None
     return _w3c_baggage(textmap) is not None
 
 

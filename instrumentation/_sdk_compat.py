@@ -96,7 +96,7 @@ def _samples() -> dict[str, Any]:
     from opentelemetry.sdk.trace.sampling import ALWAYS_ON, ParentBased
     from opentelemetry.trace import INVALID_SPAN_CONTEXT, Link
 
-    provider = TracerProvider()
+    provider = TracerProvider(shutdown_on_exit=False)
     tracer = provider.get_tracer("eventlens.sdk_compat.probe")
     span = tracer.start_span("probe")
     span.end()

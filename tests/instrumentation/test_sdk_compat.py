@@ -137,6 +137,22 @@ def test_fast_path_with_a_batch_processor_reaches_its_queue(instrumented: Any, k
     assert setup.exporter.fast_spans == 2
 
 
+@pytest.mark.kafka
+def test_the_probe_runs_once_per_runtime_not_per_span(instrumented: Any, kafka_bootstrap: str,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """Instrumenting probes the internals once; sending and consuming records probes nothing more."""
+    calls: list[Any] = []
+    probe_once = _sdk_compat.missing_privates
+    monkeypatch.setattr(_sdk_compat, "missing_privates", lambda tracer=None: calls.append(tracer) or probe_once(tracer))
+    setup = instrumented()
+    assert len(calls) == 1
+    topic = _topic()
+    for _ in range(3):
+        _round_trip(kafka_bootstrap, topic)
+    assert len(calls) == 1
+    assert setup.exporter.fast_spans == 3 + 3
+
+
 @pytest.fixture
 def renamed(request: pytest.FixtureRequest) -> Iterator[Private]:
     """The private named by the test's parameter, renamed away for the test (restored afterwards)."""
