@@ -1,5 +1,5 @@
-"""aiokafka's wrapping on the shared core: `AIOKafkaProducer.send` / `BatchBuilder.append` + `send_batch`, and
-`AIOKafkaConsumer.getone` / `getmany` / `commit` / `stop`.
+"""aiokafka's wrapping on the shared core: `AIOKafkaProducer.send`, `create_batch` (its builder's `append`) and
+`send_batch`; `AIOKafkaConsumer.getone` / `getmany` / `commit` / `stop`.
 
 `send_and_wait` and `async for` (`__anext__`) call `send` and `getone` internally, so wrapping those two covers
 them: one send span and one injection per record, one process span per record. The process span a `getone`

@@ -116,3 +116,27 @@ def test_uninstrument_restores_plain_aiokafka(kafka_bootstrap, make_topic, aio_i
     (record,) = run(main())
     assert list(record.headers) == [("a", b"1")]
     assert otel.spans() == []
+
+
+def test_span_of_a_finished_task_ends_at_the_next_call(kafka_bootstrap, make_topic, aio_instrumented: Otel):
+    """A process span opened by a task that has finished is ended at the consumer's next call, and it never
+    became current in the caller's task."""
+    topic = make_topic(1)
+    seen: dict[str, Any] = {}
+
+    async def main() -> None:
+        await produce(kafka_bootstrap, topic, [b"a", b"b"])
+        consumer = new_consumer(kafka_bootstrap, topic)
+        await consumer.start()
+        try:
+            await asyncio.create_task(consumer.getone())
+            seen["caller"] = trace.get_current_span().get_span_context()
+            seen["before"] = len(aio_instrumented.spans(f"process {topic}"))
+            await consumer.getone()
+            seen["after"] = len(aio_instrumented.spans(f"process {topic}"))
+        finally:
+            await consumer.stop()
+
+    run(main())
+    assert not seen["caller"].is_valid
+    assert (seen["before"], seen["after"]) == (0, 1)
