@@ -27,6 +27,12 @@ class _Future:
         self.errback = errback
 
 
+class _Consumer(SimpleNamespace):
+    """A stand-in consumer the core can hold a weak reference to (for its high-watermark reader)."""
+
+    __slots__ = ("__weakref__",)
+
+
 def _stub_send(*_args: Any, **_kwargs: Any) -> _Future:
     return _Future()
 
@@ -36,7 +42,7 @@ def measure(ratio: float, metrics: bool, n: int, fast_spans: bool = True) -> tup
 
     `fast_spans=False` makes the exporter refuse eventlens' own spans, so sampled spans go through the SDK.
     """
-    from eventlens.instrumentation import _consumer, _producer
+    from eventlens.instrumentation import _consumer, _kafka_python
     from eventlens.instrumentation._otlp_encode import encode_spans
     from eventlens.instrumentation._runtime import Options, Runtime
     from kafka.consumer.fetcher import ConsumerRecord
@@ -59,7 +65,7 @@ def measure(ratio: float, metrics: bool, n: int, fast_spans: bool = True) -> tup
     reader = InMemoryMetricReader()
     meter_provider = MeterProvider(metric_readers=[reader])
     runtime = Runtime.build(provider, meter_provider, Options(metrics=metrics))
-    send = _producer.make_send_wrapper(runtime)
+    send = _kafka_python.make_send_wrapper(runtime)
     producer = SimpleNamespace(config={"client_id": "p1", "bootstrap_servers": "127.0.0.1:9092"})
     metadata = SimpleNamespace(offset=5, partition=0, timestamp=_TS)
     value = b"x" * 200
@@ -76,13 +82,13 @@ def measure(ratio: float, metrics: bool, n: int, fast_spans: bool = True) -> tup
                   % (i, b"01" if i % every == 0 else b"00"))] for i in range(n)]
     records = iter([ConsumerRecord("orders", 0, 0, i, _TS, 0, b"k", value, headers[i], None, 1, 200, 60)
                     for i in range(n)])
-    consumer = SimpleNamespace(config={"client_id": "c1", "group_id": "g", "bootstrap_servers": "127.0.0.1:9092"},
-                               highwater=lambda _tp: n + 10)
-    next_ = _consumer.make_next_wrapper(runtime)
+    consumer = _Consumer(config={"client_id": "c1", "group_id": "g", "bootstrap_servers": "127.0.0.1:9092"},
+                         highwater=lambda _tp: n + 10)
+    next_ = _kafka_python.make_next_wrapper(runtime)
     t0 = time.process_time()
     for _ in range(n):
         next_(lambda: next(records), consumer, (), {})
-    _consumer.end_process(runtime, _consumer.state_of(consumer))
+    _consumer.end_process(runtime, _kafka_python.state_of(consumer))
     provider.force_flush()
     reader.get_metrics_data()
     next_us = (time.process_time() - t0) / n * 1e6
