@@ -27,6 +27,12 @@ class _Future:
         self.errback = errback
 
 
+class _Consumer(SimpleNamespace):
+    """A stand-in consumer the core can hold a weak reference to (for its high-watermark reader)."""
+
+    __slots__ = ("__weakref__",)
+
+
 def _stub_send(*_args: Any, **_kwargs: Any) -> _Future:
     return _Future()
 
@@ -76,7 +82,8 @@ def measure(ratio: float, metrics: bool, n: int, fast_spans: bool = True) -> tup
                   % (i, b"01" if i % every == 0 else b"00"))] for i in range(n)]
     records = iter([ConsumerRecord("orders", 0, 0, i, _TS, 0, b"k", value, headers[i], None, 1, 200, 60)
                     for i in range(n)])
-    consumer = _StubConsumer({"client_id": "c1", "group_id": "g", "bootstrap_servers": "127.0.0.1:9092"}, n + 10)
+    consumer = _Consumer(config={"client_id": "c1", "group_id": "g", "bootstrap_servers": "127.0.0.1:9092"},
+                         highwater=lambda _tp: n + 10)
     next_ = _kafka_python.make_next_wrapper(runtime)
     t0 = time.process_time()
     for _ in range(n):
@@ -88,17 +95,6 @@ def measure(ratio: float, metrics: bool, n: int, fast_spans: bool = True) -> tup
     provider.shutdown()
     meter_provider.shutdown()
     return send_us, next_us
-
-
-class _StubConsumer:
-    """A consumer stand-in the wrappers can hold a weak reference to: config and a fixed high watermark."""
-
-    def __init__(self, config: dict[str, Any], high: int) -> None:
-        self.config = config
-        self.high = high
-
-    def highwater(self, _tp: Any) -> int:
-        return self.high
 
 
 def run(bootstrap: str, quick: bool = False) -> list[Result]:

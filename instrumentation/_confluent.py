@@ -22,7 +22,7 @@ from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, TopicPartition, cimpl
 from eventlens.instrumentation import _current
-from eventlens.instrumentation._batch import last_consumer, open_batch, remember_consumer
+from eventlens.instrumentation._batch import last_consumer, open_batch, poll_batch_open, remember_consumer
 from eventlens.instrumentation._consumer import (
     ConsumerState,
     Resolved,
@@ -257,8 +257,8 @@ def poll(runtime: Runtime, instance: Any, parent: Callable[..., Any], args: tupl
     end_process(runtime, st)
     if _current.suppressed(_current.get_current()):
         return parent(instance, *args, **kwargs)
-    open_batch(None)
-    remember_consumer(st)
+    if poll_batch_open():  # a record from poll() closes the batch of an earlier consume()
+        open_batch(None)
     msg = parent(instance, *args, **kwargs)
     if msg is not None:
         try:

@@ -41,6 +41,7 @@ def test_wheel_declares_the_instrumentor_entry_point(tmp_path: Path) -> None:
 
     names = {ep.value for ep in entry_points(group="opentelemetry_instrumentor")}
     assert "eventlens.instrumentation:KafkaInstrumentor" in names
+    assert "eventlens.instrumentation.confluent_kafka:ConfluentKafkaInstrumentor" in names
 
 
 def test_cli_prints_version() -> None:
