@@ -51,6 +51,12 @@ def collector(  # noqa: PLR0917 (Typer maps each parameter to a flag)
     rollup_retention_h: float | None = _opt("rollup_retention_h"),
     retention_interval_s: float | None = _opt("retention_interval_s"),
     log_level: str | None = _opt("log_level"),
+    # Bad input and memory.
+    memory_limit_mib: int | None = _opt("memory_limit_mib"),
+    queue_bytes: int | None = _opt("queue_bytes"),
+    max_span_attributes: int | None = _opt("max_span_attributes"),
+    max_attribute_value_length: int | None = _opt("max_attribute_value_length"),
+    max_span_links: int | None = _opt("max_span_links"),
 ) -> None:
     """Run the collector: OTLP/HTTP (4318) and OTLP/gRPC (4317) receivers, optional Kafka receiver and lag
     poller, the store (SQLite by default), the JSON query API under /api and Prometheus /metrics."""

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import hmac
 from concurrent import futures
+from typing import NoReturn
 
 import grpc
-from eventlens.collector.ingest import Ingest, Refused, trace_response
+from eventlens.collector.budget import Reservation
+from eventlens.collector.ingest import GRPC_STATUS, Ingest, Refused, trace_response
 from eventlens.collector.otlp import DecodedTraces, DecodeError, count_metric_points, flatten
 from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2_grpc
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
@@ -52,18 +54,42 @@ class TraceServicer(trace_service_pb2_grpc.TraceServiceServicer):
                context: grpc.ServicerContext) -> ExportTraceServiceResponse:
         """Decode, queue, and answer once the spans are committed."""
         _check_token(context, self.token, self.ingest, "traces")
-        decoded = flatten(request)
+        size = request.ByteSize()
+        reservation = _reserve(context, self.ingest, size)
         try:
-            future = self.ingest.submit(decoded, RECEIVER)
-        except Refused as exc:
-            context.abort(grpc.StatusCode.UNAVAILABLE, str(exc))
-        try:
-            future.result()
-        except Exception as exc:
-            context.abort(grpc.StatusCode.UNAVAILABLE, str(self.ingest.failed(RECEIVER, len(decoded.spans), exc)))
+            try:
+                decoded = flatten(request)
+            except DecodeError as exc:
+                self.ingest.metrics.reject(RECEIVER, "traces", "malformed")
+                context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+            try:
+                future = self.ingest.submit(decoded, RECEIVER, nbytes=size)
+            except Refused as exc:
+                _abort(context, exc)
+            try:
+                future.result()
+            except Exception as exc:
+                _abort(context, self.ingest.failed(RECEIVER, len(decoded.spans), exc))
+        finally:
+            if reservation is not None:
+                reservation.release()
         self.ingest.stored(RECEIVER)
         response = trace_response(decoded)
         return response
+
+
+def _abort(context: grpc.ServicerContext, refused: Refused) -> NoReturn:
+    """End the call with the status code of the refusal (INVALID_ARGUMENT for data that can never be stored)."""
+    context.abort(getattr(grpc.StatusCode, GRPC_STATUS[refused.reason]), str(refused))
+    raise AssertionError("context.abort returned")  # it raises; this keeps the type checker informed
+
+
+def _reserve(context: grpc.ServicerContext, ingest: Ingest, size: int) -> Reservation | None:
+    """The memory reservation of a request of `size` bytes, or the call ends with RESOURCE_EXHAUSTED."""
+    try:
+        return ingest.reserve(RECEIVER, size)
+    except Refused as exc:
+        _abort(context, exc)
 
 
 class RawTraceExport:
@@ -76,17 +102,22 @@ class RawTraceExport:
     def __call__(self, request: bytes, context: grpc.ServicerContext) -> ExportTraceServiceResponse:
         """Queue the body for a worker and answer once its spans are committed."""
         _check_token(context, self.token, self.ingest, "traces")
+        reservation = _reserve(context, self.ingest, len(request))
         try:
-            future = self.ingest.submit_body(request, "application/x-protobuf", RECEIVER)
-        except Refused as exc:
-            context.abort(grpc.StatusCode.UNAVAILABLE, str(exc))
-        try:
-            stored = future.result()
-        except DecodeError as exc:
-            self.ingest.metrics.reject(RECEIVER, "traces", "malformed")
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
-        except Exception as exc:
-            context.abort(grpc.StatusCode.UNAVAILABLE, str(self.ingest.failed(RECEIVER, 0, exc)))
+            try:
+                future = self.ingest.submit_body(request, "application/x-protobuf", RECEIVER)
+            except Refused as exc:
+                _abort(context, exc)
+            try:
+                stored = future.result()
+            except DecodeError as exc:
+                self.ingest.metrics.reject(RECEIVER, "traces", "malformed")
+                context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+            except Exception as exc:
+                _abort(context, self.ingest.failed(RECEIVER, 0, exc))
+        finally:
+            if reservation is not None:
+                reservation.release()
         self.ingest.body_stored(RECEIVER, stored)
         return trace_response(DecodedTraces([], stored.rejected, stored.reason))
 

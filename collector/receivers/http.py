@@ -14,7 +14,8 @@ import zlib
 from collections.abc import Callable
 from typing import TypeVar
 
-from eventlens.collector.ingest import Ingest, Refusal, Refused, trace_response
+from eventlens.collector.budget import MemoryLimitReached, Reservation
+from eventlens.collector.ingest import HTTP_STATUS, Ingest, Refusal, Refused, trace_response
 from eventlens.collector.otlp import (
     DecodedTraces,
     DecodeError,
@@ -57,14 +58,21 @@ class HttpReceiver:
             Route("/v1/metrics", self.metrics, methods=["POST"]),
         ]
 
-    async def traces(self, request: Request) -> Response:
+    async def traces(self, request: Request) -> Response:  # noqa: PLR0911 (one answer per outcome)
         """Receive one ExportTraceServiceRequest."""
         as_json, early = await self._prelude(request, "traces")
         if early is not None:
             return early
         content_type = "application/json" if as_json else "application/x-protobuf"
+        declared = request.headers.get("content-length", "")
+        try:  # the memory the request will take is reserved before its body is read, given back once answered
+            reservation = self.ingest.reserve(RECEIVER, int(declared) if declared.isdigit() else self.max_body_bytes)
+        except Refused as exc:
+            return self._answer_retry(exc, as_json)
         try:
             body = await self._body(request)
+            if reservation is not None:
+                self._grow(reservation, len(body))
             if self.ingest.pool is not None:
                 return await self._traces_in_worker(body, content_type, as_json)
             return await self._traces_in_process(body, content_type, as_json)
@@ -72,12 +80,25 @@ class HttpReceiver:
             return self._refuse("traces", "too_large", 413, str(exc), as_json)
         except DecodeError as exc:
             return self._refuse("traces", "malformed", 400, str(exc), as_json)
+        except Refused as exc:
+            return self._answer_retry(exc, as_json)
+        finally:
+            if reservation is not None:
+                reservation.release()
+
+    def _grow(self, reservation: Reservation, body_bytes: int) -> None:
+        """Reserve for the body as read (a gzip body inflates); `Refused` when it no longer fits."""
+        try:
+            reservation.grow(body_bytes)
+        except MemoryLimitReached as exc:
+            self.ingest.metrics.reject(RECEIVER, "traces", Refusal.MEMORY_LIMIT)
+            raise Refused(Refusal.MEMORY_LIMIT, str(exc)) from exc
 
     async def _traces_in_process(self, body: bytes, content_type: str, as_json: bool) -> Response:
         """Decode here, queue for the writer thread, answer after the commit (DecodeError → 400 by the caller)."""
         decoded = await _off_loop_if_large(decode_trace_request, body, content_type)
         try:
-            future = self.ingest.submit(decoded, RECEIVER)
+            future = self.ingest.submit(decoded, RECEIVER, nbytes=len(body))
         except Refused as exc:
             return self._answer_retry(exc, as_json)
         try:
@@ -170,8 +191,11 @@ class HttpReceiver:
         return _status(status, message, as_json)
 
     def _answer_retry(self, exc: Refused, as_json: bool) -> Response:
-        status = 429 if exc.reason is Refusal.QUEUE_FULL else 503
-        response = _status(status, str(exc), as_json, code=14)
+        """429/503 with Retry-After for a retryable refusal; 400 (not retried) for data that cannot be stored."""
+        status = HTTP_STATUS[exc.reason]
+        if not exc.retryable:
+            return _status(status, str(exc), as_json)
+        response = _status(status, str(exc), as_json, code=8 if exc.reason is Refusal.MEMORY_LIMIT else 14)
         response.headers["Retry-After"] = str(self.retry_after_s)
         return response
 
