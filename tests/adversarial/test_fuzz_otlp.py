@@ -88,20 +88,44 @@ def _paths(obj: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
 SEED_PATHS = _paths(SEED_JSON)[1:]
 
 
+def _leaf(doc: Any, path: tuple[Any, ...]) -> Any:
+    for key in path:
+        doc = doc[key]
+    return doc
+
+
+STRING_PATHS = [p for p in SEED_PATHS if isinstance(_leaf(SEED_JSON, p), str)]
+VALUE_PATHS = [p for p in SEED_PATHS if p and p[-1] == "value"]
+HOSTILE_STRINGS = st.one_of(st.sampled_from(["9" * 25, str(1 << 64), "-" + "9" * 19, "\x00", "a\x00b", "1e999"]),
+                            st.text(max_size=10).map(lambda t: t + "\x00"))
+
+
+DEEP = "__deep__"
+
+
+def deep_kvlist(depth: int) -> str:
+    """An AnyValue kvlist nested `depth` deep, as JSON text (deeper than json.dumps could write)."""
+    return '{"kvlistValue":{"values":[{"key":"k","value":' * depth + '{"stringValue":"leaf"}' + "}]}}" * depth
+
+
 @st.composite
 def json_mutations(draw: st.DrawFn) -> bytes:
     """The JSON seed with a few values replaced by hostile ones, sometimes also mutated as bytes."""
     doc = json.loads(json.dumps(SEED_JSON))
+    deep = ""
     for _ in range(draw(st.integers(1, 4))):
-        path = draw(st.sampled_from(SEED_PATHS))
-        target = doc
+        kind = draw(st.sampled_from(["any", "string", "deep"]))
+        if kind == "string":  # names, topics, ids, numbers as strings: where unstorable values hide
+            path, value = draw(st.sampled_from(STRING_PATHS)), draw(HOSTILE_STRINGS)
+        elif kind == "deep":
+            path, value, deep = draw(st.sampled_from(VALUE_PATHS)), DEEP, deep_kvlist(draw(st.integers(1, 5000)))
+        else:
+            path, value = draw(st.sampled_from(SEED_PATHS)), draw(HOSTILE_VALUES)
         try:
-            for key in path[:-1]:
-                target = target[key]
-            target[path[-1]] = draw(HOSTILE_VALUES)
+            _leaf(doc, path[:-1])[path[-1]] = value
         except (KeyError, IndexError, TypeError):
             continue  # an earlier replacement removed this path
-    text = json.dumps(doc).encode()
+    text = json.dumps(doc).replace(f'"{DEEP}"', deep, 1).encode()
     return draw(byte_mutations(text)) if draw(st.booleans()) else text
 
 
