@@ -64,15 +64,14 @@ class HttpReceiver:
         if early is not None:
             return early
         content_type = "application/json" if as_json else "application/x-protobuf"
-        declared = request.headers.get("content-length", "")
         try:  # the memory the request will take is reserved before its body is read, given back once answered
-            reservation = self.ingest.reserve(RECEIVER, int(declared) if declared.isdigit() else self.max_body_bytes)
+            reservation = self._reserve(request, "traces")
         except Refused as exc:
             return self._answer_retry(exc, as_json)
         try:
             body = await self._body(request)
             if reservation is not None:
-                self._grow(reservation, len(body))
+                self._grow(reservation, len(body), "traces")
             if self.ingest.pool is not None:
                 return await self._traces_in_worker(body, content_type, as_json)
             return await self._traces_in_process(body, content_type, as_json)
@@ -86,12 +85,17 @@ class HttpReceiver:
             if reservation is not None:
                 reservation.release()
 
-    def _grow(self, reservation: Reservation, body_bytes: int) -> None:
+    def _reserve(self, request: Request, signal: str) -> Reservation | None:
+        """Reserve memory for the declared body (the body limit when none is declared); `Refused` when full."""
+        declared = request.headers.get("content-length", "")
+        return self.ingest.reserve(RECEIVER, int(declared) if declared.isdigit() else self.max_body_bytes, signal)
+
+    def _grow(self, reservation: Reservation, body_bytes: int, signal: str) -> None:
         """Reserve for the body as read (a gzip body inflates); `Refused` when it no longer fits."""
         try:
             reservation.grow(body_bytes)
         except MemoryLimitReached as exc:
-            self.ingest.metrics.reject(RECEIVER, "traces", Refusal.MEMORY_LIMIT)
+            self.ingest.metrics.reject(RECEIVER, signal, Refusal.MEMORY_LIMIT)
             raise Refused(Refusal.MEMORY_LIMIT, str(exc)) from exc
 
     async def _traces_in_process(self, body: bytes, content_type: str, as_json: bool) -> Response:
@@ -129,13 +133,24 @@ class HttpReceiver:
         if early is not None:
             return early
         try:
+            reservation = self._reserve(request, "metrics")
+        except Refused as exc:
+            return self._answer_retry(exc, as_json)
+        try:
             body = await self._body(request)
+            if reservation is not None:
+                self._grow(reservation, len(body), "metrics")
             points = await _off_loop_if_large(decode_metric_points, body,
                                               "application/json" if as_json else "application/x-protobuf")
         except BodyTooLarge as exc:
             return self._refuse("metrics", "too_large", 413, str(exc), as_json)
         except DecodeError as exc:
             return self._refuse("metrics", "malformed", 400, str(exc), as_json)
+        except Refused as exc:
+            return self._answer_retry(exc, as_json)
+        finally:
+            if reservation is not None:
+                reservation.release()
         self.ingest.metrics_received(RECEIVER, points)
         return _message(ExportMetricsServiceResponse(), 200, as_json)
 

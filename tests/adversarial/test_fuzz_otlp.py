@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from otlp_builders import request, span
 
-EXAMPLES = 20
+EXAMPLES = 15
 """Per body encoding and backend: enough to hit every branch of the decoder many times, and the tier stays
 under a couple of minutes."""
 

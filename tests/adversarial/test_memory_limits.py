@@ -11,7 +11,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import PB, Running, start_collector
+from conftest import PB, Running, post, start_collector
 from eventlens.collector.storage.api import open_store
 from hostile_bodies import attributes_for, many_attributes
 from otlp_builders import body, span
@@ -65,6 +65,15 @@ def test_deeply_nested_json_any_value_is_400_not_500(collector: Running):
     answer = collector.post(text.encode(), "application/json")
     assert answer.status == 400, answer.content
     assert "nested" in json.loads(answer.content)["message"]
+    assert collector.good_request_is_stored()
+
+
+def test_deeply_nested_json_on_the_metrics_signal_is_400_not_500(collector: Running):
+    """/v1/metrics parses the same way: JSON nested 100,000 deep is 400."""
+    text = '{"resourceMetrics":[{"resource":{"attributes":[{"key":"a","value":' + '{"arrayValue":{"values":[' * 100_000
+    text += "]}}" * 100_000 + "}]}}]}"
+    answer = post(collector.port, "/v1/metrics", text.encode(), "application/json")
+    assert answer.status == 400, answer.content
     assert collector.good_request_is_stored()
 
 
