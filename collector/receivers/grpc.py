@@ -17,6 +17,8 @@ import grpc
 from eventlens.collector.budget import Reservation
 from eventlens.collector.ingest import GRPC_STATUS, Ingest, Refused, trace_response
 from eventlens.collector.otlp import DecodedTraces, DecodeError, count_metric_points, flatten
+from google.protobuf import duration_pb2
+from google.rpc import error_details_pb2, status_pb2
 from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2_grpc
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
     ExportMetricsServiceRequest,
@@ -79,8 +81,16 @@ class TraceServicer(trace_service_pb2_grpc.TraceServiceServicer):
 
 
 def _abort(context: grpc.ServicerContext, refused: Refused) -> NoReturn:
-    """End the call with the status code of the refusal (INVALID_ARGUMENT for data that can never be stored)."""
-    context.abort(getattr(grpc.StatusCode, GRPC_STATUS[refused.reason]), str(refused))
+    """End the call with the status code of the refusal (INVALID_ARGUMENT for data that can never be stored).
+
+    RESOURCE_EXHAUSTED carries a `google.rpc.RetryInfo` detail: the OTLP specification makes it retryable only
+    then."""
+    code = getattr(grpc.StatusCode, GRPC_STATUS[refused.reason])
+    if code is grpc.StatusCode.RESOURCE_EXHAUSTED:
+        status = status_pb2.Status(code=code.value[0], message=str(refused))
+        status.details.add().Pack(error_details_pb2.RetryInfo(retry_delay=duration_pb2.Duration(seconds=1)))
+        context.set_trailing_metadata((("grpc-status-details-bin", status.SerializeToString()),))
+    context.abort(code, str(refused))
     raise AssertionError("context.abort returned")  # it raises; this keeps the type checker informed
 
 

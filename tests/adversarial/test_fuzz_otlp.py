@@ -7,7 +7,7 @@ import base64
 import json
 from typing import Any
 
-from conftest import JSON, PB, Running
+from adversarial_support import JSON, PB, Running
 from google.protobuf import json_format
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st

@@ -3,18 +3,23 @@ limit (429 with Retry-After before the process grows past it) and the peak RSS u
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import threading
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
+import grpc
 import pytest
-from conftest import PB, Running, post, start_collector
+from adversarial_support import PB, Running, post, start_collector
 from eventlens.collector.storage.api import open_store
+from google.rpc import error_details_pb2, status_pb2
 from hostile_bodies import attributes_for, many_attributes
-from otlp_builders import body, span
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
+from otlp_builders import body, request, span
 
 MAX_BODY = 16 * 1024 * 1024
 
@@ -77,31 +82,52 @@ def test_deeply_nested_json_on_the_metrics_signal_is_400_not_500(collector: Runn
     assert collector.good_request_is_stored()
 
 
-def test_memory_limit_answers_429_with_retry_after(store_url: str, tmp_path: Path):
-    """While one request holds the whole memory budget (its body still arriving), another is refused at once
-    with 429 and Retry-After; once the first is gone, requests are taken again."""
-    proc = start_collector(store_url, tmp_path, "--memory-limit-mib", "1")  # budget: one request at a time
+@contextlib.contextmanager
+def budget_held(store_url: str, tmp_path: Path) -> Iterator[Running]:
+    """A collector whose whole memory budget (`--memory-limit-mib 1`: one request at a time) is held by a request
+    whose body is still arriving."""
+    proc = start_collector(store_url, tmp_path, "--memory-limit-mib", "1")
     store = open_store(store_url)
     try:
         running = Running(proc, store)
-        holder = socket.create_connection(("127.0.0.1", running.port))
-        holder.sendall(b"POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-protobuf\r\n"
-                       b"Content-Length: 1000000\r\n\r\n" + b"\x0a" * 1000)
-        deadline = time.monotonic() + 30
-        while "eventlens_collector_memory_reserved_bytes 0.0" in metrics(running.port):
-            assert time.monotonic() < deadline, "the held request never reserved memory"
-            time.sleep(0.05)
-        refused = running.post(body([span()]))
-        assert refused.status == 429 and refused.headers.get("retry-after")
-        holder.close()
+        with socket.create_connection(("127.0.0.1", running.port)) as holder:
+            holder.sendall(b"POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-protobuf\r\n"
+                           b"Content-Length: 1000000\r\n\r\n" + b"\x0a" * 1000)
+            deadline = time.monotonic() + 30
+            while "eventlens_collector_memory_reserved_bytes 0.0" in metrics(running.port):
+                assert time.monotonic() < deadline, "the held request never reserved memory"
+                time.sleep(0.05)
+            yield running
         deadline = time.monotonic() + 30
         while not running.good_request_is_stored():
-            assert time.monotonic() < deadline, "requests were not taken again"
+            assert time.monotonic() < deadline, "requests were not taken again once the budget was free"
             time.sleep(0.1)
-        assert 'reason="memory_limit"' in metrics(running.port)
     finally:
         store.close()
         proc.terminate()
+
+
+def test_memory_limit_answers_429_with_retry_after(store_url: str, tmp_path: Path):
+    """While one request holds the whole memory budget, another is refused at once with 429 and Retry-After;
+    once the first is gone, requests are taken again."""
+    with budget_held(store_url, tmp_path) as running:
+        refused = running.post(body([span()]))
+        assert refused.status == 429 and refused.headers.get("retry-after")
+        assert 'reason="memory_limit"' in metrics(running.port)
+
+
+def test_memory_limit_answers_resource_exhausted_with_retry_info_on_grpc(store_url: str, tmp_path: Path):
+    """The same on OTLP/gRPC: RESOURCE_EXHAUSTED with a RetryInfo detail (which makes it retryable in OTLP)."""
+    with budget_held(store_url, tmp_path) as running, \
+            grpc.insecure_channel(f"127.0.0.1:{running.proc.grpc_port}") as channel:
+        stub = trace_service_pb2_grpc.TraceServiceStub(channel)  # type: ignore[no-untyped-call]
+        with pytest.raises(grpc.RpcError) as err:
+            stub.Export(request([span()]), timeout=60)
+        assert err.value.code() is grpc.StatusCode.RESOURCE_EXHAUSTED
+        details = dict(err.value.trailing_metadata())["grpc-status-details-bin"]
+        status = status_pb2.Status.FromString(details)
+        retry = error_details_pb2.RetryInfo()
+        assert status.details[0].Unpack(retry) and retry.retry_delay.seconds >= 1
 
 
 def metrics(port: int) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 
 import grpc
-from conftest import Running
+from adversarial_support import Running
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 from otlp_builders import body, request, span

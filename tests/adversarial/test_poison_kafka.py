@@ -9,7 +9,7 @@ import urllib.request
 import uuid
 
 import pytest
-from conftest import Running, start_collector
+from adversarial_support import Running, start_collector
 from eventlens.collector.storage.api import open_store
 from kafka import KafkaAdminClient, KafkaProducer
 from otlp_builders import body, span
