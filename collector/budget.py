@@ -3,9 +3,10 @@
 Decoding an OTLP request takes several times its body size (measured: up to 16× for protobuf bodies made of tiny
 attributes, events or nested maps), and the decoded spans stay in memory until they are committed. So each
 request reserves `expansion` × its body size from a budget (the memory limit less what the process used when it
-started) before its body is read, and gives it back once it is answered. A request that does not fit is refused
-at once with 429 / RESOURCE_EXHAUSTED and Retry-After, before the process grows past the limit; the first
-request is always taken when nothing else is in flight, so a valid request is never refused forever.
+started, at least half the limit) before its body is read, and gives it back once it is answered. A request
+that does not fit is refused at once with 429 / RESOURCE_EXHAUSTED and Retry-After, before the process grows
+past the limit; the first request is always taken when nothing else is in flight, so a valid request is never
+refused forever.
 """
 
 from __future__ import annotations
@@ -63,8 +64,9 @@ class MemoryBudget:
         if limit_bytes < 1 or expansion < 1:
             raise ValueError("limit_bytes and expansion must be positive")
         self.limit_bytes = limit_bytes
-        self.capacity = max(1, limit_bytes - baseline_bytes)
-        """What requests may reserve: the limit less the process's size at startup."""
+        self.capacity = max(limit_bytes - baseline_bytes, limit_bytes // 2)
+        """What requests may reserve: the limit less the process's size at startup, but at least half the limit
+        (a collector embedded in a larger process still takes requests)."""
         self.expansion = expansion
         self._reserved = 0
         self._lock = threading.Lock()
