@@ -62,6 +62,12 @@ def collector(  # noqa: PLR0917 (Typer maps each parameter to a flag)
     insecure_no_auth: bool = typer.Option(False, "--insecure-no-auth", help=_help("insecure_no_auth"),
                                           show_default=False),
     allowed_hosts: str | None = _opt("allowed_hosts"),
+    # Bad input and memory.
+    memory_limit_mib: int | None = _opt("memory_limit_mib"),
+    queue_bytes: int | None = _opt("queue_bytes"),
+    max_span_attributes: int | None = _opt("max_span_attributes"),
+    max_attribute_value_length: int | None = _opt("max_attribute_value_length"),
+    max_span_links: int | None = _opt("max_span_links"),
 ) -> None:
     """Run the collector: OTLP/HTTP (4318) and OTLP/gRPC (4317) receivers, optional Kafka receiver and lag
     poller, the store (SQLite by default), the JSON query API under /api and Prometheus /metrics."""

@@ -90,6 +90,19 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("allowed_hosts", "EVENTLENS_ALLOWED_HOSTS", "--allowed-hosts",
             "Comma-separated Host header values the HTTP port answers (DNS-rebinding guard; * allows any). Default: "
             "localhost, 127.0.0.1, ::1 and the bind address."),
+    # Bad input and memory (docs/collector.md, "Security and limits").
+    Setting("memory_limit_mib", "EVENTLENS_MEMORY_LIMIT_MIB", "--memory-limit-mib",
+            "Memory the collector process may grow to: requests that would take it past this answer 429 / "
+            "RESOURCE_EXHAUSTED with Retry-After (each reserves 16x its body, 2x with ingest workers); 0: no limit."),
+    Setting("queue_bytes", "EVENTLENS_QUEUE_BYTES", "--queue-bytes",
+            "Request-body bytes the ingest queue holds before answering 429 / UNAVAILABLE (with --queue-spans)."),
+    Setting("max_span_attributes", "EVENTLENS_MAX_SPAN_ATTRIBUTES", "--max-span-attributes",
+            "Attributes kept per span, resource and link; the rest are dropped and counted in "
+            "otel.dropped_attributes_count."),
+    Setting("max_attribute_value_length", "EVENTLENS_MAX_ATTRIBUTE_VALUE_LENGTH", "--max-attribute-value-length",
+            "Characters kept of a string attribute value (longer ones are cut)."),
+    Setting("max_span_links", "EVENTLENS_MAX_SPAN_LINKS", "--max-span-links",
+            "Links kept per span; the rest are dropped and counted in otel.dropped_links_count."),
 )
 
 
@@ -126,6 +139,12 @@ class CollectorConfig:
     tls_client_ca: str | None = None
     insecure_no_auth: bool = False
     allowed_hosts: str | None = None
+    # Bad input and memory.
+    memory_limit_mib: int = 512
+    queue_bytes: int = 64 * 1024 * 1024
+    max_span_attributes: int = 128
+    max_attribute_value_length: int = 65536
+    max_span_links: int = 128
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> CollectorConfig:
@@ -150,6 +169,11 @@ class CollectorConfig:
         for name in ("max_body_bytes", "queue_spans", "batch_spans", "max_connections"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1")
+        for name in ("queue_bytes", "max_span_attributes", "max_attribute_value_length", "max_span_links"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be at least 1")
+        if self.memory_limit_mib < 0:
+            raise ConfigError("memory_limit_mib must be 0 (no limit) or more")
         if self.ingest_workers < 0:
             raise ConfigError("ingest_workers must be 0 (in process) or more")
         if self.lag_interval_s <= 0 or self.retention_interval_s <= 0 or self.retry_after_s < 0:

@@ -1,7 +1,10 @@
 """What every receiver does with a decoded request: count it, queue it, and report the outcome.
 
-Receivers differ only in transport; this keeps the accounting (Prometheus counters by reason) and the
-mapping from pipeline exceptions to retryable answers in one place.
+Receivers differ only in transport; this keeps the accounting (Prometheus counters by reason), the memory
+budget and the mapping from pipeline exceptions to answers in one place. Refusals are of two kinds, never
+mixed (as in the OpenTelemetry Collector): retryable (queue full, memory limit, store outage, shutting down:
+429/503 with Retry-After, UNAVAILABLE / RESOURCE_EXHAUSTED) and permanent (the store can never hold the data:
+400 / INVALID_ARGUMENT, not retried).
 """
 
 from __future__ import annotations
@@ -11,27 +14,46 @@ import enum
 from collections.abc import Iterator
 from concurrent.futures import Future
 
+from eventlens.collector.budget import MemoryBudget, MemoryLimitReached, Reservation
 from eventlens.collector.metrics import CollectorMetrics
 from eventlens.collector.otlp import DecodedTraces
 from eventlens.collector.pipeline import BatchResult, IngestPipeline, PipelineClosed, QueueFull
+from eventlens.collector.storage.api import StoreDataError
 from eventlens.collector.workers import StoredBody, WorkerPool
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
 
 class Refusal(enum.StrEnum):
-    """Why a decoded request was not acknowledged; all are retryable."""
+    """Why a decoded request was not acknowledged; all but UNSTORABLE are retryable."""
 
     QUEUE_FULL = "queue_full"
+    MEMORY_LIMIT = "memory_limit"
     SHUTTING_DOWN = "shutting_down"
     STORE_ERROR = "store_error"
+    UNSTORABLE = "unstorable"
+    """Permanent: the store can never hold this request's data."""
+
+
+HTTP_STATUS = {Refusal.QUEUE_FULL: 429, Refusal.MEMORY_LIMIT: 429, Refusal.SHUTTING_DOWN: 503,
+               Refusal.STORE_ERROR: 503, Refusal.UNSTORABLE: 400}
+"""The OTLP/HTTP status of each refusal (429 and 503 come with Retry-After; 400 is not retried)."""
+GRPC_STATUS = {Refusal.QUEUE_FULL: "UNAVAILABLE", Refusal.MEMORY_LIMIT: "RESOURCE_EXHAUSTED",
+               Refusal.SHUTTING_DOWN: "UNAVAILABLE", Refusal.STORE_ERROR: "UNAVAILABLE",
+               Refusal.UNSTORABLE: "INVALID_ARGUMENT"}
+"""The OTLP/gRPC status code name of each refusal (RESOURCE_EXHAUSTED is retried only with retry info)."""
 
 
 class Refused(RuntimeError):
-    """A request was refused for a retryable reason (`reason`); the message is for the client."""
+    """A request was refused (`reason`); the message is for the client."""
 
     def __init__(self, reason: Refusal, message: str) -> None:
         super().__init__(message)
         self.reason = reason
+
+    @property
+    def retryable(self) -> bool:
+        """False when the data can never be stored, so resending it is pointless."""
+        return self.reason is not Refusal.UNSTORABLE
 
 
 def trace_response(decoded: DecodedTraces) -> ExportTraceServiceResponse:
@@ -46,20 +68,35 @@ def trace_response(decoded: DecodedTraces) -> ExportTraceServiceResponse:
 class Ingest:
     """The receivers' entry into the pipeline."""
 
-    def __init__(self, pipeline: IngestPipeline, metrics: CollectorMetrics, pool: WorkerPool | None = None) -> None:
+    def __init__(self, pipeline: IngestPipeline, metrics: CollectorMetrics, pool: WorkerPool | None = None,
+                 budget: MemoryBudget | None = None) -> None:
         self.pipeline = pipeline
         self.metrics = metrics
         self.pool = pool
         """Worker processes that decode and store trace bodies (None: the receivers decode in process)."""
+        self.budget = budget
+        """The global memory limit (None: unlimited)."""
 
-    def submit(self, decoded: DecodedTraces, receiver: str, *, count: bool = True) -> Future[BatchResult]:
-        """Count (unless `count` is False: a retry of the same spans) and queue a decoded request; raises
-        `Refused` when the queue cannot take it."""
+    def reserve(self, receiver: str, body_bytes: int, signal: str = "traces") -> Reservation | None:
+        """Reserve the memory a request of `body_bytes` will take until it is answered (release it then);
+        raises `Refused` (MEMORY_LIMIT) when it does not fit now. None when there is no limit."""
+        if self.budget is None:
+            return None
+        try:
+            return self.budget.reserve(body_bytes)
+        except MemoryLimitReached as exc:
+            self.metrics.reject(receiver, signal, Refusal.MEMORY_LIMIT)
+            raise Refused(Refusal.MEMORY_LIMIT, str(exc)) from exc
+
+    def submit(self, decoded: DecodedTraces, receiver: str, *, count: bool = True,
+               nbytes: int = 0) -> Future[BatchResult]:
+        """Count (unless `count` is False: a retry of the same spans) and queue a request decoded from `nbytes`
+        body bytes; raises `Refused` when the queue cannot take it."""
         spans = decoded.spans
         if count:
             self._received(receiver, len(spans), decoded.rejected)
         with self._refusals(receiver, len(spans)):
-            return self.pipeline.submit(spans)
+            return self.pipeline.submit(spans, nbytes)
 
     def submit_body(self, body: bytes, content_type: str, receiver: str) -> Future[StoredBody]:
         """Queue an undecoded body for the worker pool; raises `Refused` when its queue cannot take it."""
@@ -101,7 +138,11 @@ class Ingest:
         self.metrics.requests.labels(receiver, "metrics", "ok").inc()
 
     def failed(self, receiver: str, spans: int, error: BaseException) -> Refused:
-        """Count a request whose store write failed; returns the `Refused` to answer with."""
+        """Count a request whose store write failed; returns the `Refused` to answer with: permanent when the
+        store can never hold its data (`StoreDataError`), retryable otherwise."""
+        if isinstance(error, StoreDataError):
+            self.metrics.reject(receiver, "traces", Refusal.UNSTORABLE, spans)
+            return Refused(Refusal.UNSTORABLE, f"the request's data cannot be stored, do not retry: {error}")
         self.metrics.reject(receiver, "traces", Refusal.STORE_ERROR, spans)
         return Refused(Refusal.STORE_ERROR, f"store error, retry later: {error}")
 

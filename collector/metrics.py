@@ -26,18 +26,25 @@ class CollectorMetrics(PipelineObserver):
                                  "Committed spans that were not stored before (retries count once).", registry=r)
         self.spans_rejected = Counter("eventlens_collector_spans_rejected",
                                       "Decoded spans not stored, by reason (queue_full, store_error, "
-                                      "invalid_span, shutting_down).", ["receiver", "reason"], registry=r)
+                                      "invalid_span, unstorable, shutting_down).", ["receiver", "reason"],
+                                      registry=r)
         self.requests = Counter("eventlens_collector_requests", "Export requests answered, by outcome.",
                                 ["receiver", "signal", "outcome"], registry=r)
         self.requests_rejected = Counter("eventlens_collector_requests_rejected",
                                          "Export requests refused, by reason (malformed, unsupported_media_type, "
-                                         "too_large, unauthorized, queue_full, store_error, shutting_down).",
+                                         "too_large, unauthorized, queue_full, memory_limit, store_error, "
+                                         "unstorable, shutting_down).",
                                          ["receiver", "reason"], registry=r)
         self.metric_points = Counter("eventlens_collector_metric_points_received",
                                      "OTLP metric data points received and validated (not stored).",
                                      ["receiver"], registry=r)
         self.kafka_records_skipped = Counter("eventlens_collector_kafka_records_skipped",
                                              "Kafka records that were not valid OTLP and were skipped.", registry=r)
+        self.dead_letters = Counter("eventlens_collector_dead_letters",
+                                    "Input that can never be stored, parked in the store's dead_letters table.",
+                                    ["receiver"], registry=r)
+        self.memory_reserved = Gauge("eventlens_collector_memory_reserved_bytes",
+                                     "Memory reserved by requests in flight (see --memory-limit-mib).", registry=r)
         self.queue_spans = Gauge("eventlens_collector_queue_spans", "Spans waiting in the ingest queue.",
                                  registry=r)
         self.queue_bytes = Gauge("eventlens_collector_queue_bytes",

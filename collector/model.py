@@ -131,6 +131,20 @@ class SpanRecord:
         return value if isinstance(value, str) else None
 
 
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """Input the collector could not store, parked with its raw bytes (table `dead_letters`)."""
+
+    source: str
+    """Where it came from, e.g. `kafka`."""
+    reason: str
+    payload: bytes
+    received_ns: int
+    topic: str | None = None
+    partition: int | None = None
+    offset: int | None = None
+
+
 class NodeKind(enum.StrEnum):
     """What a topology node stands for."""
 

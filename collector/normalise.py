@@ -56,17 +56,34 @@ _OPERATION_NAMES: dict[str, Operation] = {
 }
 
 
-def as_int(value: AttrValue | None) -> int | None:
-    """An attribute as an int: ints as they are, decimal strings parsed; anything else None."""
+INT64_MIN, INT64_MAX = -(1 << 63), (1 << 63) - 1
+_MAX_INT_DIGITS = 20
+"""Longer decimal strings are beyond int64 anyway (and parsing huge ones costs time)."""
+
+
+def in_int64(value: int) -> int | None:
+    """`value` when a signed 64-bit column can hold it, else None (the value is dropped, the span kept)."""
+    return value if INT64_MIN <= value <= INT64_MAX else None
+
+
+def as_int(value: AttrValue | None) -> int | None:  # noqa: PLR0911 (one return per value kind)
+    """An attribute as an int within int64: ints as they are, decimal strings parsed; anything else None.
+
+    Values beyond int64 (a partition id, offset or body size no store column can hold) are None, so a span
+    carrying one is stored without that field instead of failing its whole transaction.
+    """
     if value is None or isinstance(value, bool):
         return None
     if isinstance(value, int):
-        return value
+        return in_int64(value)
     if isinstance(value, float):
-        return int(value) if value.is_integer() else None
+        return in_int64(int(value)) if value.is_integer() else None
     if isinstance(value, str):
+        text = value.strip()
+        if len(text) > _MAX_INT_DIGITS:
+            return None
         try:
-            return int(value.strip())
+            return in_int64(int(text))
         except ValueError:
             return None
     return None

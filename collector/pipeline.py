@@ -3,8 +3,11 @@
 Receivers `submit()` a batch and wait on the returned future; the writer thread coalesces queued batches into
 one `SpanWriter.write_spans` call (one transaction) and resolves every future only after that call returned,
 so a receiver acknowledges a request only once its spans are durably committed. When the queue holds
-`max_queue_spans` spans, `submit()` raises `QueueFull` at once: the receiver answers with OTLP's retryable
-"try again later" instead of buffering without bound or dropping data.
+`max_queue_spans` spans or `max_queue_bytes` bytes of request bodies, `submit()` raises `QueueFull` at once: the
+receiver answers with OTLP's retryable "try again later" instead of buffering without bound or dropping data.
+
+When a coalesced transaction fails, each of its batches is written again on its own, so one batch the store can
+never take (a `StoreDataError`) fails alone and the others are stored.
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ class BatchResult:
 class _Item:
     spans: Sequence[SpanRecord]
     future: Future[BatchResult]
+    nbytes: int
 
 
 class PipelineObserver:
@@ -91,12 +95,14 @@ class IngestPipeline:
     """Bounded queue + writer thread in front of a `SpanWriter` (see the module docstring)."""
 
     def __init__(self, writer: SpanWriter, *, max_queue_spans: int = 100_000, max_batch_spans: int = 8192,
-                 observer: PipelineObserver | None = None,
+                 max_queue_bytes: int = 64 << 20, observer: PipelineObserver | None = None,
                  clock: Callable[[], float] = time.perf_counter) -> None:
-        if max_queue_spans < 1 or max_batch_spans < 1:
-            raise ValueError("max_queue_spans and max_batch_spans must be positive")
+        if max_queue_spans < 1 or max_batch_spans < 1 or max_queue_bytes < 1:
+            raise ValueError("max_queue_spans, max_batch_spans and max_queue_bytes must be positive")
         self._writer = writer
         self.max_queue_spans = max_queue_spans
+        self.max_queue_bytes = max_queue_bytes
+        self._queued_bytes = 0
         self.max_batch_spans = max_batch_spans
         self._observer = observer or PipelineObserver()
         self._clock = clock
@@ -116,9 +122,16 @@ class IngestPipeline:
         """True once `stop()` was called: no batch is taken any more."""
         return self._closing
 
-    def has_room(self, spans: int = 1) -> bool:
-        """True when a batch of `spans` spans would be accepted now (a cheap check before reading a body)."""
-        return not self._closing and admits(self._queued_spans, spans, self.max_queue_spans)
+    @property
+    def queued_bytes(self) -> int:
+        """Request-body bytes of the batches waiting to be written."""
+        return self._queued_bytes
+
+    def has_room(self, spans: int = 1, nbytes: int = 0) -> bool:
+        """True when a batch of `spans` spans from `nbytes` body bytes would be accepted now (a cheap check
+        before reading a body)."""
+        return not self._closing and admits(self._queued_spans, spans, self.max_queue_spans) \
+            and admits(self._queued_bytes, nbytes, self.max_queue_bytes)
 
     def start(self) -> IngestPipeline:
         """Start the writer thread."""
@@ -127,8 +140,9 @@ class IngestPipeline:
             self._thread.start()
         return self
 
-    def submit(self, spans: Sequence[SpanRecord]) -> Future[BatchResult]:
-        """Queue a batch; the future resolves once it is committed (or fails with the store's error).
+    def submit(self, spans: Sequence[SpanRecord], nbytes: int = 0) -> Future[BatchResult]:
+        """Queue a batch decoded from `nbytes` body bytes; the future resolves once it is committed (or fails
+        with the store's error: a `StoreDataError` when this batch alone can never be stored).
 
         Raises `QueueFull` when the queue has no room (a batch larger than the whole queue is still taken
         when the queue is empty, so no valid request is refused forever), `PipelineClosed` when stopping.
@@ -142,8 +156,11 @@ class IngestPipeline:
                 raise PipelineClosed("the collector is shutting down")
             if not admits(self._queued_spans, len(spans), self.max_queue_spans):
                 raise QueueFull(f"ingest queue full ({self._queued_spans} of {self.max_queue_spans} spans queued)")
-            self._queue.append(_Item(spans, future))
+            if not admits(self._queued_bytes, nbytes, self.max_queue_bytes):
+                raise QueueFull(f"ingest queue full ({self._queued_bytes} of {self.max_queue_bytes} bytes queued)")
+            self._queue.append(_Item(spans, future, nbytes))
             self._queued_spans += len(spans)
+            self._queued_bytes += nbytes
             depth = self._queued_spans
             self._cond.notify()
         self._observer.depth(depth)
@@ -166,6 +183,7 @@ class IngestPipeline:
             take = batch_length((len(i.spans) for i in self._queue), self._queued_spans, 1, self.max_batch_spans)
             items = [self._queue.popleft() for _ in range(take)]
             self._queued_spans -= sum(len(i.spans) for i in items)
+            self._queued_bytes -= sum(i.nbytes for i in items)
             depth = self._queued_spans
         self._observer.depth(depth)
         return items
@@ -175,6 +193,14 @@ class IngestPipeline:
             self._write(items)
 
     def _write(self, items: list[_Item]) -> None:
+        """Write the items in one transaction; when it fails, write each item alone (see the module docstring)."""
+        if not self._write_together(items) and len(items) > 1:
+            for item in items:
+                self._write_together([item])
+
+    def _write_together(self, items: list[_Item]) -> bool:
+        """One transaction for every item; True when committed. A failure of a single item fails its future;
+        a failure of several leaves them to be written one by one."""
         batch: list[SpanRecord] = []
         for item in items:
             batch.extend(item.spans)
@@ -183,13 +209,16 @@ class IngestPipeline:
             new = self._writer.write_spans(batch)
         except BaseException as exc:  # every waiter must learn about the failure, whatever it is
             elapsed = self._clock() - started
-            log.warning("storing %d spans failed: %s", len(batch), exc)
+            log.warning("storing %d spans of %d requests failed: %s", len(batch), len(items), exc)
             self._observer.store_failed(len(batch), elapsed, exc)
-            for item in items:
-                item.future.set_exception(exc)
             if not isinstance(exc, Exception):
+                for item in items:
+                    item.future.set_exception(exc)
                 raise
-            return
+            if len(items) == 1:
+                items[0].future.set_exception(exc)
+            return False
         self._observer.stored(len(batch), new, self._clock() - started)
         for item in items:
             item.future.set_result(BatchResult(len(item.spans), len(batch)))
+        return True

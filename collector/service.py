@@ -18,15 +18,17 @@ from typing import Any, Protocol
 
 import uvicorn
 from eventlens.collector.api import QueryApi
+from eventlens.collector.budget import DECODE_EXPANSION, RAW_EXPANSION, MemoryBudget, resident_bytes
 from eventlens.collector.config import CollectorConfig, is_loopback
 from eventlens.collector.ingest import Ingest
 from eventlens.collector.metrics import CollectorMetrics
 from eventlens.collector.model import NS_PER_S
+from eventlens.collector.otlp import SpanLimits, set_span_limits
 from eventlens.collector.pipeline import IngestPipeline
 from eventlens.collector.receivers.http import HttpReceiver
 from eventlens.collector.receivers.http_guard import ClientLimits, guarded_protocol
 from eventlens.collector.redact import public_error, redact_url
-from eventlens.collector.storage.api import Store, open_store
+from eventlens.collector.storage.api import DeadLetterStore, Store, open_store
 from eventlens.collector.workers import BYTES_PER_SPAN, WorkerPool
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
@@ -191,13 +193,21 @@ class Collector:
         self.store: Store = store if store is not None else open_store(config.store)
         self.metrics = CollectorMetrics()
         self.metrics.queue_capacity.set(config.queue_spans)
+        limits = SpanLimits(config.max_span_attributes, config.max_attribute_value_length, config.max_span_links)
+        set_span_limits(limits)
         self.pipeline = IngestPipeline(self.store, max_queue_spans=config.queue_spans,
-                                       max_batch_spans=config.batch_spans, observer=self.metrics)
+                                       max_batch_spans=config.batch_spans, max_queue_bytes=config.queue_bytes,
+                                       observer=self.metrics)
         self.pool = WorkerPool(config.store, config.ingest_workers,
-                               max_queue_bytes=config.queue_spans * BYTES_PER_SPAN,
+                               max_queue_bytes=min(config.queue_spans * BYTES_PER_SPAN, config.queue_bytes),
                                max_batch_bytes=config.batch_spans * BYTES_PER_SPAN,
-                               observer=self.metrics) if config.ingest_workers else None
-        self.ingest = Ingest(self.pipeline, self.metrics, self.pool)
+                               observer=self.metrics, limits=limits) if config.ingest_workers else None
+        budget = MemoryBudget(config.memory_limit_mib << 20, baseline_bytes=resident_bytes(),
+                              expansion=RAW_EXPANSION if config.ingest_workers else DECODE_EXPANSION) \
+            if config.memory_limit_mib else None
+        if budget is not None:
+            self.metrics.memory_reserved.set_function(lambda: budget.reserved)
+        self.ingest = Ingest(self.pipeline, self.metrics, self.pool, budget)
         self.app = build_app(self.ingest, self.store, config)
         self.http: _Uvicorn | None = None
         self.grpc: Any = None
@@ -245,7 +255,9 @@ class Collector:
                 from eventlens.collector.receivers.kafka import KafkaReceiver
 
                 self.kafka = KafkaReceiver(self.ingest, bootstrap=self.config.kafka_bootstrap,
-                                           topic=self.config.kafka_topic, group=self.config.kafka_group)
+                                           topic=self.config.kafka_topic, group=self.config.kafka_group,
+                                           dead_letters=self.store if isinstance(self.store, DeadLetterStore)
+                                           else None)
                 self.kafka.start()
             self.lag = lag_poller(self.store, self.config)
             if self.lag is not None:

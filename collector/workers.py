@@ -6,7 +6,8 @@ worker decodes it together with the other bodies queued meanwhile and writes all
 transaction (its own connection to the same store; SQLite writers take turns on the file's write lock). A
 request is still answered only after that commit. Bodies wait in a queue bounded in bytes: when it is full the
 receiver answers 429 at once, as in-process. A worker that dies fails the bodies it held with a retryable error
-and the pool is started anew.
+and the pool is started anew. When a task's shared transaction fails, each body is written again on its own,
+so a body the store can never take (a `StoreDataError`) fails alone, answered as permanent (400).
 """
 
 from __future__ import annotations
@@ -24,9 +25,10 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 
 from eventlens.collector import gctune
-from eventlens.collector.otlp import DecodeError, decode_trace_request
+from eventlens.collector.model import SpanRecord
+from eventlens.collector.otlp import DecodeError, SpanLimits, decode_trace_request, set_span_limits
 from eventlens.collector.pipeline import PipelineClosed, PipelineObserver, QueueFull, admits, batch_length
-from eventlens.collector.storage.api import Store, StoreError, open_store
+from eventlens.collector.storage.api import Store, StoreDataError, StoreError, open_store
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +58,7 @@ class _Job:
 
 
 # Outcome kinds a worker returns per body (plain tuples: cheap to pickle).
-_OK, _MALFORMED, _STORE_ERROR = 0, 1, 2
+_OK, _MALFORMED, _STORE_ERROR, _UNSTORABLE = 0, 1, 2, 3
 Outcome = tuple[int, int, int, str]
 """(kind, spans, rejected, reason or error message)."""
 
@@ -72,9 +74,11 @@ def _watch_parent(parent: int) -> None:
             os._exit(0)
 
 
-def _init_worker(store_url: str, parent: int) -> None:
-    """Worker start: ignore Ctrl-C (the collector stops its workers in order) and open the store once."""
+def _init_worker(store_url: str, parent: int, limits: SpanLimits) -> None:
+    """Worker start: ignore Ctrl-C (the collector stops its workers in order), apply the collector's span limits
+    and open the store once."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    set_span_limits(limits)
     threading.Thread(target=_watch_parent, args=(parent,), name="eventlens-parent-watch", daemon=True).start()
     _worker["store"] = open_store(store_url)
     gctune.tune_for_ingest()
@@ -83,25 +87,43 @@ def _init_worker(store_url: str, parent: int) -> None:
 def decode_and_store(store: Store, bodies: list[tuple[bytes, str]]) -> tuple[list[Outcome], int, float]:
     """Decode every body and write all their spans in one transaction: (outcome per body, new spans, seconds).
 
-    A malformed body fails alone; a store error fails every decoded body of the task (none is committed).
+    A malformed body fails alone. When the transaction fails, each body is written again alone, so one body the
+    store can never hold fails alone (`_UNSTORABLE`); a store outage fails every body written (`_STORE_ERROR`).
     """
     outcomes: list[Outcome] = []
-    spans = []
+    per_body: list[list[SpanRecord]] = []
     for body, content_type in bodies:
         try:
             decoded = decode_trace_request(body, content_type)
         except DecodeError as exc:
             outcomes.append((_MALFORMED, 0, 0, str(exc)))
+            per_body.append([])
             continue
-        spans.extend(decoded.spans)
+        per_body.append(decoded.spans)
         outcomes.append((_OK, len(decoded.spans), decoded.rejected, decoded.reason))
     started = time.perf_counter()
+    spans = [s for group in per_body for s in group]
     try:
         new = store.write_spans(spans) if spans else 0
     except StoreError as exc:
-        failed = [(_STORE_ERROR, o[1], o[2], str(exc)) if o[0] == _OK else o for o in outcomes]
-        return failed, 0, time.perf_counter() - started
+        if sum(1 for group in per_body if group) <= 1:
+            return [_failed(o, exc) for o in outcomes], 0, time.perf_counter() - started
+        new = 0
+        for i, group in enumerate(per_body):
+            if not group:
+                continue
+            try:
+                new += store.write_spans(group)
+            except StoreError as alone:
+                outcomes[i] = _failed(outcomes[i], alone)
     return outcomes, new, time.perf_counter() - started
+
+
+def _failed(outcome: Outcome, error: StoreError) -> Outcome:
+    """The outcome of a decoded body whose write failed with `error` (a malformed one stays as it was)."""
+    if outcome[0] != _OK:
+        return outcome
+    return (_UNSTORABLE if isinstance(error, StoreDataError) else _STORE_ERROR, outcome[1], outcome[2], str(error))
 
 
 LINGER_S = 0.002
@@ -126,10 +148,12 @@ class WorkerPool:
     """N worker processes behind a bounded byte queue; `submit` returns a future resolved after the commit."""
 
     def __init__(self, store_url: str, workers: int, *, max_queue_bytes: int,
-                 max_batch_bytes: int = 8192 * BYTES_PER_SPAN, observer: PipelineObserver | None = None) -> None:
+                 max_batch_bytes: int = 8192 * BYTES_PER_SPAN, observer: PipelineObserver | None = None,
+                 limits: SpanLimits | None = None) -> None:
         if workers < 1 or max_queue_bytes < 1 or max_batch_bytes < 1:
             raise ValueError("workers, max_queue_bytes and max_batch_bytes must be positive")
         self.store_url = store_url
+        self.limits = limits or SpanLimits()
         self.workers = workers
         self.max_queue_bytes = max_queue_bytes
         self.max_batch_bytes = max_batch_bytes
@@ -146,7 +170,7 @@ class WorkerPool:
     def _spawn_executor(self) -> ProcessPoolExecutor:
         # spawn, not fork: the collector runs threads (HTTP, writer), and forking a threaded process is unsafe.
         return ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=_init_worker, initargs=(self.store_url, os.getpid()))
+                                   initializer=_init_worker, initargs=(self.store_url, os.getpid(), self.limits))
 
     @property
     def queued_bytes(self) -> int:
@@ -277,16 +301,18 @@ class WorkerPool:
 
     def _settle(self, jobs: list[_Job], outcomes: list[Outcome], new: int, seconds: float) -> None:
         stored = sum(o[1] for o in outcomes if o[0] == _OK)
-        if any(o[0] == _STORE_ERROR for o in outcomes):
-            self._observer.store_failed(sum(o[1] for o in outcomes if o[0] == _STORE_ERROR), seconds,
-                                        StoreError(next(o[3] for o in outcomes if o[0] == _STORE_ERROR)))
-        elif stored:
+        failed = [o for o in outcomes if o[0] in (_STORE_ERROR, _UNSTORABLE)]
+        if failed:
+            self._observer.store_failed(sum(o[1] for o in failed), seconds, StoreError(failed[0][3]))
+        if stored:
             self._observer.stored(stored, new, seconds)
         for job, (kind, spans, rejected, reason) in zip(jobs, outcomes, strict=True):
             if kind == _OK:
                 job.future.set_result(StoredBody(spans, rejected, reason))
             elif kind == _MALFORMED:
                 job.future.set_exception(DecodeError(reason))
+            elif kind == _UNSTORABLE:
+                job.future.set_exception(StoreDataError(reason))
             else:
                 job.future.set_exception(StoreError(reason))
 

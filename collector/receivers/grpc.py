@@ -14,13 +14,16 @@ import logging
 from concurrent import futures
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import grpc
+from eventlens.collector.budget import Reservation
 from eventlens.collector.config import CollectorConfig
-from eventlens.collector.ingest import Ingest, Refused, trace_response
+from eventlens.collector.ingest import GRPC_STATUS, Ingest, Refused, trace_response
 from eventlens.collector.otlp import DecodedTraces, DecodeError, count_metric_points, flatten
 from eventlens.collector.redact import public_error
+from google.protobuf import duration_pb2
+from google.rpc import error_details_pb2, status_pb2
 from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2_grpc
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
     ExportMetricsServiceRequest,
@@ -78,11 +81,15 @@ class GrpcTransport:
         return grpc.ssl_server_credentials([pair], root_certificates=ca, require_client_auth=ca is not None)
 
 
-def _store_failure(context: grpc.ServicerContext, ingest: Ingest, spans: int, exc: BaseException) -> None:
-    """A failed store write: counted, logged with an id, answered UNAVAILABLE without the store's own words."""
-    ingest.failed(RECEIVER, spans, exc)
+def _store_failure(context: grpc.ServicerContext, ingest: Ingest, spans: int, exc: BaseException) -> NoReturn:
+    """A failed store write, counted: data that can never be stored is INVALID_ARGUMENT (not retried); a store
+    outage is logged with an id and answered UNAVAILABLE without the store's own words."""
+    refused = ingest.failed(RECEIVER, spans, exc)
+    if not refused.retryable:
+        _abort(context, refused)
     _, message = public_error(log, "storing the spans", exc)
     context.abort(grpc.StatusCode.UNAVAILABLE, f"store error, retry later; {message}")
+    raise AssertionError("context.abort returned")  # it raises; this keeps the type checker informed
 
 
 def _check_token(context: grpc.ServicerContext, token: str | None, ingest: Ingest, signal: str) -> None:
@@ -108,18 +115,50 @@ class TraceServicer(trace_service_pb2_grpc.TraceServiceServicer):
                context: grpc.ServicerContext) -> ExportTraceServiceResponse:
         """Decode, queue, and answer once the spans are committed."""
         _check_token(context, self.token, self.ingest, "traces")
-        decoded = flatten(request)
+        size = request.ByteSize()
+        reservation = _reserve(context, self.ingest, size)
         try:
-            future = self.ingest.submit(decoded, RECEIVER)
-        except Refused as exc:
-            context.abort(grpc.StatusCode.UNAVAILABLE, str(exc))
-        try:
-            future.result()
-        except Exception as exc:
-            _store_failure(context, self.ingest, len(decoded.spans), exc)
+            try:
+                decoded = flatten(request)
+            except DecodeError as exc:
+                self.ingest.metrics.reject(RECEIVER, "traces", "malformed")
+                context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+            try:
+                future = self.ingest.submit(decoded, RECEIVER, nbytes=size)
+            except Refused as exc:
+                _abort(context, exc)
+            try:
+                future.result()
+            except Exception as exc:
+                _store_failure(context, self.ingest, len(decoded.spans), exc)
+        finally:
+            if reservation is not None:
+                reservation.release()
         self.ingest.stored(RECEIVER)
         response = trace_response(decoded)
         return response
+
+
+def _abort(context: grpc.ServicerContext, refused: Refused) -> NoReturn:
+    """End the call with the status code of the refusal (INVALID_ARGUMENT for data that can never be stored).
+
+    RESOURCE_EXHAUSTED carries a `google.rpc.RetryInfo` detail: the OTLP specification makes it retryable only
+    then."""
+    code = getattr(grpc.StatusCode, GRPC_STATUS[refused.reason])
+    if code is grpc.StatusCode.RESOURCE_EXHAUSTED:
+        status = status_pb2.Status(code=code.value[0], message=str(refused))
+        status.details.add().Pack(error_details_pb2.RetryInfo(retry_delay=duration_pb2.Duration(seconds=1)))
+        context.set_trailing_metadata((("grpc-status-details-bin", status.SerializeToString()),))
+    context.abort(code, str(refused))
+    raise AssertionError("context.abort returned")  # it raises; this keeps the type checker informed
+
+
+def _reserve(context: grpc.ServicerContext, ingest: Ingest, size: int) -> Reservation | None:
+    """The memory reservation of a request of `size` bytes, or the call ends with RESOURCE_EXHAUSTED."""
+    try:
+        return ingest.reserve(RECEIVER, size)
+    except Refused as exc:
+        _abort(context, exc)
 
 
 class RawTraceExport:
@@ -132,17 +171,22 @@ class RawTraceExport:
     def __call__(self, request: bytes, context: grpc.ServicerContext) -> ExportTraceServiceResponse:
         """Queue the body for a worker and answer once its spans are committed."""
         _check_token(context, self.token, self.ingest, "traces")
+        reservation = _reserve(context, self.ingest, len(request))
         try:
-            future = self.ingest.submit_body(request, "application/x-protobuf", RECEIVER)
-        except Refused as exc:
-            context.abort(grpc.StatusCode.UNAVAILABLE, str(exc))
-        try:
-            stored = future.result()
-        except DecodeError as exc:
-            self.ingest.metrics.reject(RECEIVER, "traces", "malformed")
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
-        except Exception as exc:
-            _store_failure(context, self.ingest, 0, exc)
+            try:
+                future = self.ingest.submit_body(request, "application/x-protobuf", RECEIVER)
+            except Refused as exc:
+                _abort(context, exc)
+            try:
+                stored = future.result()
+            except DecodeError as exc:
+                self.ingest.metrics.reject(RECEIVER, "traces", "malformed")
+                context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+            except Exception as exc:
+                _store_failure(context, self.ingest, 0, exc)
+        finally:
+            if reservation is not None:
+                reservation.release()
         self.ingest.body_stored(RECEIVER, stored)
         return trace_response(DecodedTraces([], stored.rejected, stored.reason))
 

@@ -15,7 +15,8 @@ import zlib
 from collections.abc import Callable
 from typing import TypeVar
 
-from eventlens.collector.ingest import Ingest, Refusal, Refused, trace_response
+from eventlens.collector.budget import MemoryLimitReached, Reservation
+from eventlens.collector.ingest import HTTP_STATUS, Ingest, Refusal, Refused, trace_response
 from eventlens.collector.otlp import (
     DecodedTraces,
     DecodeError,
@@ -60,14 +61,20 @@ class HttpReceiver:
             Route("/v1/metrics", self.metrics, methods=["POST"]),
         ]
 
-    async def traces(self, request: Request) -> Response:
+    async def traces(self, request: Request) -> Response:  # noqa: PLR0911 (one answer per outcome)
         """Receive one ExportTraceServiceRequest."""
         as_json, early = await self._prelude(request, "traces")
         if early is not None:
             return early
         content_type = "application/json" if as_json else "application/x-protobuf"
+        try:  # the memory the request will take is reserved before its body is read, given back once answered
+            reservation = self._reserve(request, "traces")
+        except Refused as exc:
+            return self._answer_retry(exc, as_json)
         try:
             body = await self._body(request)
+            if reservation is not None:
+                self._grow(reservation, len(body), "traces")
             if self.ingest.pool is not None:
                 return await self._traces_in_worker(body, content_type, as_json)
             return await self._traces_in_process(body, content_type, as_json)
@@ -75,12 +82,30 @@ class HttpReceiver:
             return self._refuse("traces", "too_large", 413, str(exc), as_json)
         except DecodeError as exc:
             return self._refuse("traces", "malformed", 400, str(exc), as_json)
+        except Refused as exc:
+            return self._answer_retry(exc, as_json)
+        finally:
+            if reservation is not None:
+                reservation.release()
+
+    def _reserve(self, request: Request, signal: str) -> Reservation | None:
+        """Reserve memory for the declared body (the body limit when none is declared); `Refused` when full."""
+        declared = request.headers.get("content-length", "")
+        return self.ingest.reserve(RECEIVER, int(declared) if declared.isdigit() else self.max_body_bytes, signal)
+
+    def _grow(self, reservation: Reservation, body_bytes: int, signal: str) -> None:
+        """Reserve for the body as read (a gzip body inflates); `Refused` when it no longer fits."""
+        try:
+            reservation.grow(body_bytes)
+        except MemoryLimitReached as exc:
+            self.ingest.metrics.reject(RECEIVER, signal, Refusal.MEMORY_LIMIT)
+            raise Refused(Refusal.MEMORY_LIMIT, str(exc)) from exc
 
     async def _traces_in_process(self, body: bytes, content_type: str, as_json: bool) -> Response:
         """Decode here, queue for the writer thread, answer after the commit (DecodeError → 400 by the caller)."""
         decoded = await _off_loop_if_large(decode_trace_request, body, content_type)
         try:
-            future = self.ingest.submit(decoded, RECEIVER)
+            future = self.ingest.submit(decoded, RECEIVER, nbytes=len(body))
         except Refused as exc:
             return self._answer_retry(exc, as_json)
         try:
@@ -111,13 +136,24 @@ class HttpReceiver:
         if early is not None:
             return early
         try:
+            reservation = self._reserve(request, "metrics")
+        except Refused as exc:
+            return self._answer_retry(exc, as_json)
+        try:
             body = await self._body(request)
+            if reservation is not None:
+                self._grow(reservation, len(body), "metrics")
             points = await _off_loop_if_large(decode_metric_points, body,
                                               "application/json" if as_json else "application/x-protobuf")
         except BodyTooLarge as exc:
             return self._refuse("metrics", "too_large", 413, str(exc), as_json)
         except DecodeError as exc:
             return self._refuse("metrics", "malformed", 400, str(exc), as_json)
+        except Refused as exc:
+            return self._answer_retry(exc, as_json)
+        finally:
+            if reservation is not None:
+                reservation.release()
         self.ingest.metrics_received(RECEIVER, points)
         return _message(ExportMetricsServiceResponse(), 200, as_json)
 
@@ -173,14 +209,20 @@ class HttpReceiver:
         return _status(status, message, as_json)
 
     def _store_failure(self, spans: int, exc: BaseException, as_json: bool) -> Response:
-        """A failed store write: counted, logged with an id, answered 503 without the store's own words."""
+        """A failed store write, counted: data that can never be stored is 400 (not retried); a store outage is
+        logged with an id and answered 503 without the store's own words."""
         refused = self.ingest.failed(RECEIVER, spans, exc)
+        if not refused.retryable:
+            return self._answer_retry(refused, as_json)
         _, message = public_error(log, "storing the spans", exc)
         return self._answer_retry(Refused(refused.reason, f"store error, retry later; {message}"), as_json)
 
     def _answer_retry(self, exc: Refused, as_json: bool) -> Response:
-        status = 429 if exc.reason is Refusal.QUEUE_FULL else 503
-        response = _status(status, str(exc), as_json, code=14)
+        """429/503 with Retry-After for a retryable refusal; 400 (not retried) for data that cannot be stored."""
+        status = HTTP_STATUS[exc.reason]
+        if not exc.retryable:
+            return _status(status, str(exc), as_json)
+        response = _status(status, str(exc), as_json, code=8 if exc.reason is Refusal.MEMORY_LIMIT else 14)
         response.headers["Retry-After"] = str(self.retry_after_s)
         return response
 

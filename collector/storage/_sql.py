@@ -16,6 +16,7 @@ from typing import Any, Protocol, cast
 from eventlens.collector import rollup
 from eventlens.collector.model import (
     NS_PER_MINUTE,
+    DeadLetter,
     EdgeRollup,
     LagSample,
     Role,
@@ -24,7 +25,7 @@ from eventlens.collector.model import (
     SpanRecord,
 )
 from eventlens.collector.storage import _rows
-from eventlens.collector.storage.api import StoreError
+from eventlens.collector.storage.api import StoreDataError, StoreError
 
 _CHUNK = 400
 _KNOWN_MAX = 10_000
@@ -130,8 +131,38 @@ class SQLStore(abc.ABC):
             yield
         except StoreError:
             raise
+        except self._data_errors() as exc:
+            raise StoreDataError(f"{what} failed, the data cannot be stored: {exc}") from exc
         except self._errors() as exc:
             raise StoreError(f"{what} failed: {exc}") from exc
+
+    def _data_errors(self) -> tuple[type[BaseException], ...]:
+        """The exception types that mean the data itself can never be stored (permanent, not retried)."""
+        return (OverflowError, UnicodeError)
+
+    # -- dead letters ----------------------------------------------------------------------------------------
+    def write_dead_letters(self, letters: Sequence[DeadLetter]) -> None:
+        """Park input that can never be stored, with its raw bytes."""
+        if not letters:
+            return
+        with self._guard("write_dead_letters"), self._write_cursor() as cur:
+            cur.executemany(self.q("INSERT INTO dead_letters (received_ns, source, topic, part, off, reason, payload) "
+                                   "VALUES (?, ?, ?, ?, ?, ?, ?)"),
+                            [(d.received_ns, d.source, d.topic, d.partition, d.offset, d.reason, d.payload)
+                             for d in letters])
+
+    def dead_letters(self, *, limit: int = 100) -> list[DeadLetter]:
+        """The parked input, newest first."""
+        with self._guard("dead_letters"), self._read_cursor() as cur:
+            cur.execute(self.q("SELECT source, reason, payload, received_ns, topic, part, off FROM dead_letters "
+                               "ORDER BY id DESC LIMIT ?"), (limit,))
+            return [DeadLetter(r[0], r[1], bytes(r[2]), r[3], r[4], r[5], r[6]) for r in cur.fetchall()]
+
+    def dead_letter_count(self) -> int:
+        """How many dead letters are parked."""
+        with self._guard("dead_letter_count"), self._read_cursor() as cur:
+            cur.execute("SELECT count(*) FROM dead_letters")
+            return int(cur.fetchone()[0])
 
     # -- writes ----------------------------------------------------------------------------------------------
     def write_spans(self, spans: Sequence[SpanRecord]) -> int:
@@ -412,6 +443,7 @@ class SQLStore(abc.ABC):
         key_cut = rollup.minute_of(span_cut)
         with self._guard("apply_retention"), self._write_cursor() as cur:
             for sql, cut in (("DELETE FROM span_links WHERE start_ns < ?", span_cut),
+                             ("DELETE FROM dead_letters WHERE received_ns < ?", span_cut),
                              *((f"DELETE FROM {t} WHERE minute < ?", key_cut) for t in self._key_tables),
                              ("DELETE FROM edge_minutes WHERE minute < ?", rollup_cut),
                              ("DELETE FROM schema_minutes WHERE minute < ?", rollup_cut),

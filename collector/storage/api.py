@@ -13,11 +13,16 @@ from collections.abc import Sequence
 from typing import Any, Protocol, runtime_checkable
 from urllib.parse import parse_qs
 
-from eventlens.collector.model import EdgeRollup, LagSample, SchemaSighting, SpanRecord
+from eventlens.collector.model import DeadLetter, EdgeRollup, LagSample, SchemaSighting, SpanRecord
 
 
 class StoreError(RuntimeError):
     """The store could not do what was asked; the batch was not (or not wholly) stored."""
+
+
+class StoreDataError(StoreError):
+    """The store can never hold this data (an integer beyond 64 bits, a character the backend refuses): a
+    permanent error, not worth retrying, unlike a `StoreError` from an outage."""
 
 
 @runtime_checkable
@@ -95,6 +100,21 @@ class LagStore(Protocol):
 
     def forget_group(self, group: str) -> None:
         """Drop every sample of a group that no longer exists."""
+        ...
+
+
+@runtime_checkable
+class DeadLetterStore(Protocol):
+    def write_dead_letters(self, letters: Sequence[DeadLetter]) -> None:
+        """Park input that can never be stored (raw bytes and the reason), so nothing is lost silently."""
+        ...
+
+    def dead_letters(self, *, limit: int = 100) -> list[DeadLetter]:
+        """The parked input, newest first."""
+        ...
+
+    def dead_letter_count(self) -> int:
+        """How many dead letters are parked."""
         ...
 
 

@@ -75,6 +75,10 @@ class PostgresStore(SQLStore):
     def _errors(self) -> tuple[type[BaseException], ...]:
         return (psycopg.Error, OverflowError, UnicodeError)
 
+    def _data_errors(self) -> tuple[type[BaseException], ...]:
+        # DataError: e.g. a NUL character in text, a number out of a column's range.
+        return (OverflowError, UnicodeError, psycopg.DataError)
+
     def _conn(self) -> psycopg.Connection[Any]:
         conn: psycopg.Connection[Any] | None = getattr(self._local, "conn", None)
         if conn is not None and not conn.closed:

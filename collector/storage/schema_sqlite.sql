@@ -194,3 +194,16 @@ CREATE TABLE IF NOT EXISTS lag_samples (
 );
 CREATE INDEX IF NOT EXISTS lag_group_time ON lag_samples (grp, observed_at_ns);
 CREATE INDEX IF NOT EXISTS lag_time ON lag_samples (observed_at_ns);
+
+-- Input that can never be stored (e.g. a Kafka record that is not OTLP), parked with its raw bytes so nothing is
+-- lost silently; see docs/collector.md, "Bad input and memory".
+CREATE TABLE IF NOT EXISTS dead_letters (
+    id INTEGER PRIMARY KEY,
+    received_ns INTEGER NOT NULL,
+    source TEXT NOT NULL,
+    topic TEXT,
+    part INTEGER,
+    off INTEGER,
+    reason TEXT NOT NULL,
+    payload BLOB NOT NULL
+);

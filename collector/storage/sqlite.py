@@ -126,6 +126,9 @@ class SQLiteStore(SQLStore):
         # OverflowError: an integer beyond 64 bits; UnicodeError: a string that is not valid Unicode text.
         return (sqlite3.Error, OverflowError, UnicodeError)
 
+    def _data_errors(self) -> tuple[type[BaseException], ...]:
+        return (OverflowError, UnicodeError, sqlite3.DataError)
+
     def _conn(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is not None:

@@ -17,6 +17,7 @@ from eventlens.collector.model import (
     LATENCY_BUCKETS_S,
     NS_PER_MINUTE,
     NS_PER_S,
+    DeadLetter,
     EdgeRollup,
     LagSample,
     Operation,
@@ -27,7 +28,7 @@ from eventlens.collector.model import (
 )
 from eventlens.collector.otlp import decode_traces
 from eventlens.collector.rollup import bucket_index, minute_of, plan
-from eventlens.collector.storage.api import Store, StoreError
+from eventlens.collector.storage.api import Store, StoreDataError, StoreError
 
 from eventlens.testing import (
     T0_NS,
@@ -87,6 +88,29 @@ def flows(store: Store) -> dict[tuple[str | None, str, str | None, str | None], 
 
 class StoreContract:
     """Behaviour every Store backend must have."""
+
+    # -- dead letters and data errors ------------------------------------------------------------------------
+    def test_dead_letters_keep_their_raw_bytes_newest_first(self, make_store):
+        """Parked input reads back byte for byte (NUL and non-UTF-8 included), newest first, and is counted."""
+        store = make_store()
+        letters = [DeadLetter("kafka", "not OTLP", b"\x00\xff raw", T0_NS, "otlp_spans", 0, 7),
+                   DeadLetter("kafka", "empty record value", b"", T0_NS + 1, "otlp_spans", 1, (1 << 63) - 1)]
+        store.write_dead_letters(letters)
+        assert store.dead_letters() == letters[::-1] and store.dead_letter_count() == 2
+
+    def test_dead_letters_go_with_raw_span_retention(self, make_store):
+        """Dead letters older than the span retention are deleted with the spans."""
+        store = make_store()
+        store.write_dead_letters([DeadLetter("kafka", "old", b"x", T0_NS), DeadLetter("kafka", "new", b"y",
+                                                                                      T0_NS + 2 * HOUR)])
+        store.apply_retention(T0_NS + 2 * HOUR, spans_max_age_ns=HOUR, rollups_max_age_ns=HOUR)
+        assert [d.reason for d in store.dead_letters()] == ["new"]
+
+    def test_an_integer_no_column_can_hold_is_a_permanent_data_error(self, make_store):
+        """A value past int64 that reaches the store fails as StoreDataError (not retried), on every backend."""
+        store = make_store()
+        with pytest.raises(StoreDataError):
+            store.write_spans([span_record(start_ns=1 << 64)])
 
     # -- writes and round trip -------------------------------------------------------------------------------
     def test_written_span_reads_back_equal(self, make_store):
