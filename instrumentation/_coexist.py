@@ -1,6 +1,6 @@
 """Coexistence with the upstream OpenTelemetry Kafka instrumentations: only one of the two ever wraps a client.
 
-eventlens and opentelemetry-instrumentation-kafka-python (or -confluent-kafka) both register an
+eventlens and opentelemetry-instrumentation-kafka-python (or -confluent-kafka, -aiokafka) both register an
 `opentelemetry_instrumentor` entry point, so `opentelemetry-instrument` loads both, in either order. When
 eventlens instruments a client while the upstream instrumentor for it is active, it uninstruments it. While
 eventlens is active for that client, the upstream instrumentor's `instrument()` is a logged no-op (and its

@@ -61,6 +61,20 @@ class Options:
     fingerprint_every: int = 1000
     metrics: bool = True
 
+    @classmethod
+    def from_kwargs(cls, kwargs: dict[str, Any]) -> Options:
+        """The options of an instrumentor's `instrument(**kwargs)` (every client takes the same ones)."""
+        return cls(
+            produce_hook=kwargs.get("produce_hook"),
+            consume_hook=kwargs.get("consume_hook"),
+            event_type_getter=kwargs.get("event_type_getter"),
+            process_parent=bool(kwargs.get("process_parent", True)),
+            capture_payload=bool(kwargs.get("capture_payload", False)),
+            metrics=bool(kwargs.get("metrics", True)),
+            fingerprint_first_n=int(kwargs.get("fingerprint_first_n", cls.fingerprint_first_n)),
+            fingerprint_every=int(kwargs.get("fingerprint_every", cls.fingerprint_every)),
+        )
+
 
 @dataclass
 class Runtime:

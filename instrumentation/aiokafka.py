@@ -6,7 +6,7 @@ from collections.abc import Collection
 from typing import Any
 
 import aiokafka
-from eventlens.instrumentation import _aiokafka, _aiokafka_coexist, _consumer
+from eventlens.instrumentation import _aiokafka, _coexist, _consumer
 from eventlens.instrumentation._batch import forget_batches
 from eventlens.instrumentation._runtime import Options, Runtime
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
@@ -16,6 +16,25 @@ from wrapt import wrap_function_wrapper
 _INSTRUMENTS = ("aiokafka >= 0.12, < 0.15",)
 _CONSUMER_METHODS = ("getone", "getmany", "commit", "stop")
 _active: list[Runtime] = []
+_UPSTREAM_MODULE = "opentelemetry.instrumentation.aiokafka"
+UPSTREAM_WRAPPED = (("AIOKafkaProducer", "send"), ("AIOKafkaConsumer", "getone"), ("AIOKafkaConsumer", "getmany"))
+"""The (class, method) pairs the upstream aiokafka instrumentor wraps."""
+
+
+def _upstream_wrappers() -> list[tuple[Any, str]]:
+    """The aiokafka methods still wrapped by the upstream instrumentor."""
+    return [(getattr(aiokafka, cls), method) for cls, method in UPSTREAM_WRAPPED
+            if _coexist.wrapped_by_upstream(getattr(aiokafka, cls).__dict__.get(method), _UPSTREAM_MODULE)]
+
+
+def _unwrap_upstream() -> None:
+    for cls, method in _upstream_wrappers():
+        unwrap(cls, method)
+
+
+UPSTREAM = _coexist.Upstream("aiokafka", _UPSTREAM_MODULE, "AIOKafkaInstrumentor",
+                             "opentelemetry-instrumentation-aiokafka", lambda: bool(_upstream_wrappers()),
+                             _unwrap_upstream)
 
 
 def active_runtime() -> Runtime | None:
@@ -32,18 +51,9 @@ class AIOKafkaInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         return _INSTRUMENTS
 
     def _instrument(self, **kwargs: Any) -> None:
-        _aiokafka_coexist.guard_upstream()
-        _aiokafka_coexist.take_over()
-        options = Options(
-            produce_hook=kwargs.get("produce_hook"),
-            consume_hook=kwargs.get("consume_hook"),
-            event_type_getter=kwargs.get("event_type_getter"),
-            process_parent=bool(kwargs.get("process_parent", True)),
-            capture_payload=bool(kwargs.get("capture_payload", False)),
-            metrics=bool(kwargs.get("metrics", True)),
-            fingerprint_first_n=int(kwargs.get("fingerprint_first_n", Options.fingerprint_first_n)),
-            fingerprint_every=int(kwargs.get("fingerprint_every", Options.fingerprint_every)),
-        )
+        _coexist.guard_upstream(UPSTREAM)
+        _coexist.take_over(UPSTREAM)
+        options = Options.from_kwargs(kwargs)
         runtime = Runtime.build(kwargs.get("tracer_provider"), kwargs.get("meter_provider"), options)
         producer, consumer = aiokafka.AIOKafkaProducer, aiokafka.AIOKafkaConsumer
         wrap_function_wrapper(producer, "send", _aiokafka.make_send_wrapper(runtime))
@@ -55,7 +65,7 @@ class AIOKafkaInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         wrap_function_wrapper(consumer, "stop", _aiokafka.make_stop_wrapper(runtime))
         _active[:] = [runtime]
         _consumer.register_processing("aiokafka", _resolve)
-        _aiokafka_coexist.set_active(True)
+        _coexist.set_active(True, UPSTREAM)
 
     def _uninstrument(self, **kwargs: Any) -> None:
         unwrap(aiokafka.AIOKafkaProducer, "send")
@@ -66,7 +76,7 @@ class AIOKafkaInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         _active.clear()
         _consumer.unregister_processing("aiokafka")
         forget_batches()
-        _aiokafka_coexist.set_active(False)
+        _coexist.set_active(False, UPSTREAM)
 
 
 def _resolve(record: Any, consumer: Any) -> _consumer.Resolved | None:

@@ -162,16 +162,7 @@ class ConfluentKafkaInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     def _instrument(self, **kwargs: Any) -> None:
         _coexist.guard_upstream(UPSTREAM)
         _coexist.take_over(UPSTREAM)
-        options = Options(
-            produce_hook=kwargs.get("produce_hook"),
-            consume_hook=kwargs.get("consume_hook"),
-            event_type_getter=kwargs.get("event_type_getter"),
-            process_parent=bool(kwargs.get("process_parent", True)),
-            capture_payload=bool(kwargs.get("capture_payload", False)),
-            metrics=bool(kwargs.get("metrics", True)),
-            fingerprint_first_n=int(kwargs.get("fingerprint_first_n", Options.fingerprint_first_n)),
-            fingerprint_every=int(kwargs.get("fingerprint_every", Options.fingerprint_every)),
-        )
+        options = Options.from_kwargs(kwargs)
         runtime = Runtime.build(kwargs.get("tracer_provider"), kwargs.get("meter_provider"), options)
         for name, cls in _TRACED.items():
             setattr(confluent_kafka, name, cls)

@@ -42,16 +42,7 @@ class KafkaInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     def _instrument(self, **kwargs: Any) -> None:
         _coexist.guard_upstream()
         _coexist.take_over()
-        options = Options(
-            produce_hook=kwargs.get("produce_hook"),
-            consume_hook=kwargs.get("consume_hook"),
-            event_type_getter=kwargs.get("event_type_getter"),
-            process_parent=bool(kwargs.get("process_parent", True)),
-            capture_payload=bool(kwargs.get("capture_payload", False)),
-            metrics=bool(kwargs.get("metrics", True)),
-            fingerprint_first_n=int(kwargs.get("fingerprint_first_n", Options.fingerprint_first_n)),
-            fingerprint_every=int(kwargs.get("fingerprint_every", Options.fingerprint_every)),
-        )
+        options = Options.from_kwargs(kwargs)
         runtime = Runtime.build(kwargs.get("tracer_provider"), kwargs.get("meter_provider"), options)
         wrap_function_wrapper(kafka.KafkaProducer, "send", _kafka_python.make_send_wrapper(runtime))
         wrap_function_wrapper(kafka.KafkaConsumer, "__next__", _kafka_python.make_next_wrapper(runtime))

@@ -91,7 +91,7 @@ def budget_held(store_url: str, tmp_path: Path) -> Iterator[Running]:
     try:
         running = Running(proc, store)
         with socket.create_connection(("127.0.0.1", running.port)) as holder:
-            holder.sendall(b"POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-protobuf\r\n"
+            holder.sendall(b"POST /v1/traces HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-protobuf\r\n"
                            b"Content-Length: 1000000\r\n\r\n" + b"\x0a" * 1000)
             deadline = time.monotonic() + 30
             while "eventlens_collector_memory_reserved_bytes 0.0" in metrics(running.port):

@@ -63,17 +63,36 @@ def test_three_hundred_half_sent_bodies_do_not_lock_out_ingest_api_and_metrics(t
                 s.close()
 
 
+def _response(sock: socket.socket) -> bytes:
+    """One whole HTTP response from `sock`: the head, then as many body bytes as its Content-Length says."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return data
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = next((int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")
+                   if line.lower().startswith(b"content-length:")), 0)
+    while len(body) < length:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        body += chunk
+    return head + b"\r\n\r\n" + body
+
+
 def test_an_exporters_kept_alive_connection_survives_a_flood_of_new_connections(tmp_path: Path) -> None:
     """At the cap, never-served sockets are dropped before a connection that completed a request."""
     request = b"GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
     with collector(tmp_path, "--max-connections", "64") as proc, \
             socket.create_connection(("127.0.0.1", proc.http_port or 0), timeout=10) as served:
         served.sendall(request)
-        assert served.recv(65536).startswith(b"HTTP/1.1 200")
+        assert _response(served).startswith(b"HTTP/1.1 200")
         socks = _open(proc.http_port or 0, 200)
         try:
             served.sendall(request)
-            assert served.recv(65536).startswith(b"HTTP/1.1 200")  # the same TCP connection still answers
+            assert _response(served).startswith(b"HTTP/1.1 200")  # the same TCP connection still answers
         finally:
             for s in socks:
                 s.close()

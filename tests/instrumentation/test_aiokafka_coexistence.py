@@ -15,10 +15,12 @@ import aiokafka
 import pytest
 from aiokafka_support import aio_instrument, aio_instrumented, consume_each, produce, run  # noqa: F401
 from conftest import Otel
-from eventlens.instrumentation import _aiokafka_coexist
+from eventlens.instrumentation import _coexist
+from eventlens.instrumentation.aiokafka import UPSTREAM_WRAPPED
 from opentelemetry.instrumentation.aiokafka import AIOKafkaInstrumentor as UpstreamInstrumentor
 
 pytestmark = pytest.mark.kafka
+UPSTREAM_MODULE = "opentelemetry.instrumentation.aiokafka"
 
 
 def _round_trip(bootstrap: str, topic: str) -> list[tuple[str, bytes | None]]:
@@ -50,11 +52,11 @@ def upstream(otel: Otel):
 def test_eventlens_takes_over_from_active_upstream(kafka_bootstrap, make_topic, upstream, aio_instrument):
     """Instrumenting eventlens while upstream is active uninstruments it: one span, one traceparent."""
     upstream.instrument()
-    assert _aiokafka_coexist.wrapped_by_upstream(aiokafka.AIOKafkaProducer.__dict__["send"])
+    assert _coexist.wrapped_by_upstream(aiokafka.AIOKafkaProducer.__dict__["send"], UPSTREAM_MODULE)
     otel = aio_instrument()
     assert not upstream.is_instrumented_by_opentelemetry
-    for cls, method in _aiokafka_coexist.WRAPPED:
-        assert not _aiokafka_coexist.wrapped_by_upstream(getattr(aiokafka, cls).__dict__[method])
+    for cls, method in UPSTREAM_WRAPPED:
+        assert not _coexist.wrapped_by_upstream(getattr(aiokafka, cls).__dict__[method], UPSTREAM_MODULE)
     topic = make_topic(1)
     headers = _round_trip(kafka_bootstrap, topic)
     assert [k for k, _ in headers] == ["traceparent"]
@@ -65,8 +67,8 @@ def test_eventlens_takes_over_from_active_upstream(kafka_bootstrap, make_topic, 
 def test_upstream_after_eventlens_does_not_wrap(kafka_bootstrap, make_topic, upstream, aio_instrumented: Otel):
     """Upstream instrumenting after eventlens is a no-op: still one span and one traceparent per record."""
     upstream.instrument()
-    for cls, method in _aiokafka_coexist.WRAPPED:
-        assert not _aiokafka_coexist.wrapped_by_upstream(getattr(aiokafka, cls).__dict__[method])
+    for cls, method in UPSTREAM_WRAPPED:
+        assert not _coexist.wrapped_by_upstream(getattr(aiokafka, cls).__dict__[method], UPSTREAM_MODULE)
     topic = make_topic(1)
     headers = _round_trip(kafka_bootstrap, topic)
     assert [k for k, _ in headers] == ["traceparent"]
