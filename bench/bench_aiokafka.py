@@ -97,8 +97,9 @@ def _eventlens(endpoint: str, n: int, ratio: float) -> Setup:
 
 
 def _uninstrument_all() -> None:
-    from eventlens.instrumentation.aiokafka import AIOKafkaInstrumentor
     from opentelemetry.instrumentation.aiokafka import AIOKafkaInstrumentor as Upstream
+
+    from eventlens.instrumentation.aiokafka import AIOKafkaInstrumentor
 
     for instrumentor in (Upstream(), AIOKafkaInstrumentor()):
         if instrumentor.is_instrumented_by_opentelemetry:
@@ -148,15 +149,16 @@ def wrapper_costs(ratio: float, n: int) -> tuple[float, float]:
     succeeds at once, records from a list, 1 record in 1/ratio with a sampled parent), the same span and
     metrics pipeline as `bench_instr_wrappers` (spans encoded by eventlens' encoder, in-memory metrics)."""
     from aiokafka.structs import ConsumerRecord
-    from eventlens.instrumentation import _aiokafka
-    from eventlens.instrumentation._otlp_encode import encode_spans
-    from eventlens.instrumentation._runtime import Options, Runtime
     from opentelemetry.sdk.metrics import MeterProvider
     from opentelemetry.sdk.metrics.export import InMemoryMetricReader
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
     from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
     from wrapt import FunctionWrapper
+
+    from eventlens.instrumentation import _aiokafka
+    from eventlens.instrumentation._otlp_encode import encode_spans
+    from eventlens.instrumentation._runtime import Options, Runtime
 
     class _Encode(SpanExporter):  # type: ignore[misc]
         eventlens_fast_spans = True

@@ -22,13 +22,13 @@ from importlib import resources
 from pathlib import Path
 
 import networkx as nx
+
+from bench._common import Result
 from eventlens.collector.analysis import query
 from eventlens.collector.analysis.coupling import build_coupling
 from eventlens.collector.analysis.topology import build_topology
 from eventlens.collector.model import NS_PER_S, Messaging, Operation, SpanKind, SpanLink, SpanRecord
 from eventlens.collector.storage.api import Store, open_store
-
-from bench._common import Result
 
 SERVICES = 50
 TOPICS = 100

@@ -98,8 +98,9 @@ def _eventlens(endpoint: str, n: int, ratio: float) -> Setup:
 
 
 def _uninstrument_all() -> None:
-    from eventlens.instrumentation import ConfluentKafkaInstrumentor
     from opentelemetry.instrumentation.confluent_kafka import ConfluentKafkaInstrumentor as Upstream
+
+    from eventlens.instrumentation import ConfluentKafkaInstrumentor
 
     for instrumentor in (Upstream(), ConfluentKafkaInstrumentor()):
         if instrumentor.is_instrumented_by_opentelemetry:

@@ -24,13 +24,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from bench._common import Result
+from bench.bench_analysis import SPANS_PER_CHAIN, chain
 from eventlens.collector.model import NS_PER_S, LagSample
 from eventlens.collector.storage.api import open_store
 from eventlens.dashboard import settings
 from eventlens.dashboard.cli import ENTRYPOINT
-
-from bench._common import Result
-from bench.bench_analysis import SPANS_PER_CHAIN, chain
 from eventlens.local_kafka import free_port
 
 PAGES = ("overview", "topology", "lineage", "lag", "coupling", "schemas", "export")

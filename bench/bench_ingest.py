@@ -26,13 +26,13 @@ import time
 import uuid
 from pathlib import Path
 
-from eventlens.collector.otlp import decode_traces
-from eventlens.collector.storage.api import open_store
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from bench._common import Result, cpu_seconds
+from eventlens.collector.otlp import decode_traces
+from eventlens.collector.storage.api import open_store
 
 SPANS_PER_BATCH = 512
 _LISTENING = re.compile(rb"listening http=(\d+)")

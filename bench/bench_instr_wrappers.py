@@ -42,15 +42,16 @@ def measure(ratio: float, metrics: bool, n: int, fast_spans: bool = True) -> tup
 
     `fast_spans=False` makes the exporter refuse eventlens' own spans, so sampled spans go through the SDK.
     """
-    from eventlens.instrumentation import _consumer, _kafka_python
-    from eventlens.instrumentation._otlp_encode import encode_spans
-    from eventlens.instrumentation._runtime import Options, Runtime
     from kafka.consumer.fetcher import ConsumerRecord
     from opentelemetry.sdk.metrics import MeterProvider
     from opentelemetry.sdk.metrics.export import InMemoryMetricReader
     from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
     from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
+
+    from eventlens.instrumentation import _consumer, _kafka_python
+    from eventlens.instrumentation._otlp_encode import encode_spans
+    from eventlens.instrumentation._runtime import Options, Runtime
 
     class _Encode(SpanExporter):  # type: ignore[misc]
         eventlens_fast_spans = fast_spans

@@ -137,8 +137,9 @@ def _eventlens(endpoint: str, n: int, ratio: float, metrics: bool = True) -> Cal
 
 
 def _uninstrument_all() -> None:
-    from eventlens.instrumentation import KafkaInstrumentor
     from opentelemetry.instrumentation.kafka import KafkaInstrumentor as Upstream
+
+    from eventlens.instrumentation import KafkaInstrumentor
 
     for instrumentor in (Upstream(), KafkaInstrumentor()):
         if instrumentor.is_instrumented_by_opentelemetry:
@@ -147,12 +148,13 @@ def _uninstrument_all() -> None:
 
 def encode_costs(n: int) -> tuple[float, float]:
     """(standard OTLP encoder, eventlens encoder) CPU µs per span for n typical `send` spans."""
-    from eventlens.instrumentation._otlp_encode import encode_spans
     from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans as standard
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import SimpleSpanProcessor
     from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
     from opentelemetry.trace import SpanKind
+
+    from eventlens.instrumentation._otlp_encode import encode_spans
 
     memory = InMemorySpanExporter()
     provider = TracerProvider()

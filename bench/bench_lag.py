@@ -16,14 +16,14 @@ import tempfile
 import time
 import uuid
 
-from eventlens.collector.lag.poller import LagPoller, PollReport
-from eventlens.collector.storage.api import Store, open_store
 from kafka import KafkaAdminClient, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
 from kafka.errors import CoordinatorNotAvailableError
 from kafka.structs import OffsetAndMetadata
 
 from bench._common import Result
+from eventlens.collector.lag.poller import LagPoller, PollReport
+from eventlens.collector.storage.api import Store, open_store
 
 RECORDS_PER_PARTITION = 10
 

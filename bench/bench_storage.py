@@ -26,12 +26,11 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from bench._common import Result, format_table
 from eventlens.collector import query
 from eventlens.collector.model import NS_PER_MINUTE, NS_PER_S, Messaging, Operation, SpanKind, SpanLink, SpanRecord
 from eventlens.collector.storage import _rows
 from eventlens.collector.storage.api import Store
-
-from bench._common import Result, format_table
 
 BATCH = 512
 T0 = 1_780_000_000 * NS_PER_S

@@ -13,16 +13,16 @@ import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from eventlens.collector import params, query
-from eventlens.collector.jsonable import to_jsonable
-from eventlens.collector.redact import public_error
-from eventlens.collector.storage.api import SpanReader, StoreError
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from eventlens import __version__
+from eventlens.collector import params, query
+from eventlens.collector.jsonable import to_jsonable
+from eventlens.collector.redact import public_error
+from eventlens.collector.storage.api import SpanReader, StoreError
 
 log = logging.getLogger(__name__)
 

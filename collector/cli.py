@@ -13,6 +13,7 @@ from types import FrameType
 from typing import Any
 
 import typer
+
 from eventlens.collector.config import SETTINGS, CollectorConfig, ConfigError, default_of, setting
 from eventlens.collector.redact import install_redaction, redact_text, redact_url
 

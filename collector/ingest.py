@@ -14,13 +14,14 @@ import enum
 from collections.abc import Iterator
 from concurrent.futures import Future
 
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
+
 from eventlens.collector.budget import MemoryBudget, MemoryLimitReached, Reservation
 from eventlens.collector.metrics import CollectorMetrics
 from eventlens.collector.otlp import DecodedTraces
 from eventlens.collector.pipeline import BatchResult, IngestPipeline, PipelineClosed, QueueFull
 from eventlens.collector.storage.api import StoreDataError
 from eventlens.collector.workers import StoredBody, WorkerPool
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
 
 class Refusal(enum.StrEnum):

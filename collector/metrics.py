@@ -6,8 +6,9 @@ collide). It is also the pipeline's observer: queue depth and store latency come
 
 from __future__ import annotations
 
-from eventlens.collector.pipeline import PipelineObserver
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from eventlens.collector.pipeline import PipelineObserver
 
 STORE_BUCKETS_S = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 

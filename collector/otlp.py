@@ -22,14 +22,15 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from eventlens.collector.model import AttrValue, SpanKind, SpanLink, SpanRecord, StatusCode
-from eventlens.collector.normalise import messaging_fields
 from google.protobuf import json_format
 from google.protobuf.message import DecodeError as _PbDecodeError
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
+
+from eventlens.collector.model import AttrValue, SpanKind, SpanLink, SpanRecord, StatusCode
+from eventlens.collector.normalise import messaging_fields
 
 Link = Span.Link
 

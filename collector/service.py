@@ -17,6 +17,13 @@ import time
 from typing import Any, Protocol
 
 import uvicorn
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.applications import Starlette
+from starlette.middleware.trustedhost import TrustedHostMiddleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
 from eventlens.collector.api import QueryApi
 from eventlens.collector.budget import DECODE_EXPANSION, RAW_EXPANSION, MemoryBudget, resident_bytes
 from eventlens.collector.config import CollectorConfig, is_loopback
@@ -30,12 +37,6 @@ from eventlens.collector.receivers.http_guard import ClientLimits, guarded_proto
 from eventlens.collector.redact import public_error, redact_url
 from eventlens.collector.storage.api import DeadLetterStore, Store, open_store
 from eventlens.collector.workers import BYTES_PER_SPAN, WorkerPool
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from starlette.applications import Starlette
-from starlette.middleware.trustedhost import TrustedHostMiddleware
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route
 
 log = logging.getLogger(__name__)
 NS_PER_HOUR = 3600 * NS_PER_S

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import typer
+
 from eventlens.dashboard import settings
 
 ENTRYPOINT = Path(__file__).resolve().parent / "streamlit_app.py"

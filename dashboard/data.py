@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 import streamlit as st
+
 from eventlens.collector.analysis import query as analysis
 from eventlens.collector.lag import query as lag
 from eventlens.collector.model import (

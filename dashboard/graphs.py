@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 import networkx as nx
+
 from eventlens.collector.model import Lineage, LineageNodeKind, LineageRelation, Topology
 
 

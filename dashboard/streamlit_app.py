@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import streamlit as st
+
 from eventlens.dashboard import ui
 
 st.set_page_config(page_title="eventlens", page_icon=":material/hub:", layout="wide")

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 import streamlit as st
+
 from eventlens.dashboard import data, settings
 
 REFRESH_KEY = "refresh_s"

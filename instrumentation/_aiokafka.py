@@ -17,6 +17,10 @@ import weakref
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+from opentelemetry import context as otel_context
+from opentelemetry.trace import Span, SpanKind
+from wrapt import FunctionWrapper
+
 from eventlens.instrumentation import _current, _propagation
 from eventlens.instrumentation._batch import last_consumer, open_batch, remember_consumer
 from eventlens.instrumentation._consumer import (
@@ -29,9 +33,6 @@ from eventlens.instrumentation._consumer import (
 from eventlens.instrumentation._producer import Delivery, Outgoing, ProducerState, send_attributes, start_send
 from eventlens.instrumentation._runtime import ClientFacts, Runtime, first_server, set_attributes
 from eventlens.instrumentation._safety import log_once
-from opentelemetry import context as otel_context
-from opentelemetry.trace import Span, SpanKind
-from wrapt import FunctionWrapper
 
 _PRODUCER_STATE = "_eventlens_producer"
 _CONSUMER_STATE = "_eventlens_consumer"

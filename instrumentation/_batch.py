@@ -12,9 +12,10 @@ import contextvars
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from eventlens.instrumentation import _propagation
 from opentelemetry.semconv._incubating.attributes import messaging_attributes as ma
 from opentelemetry.trace import Link
+
+from eventlens.instrumentation import _propagation
 
 _BATCH: contextvars.ContextVar[tuple[int, Sequence[Any]] | None] = contextvars.ContextVar("eventlens_batch",
                                                                                         default=None)

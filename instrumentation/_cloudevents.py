@@ -11,9 +11,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from opentelemetry.semconv._incubating.attributes import messaging_attributes as ma
+
 from eventlens.instrumentation import attributes
 from eventlens.instrumentation._propagation import header_attribute
-from opentelemetry.semconv._incubating.attributes import messaging_attributes as ma
 
 STRUCTURED_PREFIX = "application/cloudevents"
 MAX_STRUCTURED_BYTES = 1 << 20

@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, TopicPartition, cimpl
+
 from eventlens.instrumentation import _current
 from eventlens.instrumentation._batch import last_consumer, open_batch, poll_batch_open, remember_consumer
 from eventlens.instrumentation._consumer import (

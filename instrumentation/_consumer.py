@@ -13,20 +13,6 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, NamedTuple
 
-from eventlens.instrumentation import _cloudevents, _current, _propagation, attributes
-from eventlens.instrumentation._batch import batch_links, open_batch
-from eventlens.instrumentation._fastspan import BaseAttributes, FastSpan
-from eventlens.instrumentation._runtime import (
-    ClientFacts,
-    Runtime,
-    add_client_attributes,
-    add_exchange_attributes,
-    add_payload_attributes,
-    key_text,
-    record_error,
-    set_attributes,
-)
-from eventlens.instrumentation._safety import log_once
 from opentelemetry import context as otel_context
 from opentelemetry.instrumentation.utils import is_instrumentation_enabled
 from opentelemetry.semconv._incubating.attributes import messaging_attributes as ma
@@ -41,6 +27,21 @@ from opentelemetry.trace import (
     get_current_span,
     set_span_in_context,
 )
+
+from eventlens.instrumentation import _cloudevents, _current, _propagation, attributes
+from eventlens.instrumentation._batch import batch_links, open_batch
+from eventlens.instrumentation._fastspan import BaseAttributes, FastSpan
+from eventlens.instrumentation._runtime import (
+    ClientFacts,
+    Runtime,
+    add_client_attributes,
+    add_exchange_attributes,
+    add_payload_attributes,
+    key_text,
+    record_error,
+    set_attributes,
+)
+from eventlens.instrumentation._safety import log_once
 
 LagReader = Callable[[str, int], "int | None"]
 """Reads a partition's high watermark (the offset after its last record) from the client's cache."""

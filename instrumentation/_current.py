@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from eventlens.instrumentation._sdk_compat import ContextKeys, context_keys, on_probe
 from opentelemetry import baggage
 from opentelemetry.context import Context, get_current
 from opentelemetry.instrumentation.utils import is_instrumentation_enabled
 from opentelemetry.trace import INVALID_SPAN, Span, get_current_span, set_span_in_context
+
+from eventlens.instrumentation._sdk_compat import ContextKeys, context_keys, on_probe
 
 __all__ = ["bind", "get_current", "has_baggage", "span_context", "span_in", "suppressed"]
 

@@ -26,11 +26,12 @@ from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from types import MappingProxyType, TracebackType
 from typing import Any, cast
 
-from eventlens.instrumentation import _sdk_compat
 from opentelemetry import context as otel_context
 from opentelemetry.attributes import BoundedAttributes
 from opentelemetry.trace import Link, Span, SpanContext, SpanKind, Status, StatusCode, TraceFlags, TraceState
 from opentelemetry.util import types
+
+from eventlens.instrumentation import _sdk_compat
 
 _LOG = logging.getLogger("eventlens.instrumentation")
 _UNSET = Status(StatusCode.UNSET)

@@ -13,6 +13,9 @@ import weakref
 from collections.abc import Callable
 from typing import Any
 
+from kafka import KafkaConsumer, TopicPartition
+from opentelemetry.instrumentation.utils import is_instrumentation_enabled
+
 from eventlens.instrumentation import _current
 from eventlens.instrumentation._batch import last_consumer, open_batch, remember_consumer
 from eventlens.instrumentation._consumer import (
@@ -26,8 +29,6 @@ from eventlens.instrumentation._consumer import (
 from eventlens.instrumentation._producer import Delivery, Outgoing, ProducerState, start_send
 from eventlens.instrumentation._runtime import ClientFacts, Runtime, server_of
 from eventlens.instrumentation._safety import log_once
-from kafka import KafkaConsumer, TopicPartition
-from opentelemetry.instrumentation.utils import is_instrumentation_enabled
 
 _HEADERS_POS = 3
 _PRODUCER_STATE = "_eventlens_producer"

@@ -15,13 +15,13 @@ import threading
 from collections.abc import Iterable
 from typing import Any
 
-from eventlens.instrumentation._histograms import LocalHistograms
 from opentelemetry.metrics import CallbackOptions, MeterProvider, Observation, get_meter
 from opentelemetry.semconv._incubating.attributes import messaging_attributes as ma
 from opentelemetry.semconv._incubating.metrics import messaging_metrics as mm
 from opentelemetry.semconv.attributes.error_attributes import ERROR_TYPE
 
 from eventlens import __version__
+from eventlens.instrumentation._histograms import LocalHistograms
 
 # Buckets the conventions recommend for messaging durations (seconds).
 DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0)

@@ -11,8 +11,9 @@ import struct
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from eventlens.instrumentation._fastspan import BaseAttributes, FastSpan
 from opentelemetry.sdk.trace import ReadableSpan
+
+from eventlens.instrumentation._fastspan import BaseAttributes, FastSpan
 
 _HAS_IS_REMOTE = 0x100
 _IS_REMOTE = 0x200

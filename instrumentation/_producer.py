@@ -11,6 +11,9 @@ from __future__ import annotations
 import time
 from typing import Any, NamedTuple
 
+from opentelemetry.semconv._incubating.attributes import messaging_attributes as ma
+from opentelemetry.trace import Link, Span, SpanKind
+
 from eventlens.instrumentation import _cloudevents, _current, _propagation, attributes
 from eventlens.instrumentation._batch import pending_batch_links, poll_batch_open
 from eventlens.instrumentation._fastspan import BaseAttributes, FastSpan
@@ -29,8 +32,6 @@ from eventlens.instrumentation._runtime import (
 )
 from eventlens.instrumentation._safety import log_once
 from eventlens.instrumentation.patterns import SEND_OPTIONS
-from opentelemetry.semconv._incubating.attributes import messaging_attributes as ma
-from opentelemetry.trace import Link, Span, SpanKind
 
 _MAX_CACHED_TOPICS = 1024
 _time_ns = time.time_ns

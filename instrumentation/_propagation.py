@@ -15,8 +15,6 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from eventlens.instrumentation import _sdk_compat
-from eventlens.instrumentation._safety import log_once
 from opentelemetry import baggage, propagate
 from opentelemetry.context import Context
 from opentelemetry.propagators.textmap import Getter, Setter
@@ -31,6 +29,9 @@ from opentelemetry.trace import (
     set_span_in_context,
 )
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+from eventlens.instrumentation import _sdk_compat
+from eventlens.instrumentation._safety import log_once
 
 Headers = list[tuple[str, bytes | None]]
 

@@ -6,6 +6,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+from opentelemetry import trace
+from opentelemetry.metrics import MeterProvider
+from opentelemetry.semconv.attributes.error_attributes import ERROR_TYPE
+from opentelemetry.trace import Span, Status, StatusCode, Tracer, TracerProvider
+
+from eventlens import __version__
 from eventlens.instrumentation import _sdk_compat, attributes
 from eventlens.instrumentation._fastspan import FastSink
 from eventlens.instrumentation._metrics import MessagingMetrics, metrics_for
@@ -13,12 +19,6 @@ from eventlens.instrumentation._propagation import header_attribute
 from eventlens.instrumentation._safety import log_once
 from eventlens.instrumentation._sampling import FastSampling
 from eventlens.instrumentation._schema import FingerprintSampler, fingerprint
-from opentelemetry import trace
-from opentelemetry.metrics import MeterProvider
-from opentelemetry.semconv.attributes.error_attributes import ERROR_TYPE
-from opentelemetry.trace import Span, Status, StatusCode, Tracer, TracerProvider
-
-from eventlens import __version__
 
 ProduceHook = Callable[[Span, Sequence[Any], dict[str, Any]], None]
 ConsumeHook = Callable[[Span, Any, Sequence[Any], dict[str, Any]], None]

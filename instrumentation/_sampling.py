@@ -17,9 +17,10 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from eventlens.instrumentation import _sdk_compat
 from opentelemetry.sdk.trace.id_generator import IdGenerator
 from opentelemetry.trace import SpanContext, TraceFlags, TraceState
+
+from eventlens.instrumentation import _sdk_compat
 
 _SAMPLED = 0x01
 _RANDOM = 0x02

@@ -6,12 +6,13 @@ from collections.abc import Collection
 from typing import Any
 
 import aiokafka
-from eventlens.instrumentation import _aiokafka, _coexist, _consumer
-from eventlens.instrumentation._batch import forget_batches
-from eventlens.instrumentation._runtime import Options, Runtime
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
 from opentelemetry.instrumentation.utils import unwrap
 from wrapt import wrap_function_wrapper
+
+from eventlens.instrumentation import _aiokafka, _coexist, _consumer
+from eventlens.instrumentation._batch import forget_batches
+from eventlens.instrumentation._runtime import Options, Runtime
 
 _INSTRUMENTS = ("aiokafka >= 0.12, < 0.15",)
 _CONSUMER_METHODS = ("getone", "getmany", "commit", "stop")

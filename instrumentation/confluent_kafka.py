@@ -16,10 +16,11 @@ import confluent_kafka
 from confluent_kafka import cimpl
 from confluent_kafka.deserializing_consumer import DeserializingConsumer as _DeserializingConsumer
 from confluent_kafka.serializing_producer import SerializingProducer as _SerializingProducer
+from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
+
 from eventlens.instrumentation import _coexist, _confluent, _consumer
 from eventlens.instrumentation._batch import forget_batches
 from eventlens.instrumentation._runtime import Options, Runtime
-from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
 
 __all__ = ["ConfluentKafkaInstrumentor", "TracedConsumer", "TracedDeserializingConsumer", "TracedProducer",
            "TracedSerializingProducer"]

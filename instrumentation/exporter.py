@@ -17,11 +17,11 @@ import time
 from collections.abc import Sequence
 from urllib.parse import unquote, urlsplit
 
-from eventlens.instrumentation._otlp_encode import encode_spans
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from eventlens import __version__
+from eventlens.instrumentation._otlp_encode import encode_spans
 
 _LOG = logging.getLogger("eventlens.instrumentation")
 _RETRYABLE = {429, 502, 503, 504}

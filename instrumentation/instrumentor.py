@@ -7,13 +7,14 @@ from contextlib import contextmanager
 from typing import Any
 
 import kafka
-from eventlens.instrumentation import _coexist, _consumer, _kafka_python
-from eventlens.instrumentation._batch import forget_batches
-from eventlens.instrumentation._runtime import Options, Runtime
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
 from opentelemetry.instrumentation.utils import unwrap
 from opentelemetry.trace import Span
 from wrapt import wrap_function_wrapper
+
+from eventlens.instrumentation import _coexist, _consumer, _kafka_python
+from eventlens.instrumentation._batch import forget_batches
+from eventlens.instrumentation._runtime import Options, Runtime
 
 _INSTRUMENTS = ("kafka-python >= 3.0, < 4.0",)
 _active: list[Runtime] = []

@@ -48,9 +48,10 @@ def configure_tracing(service_name: str | None) -> bool:
     """Install an SDK TracerProvider exporting OTLP/HTTP if none is configured; True when it did."""
     if not _tracer_provider_unset() or _disabled("OTEL_TRACES_EXPORTER"):
         return False
-    from eventlens.instrumentation.exporter import default_span_exporter
     from opentelemetry.sdk.trace import SpanLimits, TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+    from eventlens.instrumentation.exporter import default_span_exporter
 
     # poll spans carry one link per record: raise the SDK's default cap of 128 unless the user set one
     links = None if os.environ.get("OTEL_SPAN_LINK_COUNT_LIMIT") else DEFAULT_LINK_LIMIT

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+
 from eventlens.collector.model import NS_PER_S
 
 DEFAULT_STORE = "sqlite:///.eventlens/eventlens.db"

@@ -12,6 +12,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 
 import networkx as nx
+
 from eventlens.collector.analysis.lineage import CONVERSATION_ID
 from eventlens.collector.analysis.topology import service_edges
 from eventlens.collector.model import (

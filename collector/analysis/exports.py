@@ -19,6 +19,7 @@ from typing import Any
 
 import networkx as nx
 import yaml
+
 from eventlens.collector.model import (
     Lineage,
     LineageNode,

@@ -15,6 +15,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
 from eventlens.collector import params
 from eventlens.collector.analysis import query
 from eventlens.collector.analysis.lineage import DEFAULT_MAX_NODES
@@ -22,10 +27,6 @@ from eventlens.collector.jsonable import to_jsonable
 from eventlens.collector.model import NS_PER_S
 from eventlens.collector.redact import public_error
 from eventlens.collector.storage.api import Store, StoreError, open_store
-from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import Route
 
 DEFAULT_STORE = "sqlite:///.eventlens/eventlens.db"
 MAX_LINEAGE_NODES = 5000

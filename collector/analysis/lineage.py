@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from dataclasses import replace
 
 import networkx as nx
+
 from eventlens.collector.consumed import consumes_nothing, creation_links, message_count
 from eventlens.collector.model import (
     AttrValue,

@@ -10,6 +10,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import yaml
+
 from eventlens.collector.model import (
     Deprecation,
     DeprecationViolation,

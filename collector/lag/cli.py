@@ -13,16 +13,17 @@ import time
 from typing import Annotated
 
 import typer
+from rich.console import Console, Group
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
 from eventlens.collector.lag.evaluator import DEFAULT_THRESHOLDS
 from eventlens.collector.lag.memory import MemoryLagStore
 from eventlens.collector.lag.poller import GroupFilter, LagPoller, PollReport
 from eventlens.collector.lag.query import group_status_json, group_statuses
 from eventlens.collector.model import GroupStatus, LagStatus
 from eventlens.collector.storage.api import LagStore
-from rich.console import Console, Group
-from rich.live import Live
-from rich.table import Table
-from rich.text import Text
 
 app = typer.Typer(add_completion=False, help="Consumer lag in offsets and seconds, with Burrow-style status.")
 

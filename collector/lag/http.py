@@ -9,14 +9,15 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from eventlens.collector import params
-from eventlens.collector.lag.query import group_history, group_status_json, group_statuses, sample_json
-from eventlens.collector.model import NS_PER_S
-from eventlens.collector.storage.api import LagStore
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
+
+from eventlens.collector import params
+from eventlens.collector.lag.query import group_history, group_status_json, group_statuses, sample_json
+from eventlens.collector.model import NS_PER_S
+from eventlens.collector.storage.api import LagStore
 
 StoreFn = Callable[[Request], LagStore]
 

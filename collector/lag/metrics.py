@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import CollectorRegistry
+
 from eventlens.collector.lag.evaluator import DEFAULT_THRESHOLDS, Thresholds
 from eventlens.collector.lag.query import group_statuses
 from eventlens.collector.model import GroupStatus
 from eventlens.collector.storage.api import LagStore
-from prometheus_client.core import GaugeMetricFamily, Metric
-from prometheus_client.registry import CollectorRegistry
 
 PARTITION_LABELS = ("group", "topic", "partition")
 GROUP_LABELS = ("group",)

@@ -26,12 +26,13 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from eventlens.collector.lag.interpolate import OffsetTimeTable, lag_seconds
-from eventlens.collector.model import NS_PER_S, LagSample
-from eventlens.collector.storage.api import LagStore, StoreError
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from kafka.admin import OffsetSpec
 from kafka.errors import KafkaError
+
+from eventlens.collector.lag.interpolate import OffsetTimeTable, lag_seconds
+from eventlens.collector.model import NS_PER_S, LagSample
+from eventlens.collector.storage.api import LagStore, StoreError
 
 log = logging.getLogger(__name__)
 

@@ -17,11 +17,6 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import grpc
-from eventlens.collector.budget import Reservation
-from eventlens.collector.config import CollectorConfig
-from eventlens.collector.ingest import GRPC_STATUS, Ingest, Refused, trace_response
-from eventlens.collector.otlp import DecodedTraces, DecodeError, count_metric_points, flatten
-from eventlens.collector.redact import public_error
 from google.protobuf import duration_pb2
 from google.rpc import error_details_pb2, status_pb2
 from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2_grpc
@@ -34,6 +29,12 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
 )
+
+from eventlens.collector.budget import Reservation
+from eventlens.collector.config import CollectorConfig
+from eventlens.collector.ingest import GRPC_STATUS, Ingest, Refused, trace_response
+from eventlens.collector.otlp import DecodedTraces, DecodeError, count_metric_points, flatten
+from eventlens.collector.redact import public_error
 
 RECEIVER = "grpc"
 log = logging.getLogger(__name__)

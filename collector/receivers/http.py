@@ -15,6 +15,15 @@ import zlib
 from collections.abc import Callable
 from typing import TypeVar
 
+from google.protobuf import json_format
+from google.protobuf.message import Message
+from google.rpc import status_pb2
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceResponse
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import Response
+from starlette.routing import Route
+
 from eventlens.collector.budget import MemoryLimitReached, Reservation
 from eventlens.collector.ingest import HTTP_STATUS, Ingest, Refusal, Refused, trace_response
 from eventlens.collector.otlp import (
@@ -26,14 +35,6 @@ from eventlens.collector.otlp import (
     is_json,
 )
 from eventlens.collector.redact import public_error
-from google.protobuf import json_format
-from google.protobuf.message import Message
-from google.rpc import status_pb2
-from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceResponse
-from starlette.concurrency import run_in_threadpool
-from starlette.requests import ClientDisconnect, Request
-from starlette.responses import Response
-from starlette.routing import Route
 
 RECEIVER = "http"
 log = logging.getLogger(__name__)

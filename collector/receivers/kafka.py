@@ -19,12 +19,13 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
 
+from kafka import KafkaConsumer, TopicPartition
+
 from eventlens.collector.ingest import Ingest, Refused
 from eventlens.collector.model import DeadLetter, SpanRecord
 from eventlens.collector.otlp import DecodedTraces, DecodeError, decode_trace_request
 from eventlens.collector.storage.api import DeadLetterStore, StoreError
 from eventlens.collector.workers import StoredBody
-from kafka import KafkaConsumer, TopicPartition
 
 log = logging.getLogger(__name__)
 RECEIVER = "kafka"

@@ -16,6 +16,7 @@ from importlib import resources
 from typing import Any
 
 import psycopg
+
 from eventlens.collector import rollup
 from eventlens.collector.storage import _rows
 from eventlens.collector.storage._sql import Cursor, SQLStore, check_schema_version

@@ -5,6 +5,7 @@ from __future__ import annotations
 import altair as alt
 import pandas as pd
 import streamlit as st
+
 from eventlens.dashboard import data, tables, ui
 
 st.title("Coupling")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 
 import streamlit as st
+
 from eventlens.dashboard import data, ui
 
 st.title("Export")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
+
 from eventlens.collector.model import NS_PER_MINUTE
 from eventlens.dashboard import data, tables, ui
 

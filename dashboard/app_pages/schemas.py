@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
+
 from eventlens.dashboard import data, settings, tables, ui
 
 st.title("Schemas")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
+
 from eventlens.collector.model import NodeKind
 from eventlens.dashboard import data, dot, graphs, tables, ui
 

@@ -16,8 +16,9 @@ sys.path.insert(0, str(HERE.parent / "integration" / "ingest"))
 sys.path.insert(0, str(HERE.parent / "collector" / "ingest"))
 
 from collector_proc import CollectorProcess  # noqa: E402
-from eventlens.collector.storage.api import Store  # noqa: E402
 from otlp_builders import body, span  # noqa: E402
+
+from eventlens.collector.storage.api import Store  # noqa: E402
 
 PB = "application/x-protobuf"
 JSON = "application/json"

@@ -14,6 +14,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 from adversarial_support import Running, start_collector
+
 from eventlens.collector.storage.api import open_store
 
 

@@ -10,6 +10,7 @@ import json
 import networkx as nx
 import pydot
 import pytest
+
 from eventlens.collector.analysis.exports import (
     CSV_COLUMNS,
     lineage_to_dot,

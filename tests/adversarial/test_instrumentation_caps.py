@@ -14,13 +14,14 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from eventlens.instrumentation import KafkaInstrumentor, attributes
-from eventlens.instrumentation._fastspan import FastSpan
 from kafka import KafkaConsumer, KafkaProducer
 from opentelemetry.instrumentation.utils import suppress_instrumentation
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from eventlens.instrumentation import KafkaInstrumentor, attributes
+from eventlens.instrumentation._fastspan import FastSpan
 
 pytestmark = pytest.mark.kafka
 

@@ -15,11 +15,12 @@ from pathlib import Path
 import grpc
 import pytest
 from adversarial_support import PB, Running, post, start_collector
-from eventlens.collector.storage.api import open_store
 from google.rpc import error_details_pb2, status_pb2
 from hostile_bodies import attributes_for, many_attributes
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
 from otlp_builders import body, request, span
+
+from eventlens.collector.storage.api import open_store
 
 MAX_BODY = 16 * 1024 * 1024
 

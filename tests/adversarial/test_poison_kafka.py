@@ -10,9 +10,10 @@ import uuid
 
 import pytest
 from adversarial_support import Running, start_collector
-from eventlens.collector.storage.api import open_store
 from kafka import KafkaAdminClient, KafkaProducer
 from otlp_builders import body, span
+
+from eventlens.collector.storage.api import open_store
 
 GARBAGE = b"\x0a\xff\xff not OTLP at all"
 

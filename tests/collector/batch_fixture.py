@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 from eventlens.collector.model import Operation, SpanKind, SpanLink, SpanRecord
-
 from eventlens.testing import T0_NS, messaging, poll_span, process_span, send_span, span_record
 
 PRODUCERS = ("shop-a", "shop-b", "shop-c")

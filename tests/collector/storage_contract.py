@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from batch_fixture import EXPECTED_FLOWS, consumer_spans, contract_spans
+
 from eventlens.collector.model import (
     LATENCY_BUCKETS_S,
     NS_PER_MINUTE,
@@ -29,7 +30,6 @@ from eventlens.collector.model import (
 from eventlens.collector.otlp import decode_traces
 from eventlens.collector.rollup import bucket_index, minute_of, plan
 from eventlens.collector.storage.api import Store, StoreDataError, StoreError
-
 from eventlens.testing import (
     T0_NS,
     messaging,

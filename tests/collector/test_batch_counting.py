@@ -11,6 +11,7 @@ from batch_fixture import (
     consumer_spans,
     contract_spans,
 )
+
 from eventlens.collector import rollup
 from eventlens.collector.analysis.coupling import build_coupling
 from eventlens.collector.analysis.lineage import build_lineage, causal_graph
@@ -24,7 +25,6 @@ from eventlens.collector.model import (
     Topology,
 )
 from eventlens.instrumentation.attributes import LINK_KIND
-
 from eventlens.testing import T0_NS, messaging, process_span, send_span
 
 WINDOW = (T0_NS - 3600 * 10**9, T0_NS + 3600 * 10**9)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from eventlens.collector import params
 from eventlens.collector.analysis.http import MAX_LINEAGE_NODES
 

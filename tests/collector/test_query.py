@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
+
 from eventlens.collector import query
 from eventlens.collector.model import LATENCY_BUCKETS_S, NS_PER_S, EdgeRollup
 from eventlens.collector.storage.sqlite import SQLiteStore
-
 from eventlens.testing import T0_NS, messaging, producer_consumer_pair, span_record
 
 HOUR = 3600 * NS_PER_S

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from eventlens.collector import rollup
 from eventlens.collector.model import LATENCY_BUCKETS_S, NS_PER_MINUTE, NS_PER_S, Operation, Role, SpanKind
-
 from eventlens.testing import (
     T0_NS,
     messaging,

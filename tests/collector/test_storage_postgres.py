@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import psycopg
 import pytest
-from eventlens.collector.storage.api import StoreError, open_store
-from eventlens.collector.storage.postgres import SCHEMA_VERSION, PostgresStore
 from storage_contract import StoreContract
 
+from eventlens.collector.storage.api import StoreError, open_store
+from eventlens.collector.storage.postgres import SCHEMA_VERSION, PostgresStore
 from eventlens.testing import producer_consumer_pair
 
 pytestmark = pytest.mark.postgres

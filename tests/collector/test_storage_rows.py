@@ -7,11 +7,12 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from eventlens.collector.model import Messaging, Operation, SpanKind, SpanLink, SpanRecord, StatusCode
 from eventlens.collector.storage import _rows
 from eventlens.collector.storage.sqlite import SQLiteStore
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 
 def test_id_key_of_span_id_is_its_value_signed():

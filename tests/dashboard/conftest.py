@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 from dashboard_browser import CHROMIUM_ARGS, TIMEOUT_MS
 from dashboard_seed import Seeded, seed
-from eventlens.collector.storage.api import open_store
 from playwright.sync_api import Browser, Page, sync_playwright
+
+from eventlens.collector.storage.api import open_store
 
 
 @pytest.fixture

@@ -12,9 +12,10 @@ from __future__ import annotations
 import json
 import sys
 
-import eventlens.instrumentation
 from kafka import KafkaConsumer, KafkaProducer
 from opentelemetry import trace
+
+import eventlens.instrumentation
 
 SERVICE = {"orders": "orders", "billing": "billing", "shipping": "<img src=x onerror=alert(1)>"}
 

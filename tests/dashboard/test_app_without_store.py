@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from eventlens.dashboard.cli import ENTRYPOINT
 from streamlit.testing.v1 import AppTest
+
+from eventlens.dashboard.cli import ENTRYPOINT
 
 PAGES = ("overview", "topology", "lineage", "lag", "coupling", "schemas", "export")
 

@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 from dashboard_browser import PAGES, choose_first, dashboard, open_first_recent_flow, open_page
 from dashboard_seed import ORDERS, XSS, Seeded, order_flow
-from eventlens.collector.storage.api import open_store
 from playwright.sync_api import Page, expect
+
+from eventlens.collector.storage.api import open_store
 
 pytestmark = pytest.mark.browser
 

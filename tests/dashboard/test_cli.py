@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from eventlens.dashboard import cli, settings
 from typer.testing import CliRunner
 
 from eventlens.cli import app as root
+from eventlens.dashboard import cli, settings
 
 
 def test_streamlit_command_runs_the_entrypoint_headless_on_the_given_address() -> None:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import networkx as nx
 import pydot
 import pytest
-from eventlens.dashboard import dot
 from hypothesis import given
 from hypothesis import strategies as st
+
+from eventlens.dashboard import dot
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*deprecated:DeprecationWarning")
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from streamlit.testing.v1 import AppTest
+
 from eventlens.collector.analysis.query import EXPORT_FORMATS
 from eventlens.dashboard.cli import ENTRYPOINT
-from streamlit.testing.v1 import AppTest
 
 EXPECTED = {
     "overview": "No spans yet: instrument a service with `eventlens.instrumentation.instrument()`",

@@ -18,10 +18,11 @@ from pathlib import Path
 
 import pytest
 from dashboard_browser import PAGES, choose_first, dashboard, open_first_recent_flow, open_page
+from playwright.sync_api import Page, expect
+
 from eventlens.collector.analysis.query import lineage
 from eventlens.collector.lag.query import group_statuses
 from eventlens.collector.storage.api import open_store
-from playwright.sync_api import Page, expect
 
 pytestmark = [pytest.mark.kafka, pytest.mark.browser]
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from dashboard_seed import ORDERS, XSS, Seeded
+from streamlit.testing.v1 import AppTest
+
 from eventlens.collector.analysis.query import EXPORT_FORMATS
 from eventlens.dashboard import ui
 from eventlens.dashboard.cli import ENTRYPOINT
-from streamlit.testing.v1 import AppTest
 
 
 def _page(page: str, query: dict[str, str] | None = None) -> AppTest:

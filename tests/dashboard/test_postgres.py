@@ -6,9 +6,10 @@ import time
 
 import pytest
 from dashboard_seed import ORDERS, XSS, seed
+from streamlit.testing.v1 import AppTest
+
 from eventlens.collector.storage.api import open_store
 from eventlens.dashboard.cli import ENTRYPOINT
-from streamlit.testing.v1 import AppTest
 
 pytestmark = pytest.mark.postgres
 
@@ -42,6 +43,7 @@ def test_queries_from_many_threads_share_a_fixed_number_of_connections(postgres_
     import threading
 
     import psycopg
+
     from eventlens.dashboard import data
 
     open_store(postgres_dsn).close()

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from conftest import Otel
+
 from eventlens.instrumentation.aiokafka import AIOKafkaInstrumentor, active_runtime
 
 TIMEOUT = 60.0

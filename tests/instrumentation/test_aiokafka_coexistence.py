@@ -15,9 +15,10 @@ import aiokafka
 import pytest
 from aiokafka_support import aio_instrument, aio_instrumented, consume_each, produce, run  # noqa: F401
 from conftest import Otel
+from opentelemetry.instrumentation.aiokafka import AIOKafkaInstrumentor as UpstreamInstrumentor
+
 from eventlens.instrumentation import _coexist
 from eventlens.instrumentation.aiokafka import UPSTREAM_WRAPPED
-from opentelemetry.instrumentation.aiokafka import AIOKafkaInstrumentor as UpstreamInstrumentor
 
 pytestmark = pytest.mark.kafka
 UPSTREAM_MODULE = "opentelemetry.instrumentation.aiokafka"

@@ -17,10 +17,11 @@ from aiokafka_support import (  # noqa: F401
     run,
 )
 from conftest import Otel
-from eventlens.instrumentation import processing
 from opentelemetry import trace
 from opentelemetry.instrumentation.utils import suppress_instrumentation
 from opentelemetry.trace import SpanKind
+
+from eventlens.instrumentation import processing
 
 pytestmark = pytest.mark.kafka
 

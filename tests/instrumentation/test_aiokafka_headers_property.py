@@ -9,10 +9,11 @@ from typing import Any
 import pytest
 from aiokafka_support import aio_instrument, aio_instrumented, consume_each, get_all, new_consumer, run  # noqa: F401
 from conftest import Otel, raw_send
-from eventlens.instrumentation import _safety
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_headers_property import header_lists, payloads
+
+from eventlens.instrumentation import _safety
 
 pytestmark = pytest.mark.kafka
 

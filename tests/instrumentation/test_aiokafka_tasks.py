@@ -15,9 +15,10 @@ from aiokafka import AIOKafkaProducer
 from aiokafka_support import aio_instrument, aio_instrumented, consume_each, new_consumer, produce, run  # noqa: F401
 from conftest import Otel
 from conftest import consume_each as kp_consume_each
-from eventlens.instrumentation.aiokafka import AIOKafkaInstrumentor
 from kafka import KafkaProducer
 from opentelemetry import trace
+
+from eventlens.instrumentation.aiokafka import AIOKafkaInstrumentor
 
 pytestmark = pytest.mark.kafka
 TASKS = 200

@@ -12,9 +12,10 @@ from pathlib import Path
 import kafka
 import pytest
 from conftest import Otel, consume_each
-from eventlens.instrumentation import KafkaInstrumentor, _coexist
 from kafka import KafkaProducer
 from opentelemetry.instrumentation.kafka import KafkaInstrumentor as UpstreamInstrumentor
+
+from eventlens.instrumentation import KafkaInstrumentor, _coexist
 
 pytestmark = pytest.mark.kafka
 

@@ -16,10 +16,11 @@ from confluent_support import (
     raw_produce,
 )
 from conftest import Otel
-from eventlens.instrumentation import ConfluentKafkaInstrumentor, processing
 from opentelemetry import trace
 from opentelemetry.instrumentation.utils import suppress_instrumentation
 from opentelemetry.trace import SpanKind, StatusCode
+
+from eventlens.instrumentation import ConfluentKafkaInstrumentor, processing
 
 pytestmark = pytest.mark.kafka
 

@@ -14,8 +14,9 @@ import pytest
 from confluent_kafka import cimpl
 from confluent_support import consumer, poll_one, produce_sync, producer
 from conftest import Otel
-from eventlens.instrumentation.confluent_kafka import TracedConsumer, TracedProducer
 from opentelemetry.instrumentation.confluent_kafka import ConfluentKafkaInstrumentor as UpstreamInstrumentor
+
+from eventlens.instrumentation.confluent_kafka import TracedConsumer, TracedProducer
 
 pytestmark = pytest.mark.kafka
 

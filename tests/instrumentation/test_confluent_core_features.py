@@ -5,11 +5,12 @@ from __future__ import annotations
 import pytest
 from confluent_support import TIMEOUT_S, consume_n, consumer, poll_one, produce_sync, producer
 from conftest import Otel
-from eventlens.instrumentation import ConfluentKafkaInstrumentor, capture_context, restore_context, send_context
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
 from test_metrics import _total
+
+from eventlens.instrumentation import ConfluentKafkaInstrumentor, capture_context, restore_context, send_context
 
 pytestmark = pytest.mark.kafka
 

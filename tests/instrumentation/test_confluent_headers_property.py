@@ -7,10 +7,11 @@ import uuid
 import pytest
 from confluent_support import consumer, poll_one, raw_produce
 from conftest import Otel
-from eventlens.instrumentation import _safety
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_headers_property import names, payloads, values
+
+from eventlens.instrumentation import _safety
 
 pytestmark = pytest.mark.kafka
 # librdkafka takes header names as C strings: a NUL ends the name on the wire, with or without eventlens

@@ -6,10 +6,11 @@ import time
 
 import pytest
 from conftest import Otel, consume_each, new_consumer, poll_all
-from eventlens.instrumentation import processing
 from kafka import KafkaProducer
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
+
+from eventlens.instrumentation import processing
 
 pytestmark = pytest.mark.kafka
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from eventlens.instrumentation._kafka_python import make_send_wrapper
-from eventlens.instrumentation._runtime import Options, Runtime
 from kafka.errors import KafkaTimeoutError
 from kafka.future import Future
 from kafka.producer.future import RecordMetadata
@@ -11,6 +9,9 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import StatusCode
+
+from eventlens.instrumentation._kafka_python import make_send_wrapper
+from eventlens.instrumentation._runtime import Options, Runtime
 
 
 class _Producer:

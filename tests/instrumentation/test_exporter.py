@@ -6,8 +6,6 @@ import threading
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from eventlens.instrumentation._otlp_encode import encode_spans, varint
-from eventlens.instrumentation.exporter import FastOTLPSpanExporter, parse_headers
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans as standard_encode
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.sdk.resources import Resource
@@ -26,6 +24,9 @@ from opentelemetry.trace import (
     set_span_in_context,
 )
 from otlp_sink import otlp_sink
+
+from eventlens.instrumentation._otlp_encode import encode_spans, varint
+from eventlens.instrumentation.exporter import FastOTLPSpanExporter, parse_headers
 
 
 def _spans():

@@ -8,11 +8,6 @@ from typing import Any
 
 import pytest
 from conftest import new_consumer, poll_all
-from eventlens.instrumentation import KafkaInstrumentor, processing
-from eventlens.instrumentation._fastspan import BaseAttributes, FastSink, FastSpan
-from eventlens.instrumentation._otlp_encode import encode_spans
-from eventlens.instrumentation.exporter import FastOTLPSpanExporter
-from eventlens.instrumentation.instrumentor import active_runtime
 from kafka import KafkaProducer
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans as standard_encode
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
@@ -22,6 +17,12 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcess
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode, TraceFlags, TraceState
 from otlp_sink import otlp_sink
+
+from eventlens.instrumentation import KafkaInstrumentor, processing
+from eventlens.instrumentation._fastspan import BaseAttributes, FastSink, FastSpan
+from eventlens.instrumentation._otlp_encode import encode_spans
+from eventlens.instrumentation.exporter import FastOTLPSpanExporter
+from eventlens.instrumentation.instrumentor import active_runtime
 
 
 class Capture(SpanExporter):  # type: ignore[misc]

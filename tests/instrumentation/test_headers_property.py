@@ -6,11 +6,12 @@ import uuid
 
 import pytest
 from conftest import Otel, _null_sized_as_zero, new_consumer, wire_headers
-from eventlens.instrumentation import _safety
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from kafka import KafkaProducer
 from opentelemetry.instrumentation.utils import suppress_instrumentation
+
+from eventlens.instrumentation import _safety
 
 pytestmark = pytest.mark.kafka
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from eventlens.instrumentation._histograms import LocalHistograms
-from eventlens.instrumentation._metrics import DURATION_BUCKETS
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.metrics.view import ExplicitBucketHistogramAggregation, View
+
+from eventlens.instrumentation._histograms import LocalHistograms
+from eventlens.instrumentation._metrics import DURATION_BUCKETS
 
 VALUES = [0.001, 0.004, 0.005, 0.0051, 0.02, 0.3, 0.3, 1.0, 9.9, 42.0, 0.0]
 ATTRS: dict[str, Any] = {"messaging.system": "kafka", "messaging.destination.name": "orders"}

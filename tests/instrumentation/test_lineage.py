@@ -7,12 +7,13 @@ import time
 
 import pytest
 from conftest import Otel, consume_each, new_consumer, poll_all
-from eventlens.instrumentation import KafkaInstrumentor
 from kafka import KafkaProducer
 from opentelemetry.sdk.trace import SpanLimits, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON, Sampler, SamplingResult
 from opentelemetry.trace import SpanKind
+
+from eventlens.instrumentation import KafkaInstrumentor
 
 pytestmark = pytest.mark.kafka
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 from conftest import Otel, consume_each, new_consumer, poll_all
-from eventlens.instrumentation import KafkaInstrumentor
 from kafka import KafkaProducer
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
+
+from eventlens.instrumentation import KafkaInstrumentor
 
 pytestmark = pytest.mark.kafka
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 from conftest import Otel, consume_each
-from eventlens.instrumentation import capture_context, restore_context, send_context
 from kafka import KafkaProducer
 from opentelemetry import trace
 from opentelemetry.instrumentation.utils import suppress_instrumentation
+
+from eventlens.instrumentation import capture_context, restore_context, send_context
 
 pytestmark = pytest.mark.kafka
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 from conftest import Otel, consume_each
-from eventlens.instrumentation import KafkaInstrumentor
 from kafka import KafkaProducer
 from opentelemetry.sdk.trace import IdGenerator, TracerProvider
 from opentelemetry.trace import SpanKind, StatusCode
+
+from eventlens.instrumentation import KafkaInstrumentor
 
 pytestmark = pytest.mark.kafka
 

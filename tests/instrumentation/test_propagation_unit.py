@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from eventlens.instrumentation import _propagation as p
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from opentelemetry import trace
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
+
+from eventlens.instrumentation import _propagation as p
 
 T = "4bf92f3577b34da6a3ce929d0e0e4736"
 S = "00f067aa0ba902b7"

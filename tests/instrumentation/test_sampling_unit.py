@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import random
 
-from eventlens.instrumentation._sampling import FastSampling
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.sampling import (
@@ -16,6 +15,8 @@ from opentelemetry.sdk.trace.sampling import (
     TraceIdRatioBased,
 )
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags, TraceState
+
+from eventlens.instrumentation._sampling import FastSampling
 
 
 def _tracer(sampler: Sampler) -> trace.Tracer:

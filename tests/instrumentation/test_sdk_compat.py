@@ -17,13 +17,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from eventlens.instrumentation import KafkaInstrumentor, _current, _propagation, _sdk_compat
-from eventlens.instrumentation._fastspan import FastSpan
-from eventlens.instrumentation._sdk_compat import PRIVATES, Private
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor, SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from eventlens.instrumentation import KafkaInstrumentor, _current, _propagation, _sdk_compat
+from eventlens.instrumentation._fastspan import FastSpan
+from eventlens.instrumentation._sdk_compat import PRIVATES, Private
 
 
 class _Exporter(InMemorySpanExporter):  # type: ignore[misc]

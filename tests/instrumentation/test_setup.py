@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 from conftest import Otel
+from otlp_sink import otlp_sink
+
 from eventlens.instrumentation import AIOKafkaInstrumentor, ConfluentKafkaInstrumentor, KafkaInstrumentor, instrument
 from eventlens.instrumentation.setup import configure_tracing, installed_instrumentors
-from otlp_sink import otlp_sink
 
 PLAIN_APP = textwrap.dedent("""
     import sys

@@ -6,11 +6,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+from kafka.consumer.fetcher import ConsumerRecord
+from opentelemetry.trace import INVALID_SPAN
+
 from eventlens.instrumentation import processing
 from eventlens.instrumentation._runtime import error_type, key_text, server_of
 from eventlens.instrumentation.cli import autoinit_dir, child_environment
-from kafka.consumer.fetcher import ConsumerRecord
-from opentelemetry.trace import INVALID_SPAN
 
 
 def test_processing_without_instrumentation_is_a_no_op():

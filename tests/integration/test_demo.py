@@ -18,14 +18,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
 from eventlens.collector.analysis import query
 from eventlens.collector.model import LineageRelation, SpanKind
 from eventlens.collector.storage.api import Store, open_store
-from eventlens.instrumentation.attributes import DEAD_LETTER, DEAD_LETTER_REASON, RETRY_ATTEMPT
-
 from eventlens.demo.events import INVENTORY_RESERVED, ORDER_PLACED, STOCK_LEVEL
 from eventlens.demo.services import SERVICES
 from eventlens.demo.topics import Topics
+from eventlens.instrumentation.attributes import DEAD_LETTER, DEAD_LETTER_REASON, RETRY_ATTEMPT
 from eventlens.local_kafka import free_port
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow, pytest.mark.timeout(900)]

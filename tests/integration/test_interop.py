@@ -16,12 +16,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from eventlens.collector.analysis.query import lineage, topology
-from eventlens.collector.model import LineageNode, LineageNodeKind, SpanRecord
-from eventlens.collector.storage.api import Store, open_store
 from interop.build import JavaBuild, NodeBuild, build_java, build_node
 from interop.collector_proc import CollectorProcess, start_collector
 from interop.services import Service, Shape, otel_env, python_command
+
+from eventlens.collector.analysis.query import lineage, topology
+from eventlens.collector.model import LineageNode, LineageNodeKind, SpanRecord
+from eventlens.collector.storage.api import Store, open_store
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 

@@ -15,9 +15,10 @@ import sys
 import time
 from typing import Any
 
-from eventlens.instrumentation import instrument
 from kafka import KafkaConsumer, KafkaProducer
 from opentelemetry import baggage, context, trace
+
+from eventlens.instrumentation import instrument
 
 
 def _emit(mode: str, where: Any, key: str | None, value: str | None, *, headers: Any, current: bool) -> None:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from eventlens.instrumentation._propagation import extract, inject
 from opentelemetry import baggage
 from opentelemetry.context import Context
+
+from eventlens.instrumentation._propagation import extract, inject
 
 
 def _sent(values: dict[str, str]) -> bytes | None:

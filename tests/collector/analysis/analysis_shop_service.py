@@ -18,9 +18,10 @@ import os
 import sys
 import time
 
-from eventlens.instrumentation import capture_context, instrument, processing, restore_context, send_context
 from kafka import KafkaConsumer, KafkaProducer
 from opentelemetry import trace
+
+from eventlens.instrumentation import capture_context, instrument, processing, restore_context, send_context
 
 
 def _ce(event_id: str, event_type: str, source: str) -> list[tuple[str, bytes]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from analysis_builders import T0, consumed, process, produced, send, sighting
+
 from eventlens.collector.analysis.coupling import build_coupling, find_cycles, service_graph, temporal_coupling
 from eventlens.collector.analysis.topology import build_topology
 from eventlens.collector.model import NS_PER_MINUTE, Role

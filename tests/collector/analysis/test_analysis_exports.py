@@ -14,6 +14,7 @@ import pydot
 import pytest
 import yaml
 from analysis_builders import T0, consumed, produced, sighting
+
 from eventlens.collector.analysis.exports import (
     CSV_COLUMNS,
     EXPORT_FORMATS,
@@ -169,6 +170,7 @@ def test_every_format_has_a_media_type_and_extension():
 
 def _small_lineage():
     from analysis_builders import process, send
+
     from eventlens.collector.analysis.lineage import build_lineage
 
     placed = send("orders", "orders.placed", event_type='Order"Placed')

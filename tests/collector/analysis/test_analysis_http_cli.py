@@ -15,12 +15,12 @@ import pydot
 import pytest
 import uvicorn
 from analysis_builders import T0, process, send
-from eventlens.collector.analysis.http import routes
-from eventlens.collector.storage.api import open_store
 from starlette.applications import Starlette
 from typer.testing import CliRunner
 
 from eventlens.cli import app as root_app
+from eventlens.collector.analysis.http import routes
+from eventlens.collector.storage.api import open_store
 
 NOW_MS = (time.time_ns() - T0) / 1_000_000 - 60_000  # a minute ago, relative to the builders' T0
 

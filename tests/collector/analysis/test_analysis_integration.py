@@ -14,6 +14,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+
 from eventlens.collector.analysis import query
 from eventlens.collector.model import NS_PER_S, LineageNodeKind, LineageRelation
 from eventlens.collector.storage.api import open_store

@@ -7,6 +7,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from analysis_builders import MS, T0, internal, new_id, process, send
+
 from eventlens.collector.analysis.lineage import build_lineage
 from eventlens.collector.model import (
     LineageNodeKind,

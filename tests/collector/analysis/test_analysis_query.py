@@ -8,6 +8,7 @@ import json
 import networkx as nx
 import pytest
 from analysis_builders import T0, process, send
+
 from eventlens.collector.analysis import query
 from eventlens.collector.model import NS_PER_MINUTE, Messaging, Operation, SpanKind, SpanLink, SpanRecord
 from eventlens.collector.storage.api import open_store

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from analysis_builders import MS, T0, sighting
+
 from eventlens.collector.analysis.schemas import DeprecationFileError, build_schemas, parse_deprecations
 from eventlens.collector.model import NS_PER_S, Deprecation, Role
 

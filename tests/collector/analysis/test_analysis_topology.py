@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from analysis_builders import NS_PER_MINUTE, T0, buckets, consumed, produced
+
 from eventlens.collector.analysis.histogram import quantile
 from eventlens.collector.analysis.topology import NO_CONSUMER, NO_PRODUCER, build_topology
 from eventlens.collector.model import NodeKind

@@ -6,10 +6,10 @@ import dataclasses
 from pathlib import Path
 
 import pytest
-from eventlens.collector.config import SETTINGS, CollectorConfig, ConfigError
 from typer.testing import CliRunner
 
 from eventlens.cli import app as root_app
+from eventlens.collector.config import SETTINGS, CollectorConfig, ConfigError
 
 DOCS = Path(__file__).resolve().parents[3] / "docs" / "collector.md"
 

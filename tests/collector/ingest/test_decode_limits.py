@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from otlp_builders import body, span
+
 from eventlens.collector.budget import MemoryBudget, MemoryLimitReached
 from eventlens.collector.normalise import as_int
 from eventlens.collector.otlp import (
@@ -16,7 +18,6 @@ from eventlens.collector.otlp import (
     set_span_limits,
     span_limits,
 )
-from otlp_builders import body, span
 
 PB = "application/x-protobuf"
 BIG = "9" * 20

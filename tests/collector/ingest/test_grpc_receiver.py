@@ -7,13 +7,14 @@ import time
 
 import grpc
 import pytest
-from eventlens.collector.config import CollectorConfig
-from eventlens.collector.service import Collector
-from eventlens.collector.storage.api import StoreError
 from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2_grpc
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
 from otlp_builders import request, span
+
+from eventlens.collector.config import CollectorConfig
+from eventlens.collector.service import Collector
+from eventlens.collector.storage.api import StoreError
 
 
 @pytest.fixture

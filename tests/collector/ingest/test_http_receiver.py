@@ -9,13 +9,14 @@ import time
 
 import pytest
 import requests
-from eventlens.collector.config import CollectorConfig
-from eventlens.collector.service import Collector
-from eventlens.collector.storage.api import StoreError
 from google.rpc import status_pb2
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 from otlp_builders import body, span
+
+from eventlens.collector.config import CollectorConfig
+from eventlens.collector.service import Collector
+from eventlens.collector.storage.api import StoreError
 
 PB = {"Content-Type": "application/x-protobuf"}
 

@@ -10,13 +10,14 @@ from typing import Any
 
 import pytest
 import requests
+from otlp_builders import body, span
+
 from eventlens.collector.config import CollectorConfig
 from eventlens.collector.model import SpanKind, SpanRecord
 from eventlens.collector.pipeline import IngestPipeline, QueueFull
 from eventlens.collector.service import Collector
 from eventlens.collector.storage.api import StoreDataError, StoreError
 from eventlens.collector.workers import _OK, _STORE_ERROR, _UNSTORABLE, decode_and_store
-from otlp_builders import body, span
 
 PB = {"Content-Type": "application/x-protobuf"}
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from eventlens.collector import rollup
 from eventlens.collector.analysis.lineage import causal_graph, is_handling
 from eventlens.collector.analysis.topology import build_topology

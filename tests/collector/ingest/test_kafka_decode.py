@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from eventlens.collector.receivers.kafka import decode_records
 from otlp_builders import body, span
+
+from eventlens.collector.receivers.kafka import decode_records
 
 
 def record(value, offset=0):

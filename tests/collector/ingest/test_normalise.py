@@ -5,11 +5,12 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from eventlens.collector import normalise
 from eventlens.collector.model import Messaging, Operation, SpanKind
 from eventlens.collector.normalise import messaging_fields
-from hypothesis import given
-from hypothesis import strategies as st
 
 P, C, CL, INTERNAL = SpanKind.PRODUCER, SpanKind.CONSUMER, SpanKind.CLIENT, SpanKind.INTERNAL
 

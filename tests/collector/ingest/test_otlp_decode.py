@@ -5,6 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
+from google.protobuf import json_format
+from opentelemetry.proto.trace.v1.trace_pb2 import Span
+from otlp_builders import body, request, span
+
 from eventlens.collector.model import SpanKind, StatusCode
 from eventlens.collector.otlp import (
     DecodeError,
@@ -13,9 +17,6 @@ from eventlens.collector.otlp import (
     decode_trace_request,
     decode_traces,
 )
-from google.protobuf import json_format
-from opentelemetry.proto.trace.v1.trace_pb2 import Span
-from otlp_builders import body, request, span
 
 TRACE = bytes.fromhex("0af7651916cd43dd8448eb211c80319c")
 SPAN = bytes.fromhex("b7ad6b7169203331")

@@ -6,6 +6,7 @@ import threading
 import time
 
 import pytest
+
 from eventlens.collector.model import SpanKind, SpanRecord
 from eventlens.collector.pipeline import IngestPipeline, PipelineClosed, QueueFull
 from eventlens.collector.storage.api import StoreError

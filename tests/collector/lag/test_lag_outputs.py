@@ -12,17 +12,17 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import uvicorn
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.parser import text_string_to_metric_families
+from starlette.applications import Starlette
+from typer.testing import CliRunner
+
 from eventlens.collector.lag.cli import app, format_seconds, render_table
 from eventlens.collector.lag.http import lag_routes, routes
 from eventlens.collector.lag.memory import MemoryLagStore
 from eventlens.collector.lag.metrics import register_lag_metrics
 from eventlens.collector.lag.query import group_statuses
 from eventlens.collector.model import NS_PER_S, LagSample, LagStatus
-from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.parser import text_string_to_metric_families
-from starlette.applications import Starlette
-from typer.testing import CliRunner
-
 from eventlens.local_kafka import free_port
 
 NOW = 1_700_000_000 * NS_PER_S

@@ -9,15 +9,15 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.admin import OffsetSpec
+from typer.testing import CliRunner
+
 from eventlens.collector.lag.cli import app as lag_app
 from eventlens.collector.lag.poller import LagPoller
 from eventlens.collector.lag.query import group_history, group_statuses
 from eventlens.collector.model import NS_PER_S, GroupStatus, LagStatus
 from eventlens.collector.storage.api import Store, open_store
-from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
-from kafka.admin import OffsetSpec
-from typer.testing import CliRunner
-
 from eventlens.local_kafka import LocalKafka, free_port
 
 pytestmark = pytest.mark.kafka

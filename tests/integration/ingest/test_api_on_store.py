@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 import requests
-from eventlens.collector.config import CollectorConfig
-from eventlens.collector.service import Collector
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 from otlp_builders import body, span
+
+from eventlens.collector.config import CollectorConfig
+from eventlens.collector.service import Collector
 
 PB = {"Content-Type": "application/x-protobuf"}
 

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import pytest
-from eventlens.collector.config import CollectorConfig
-from eventlens.collector.model import Operation
-from eventlens.collector.model import SpanKind as Kind
-from eventlens.collector.service import Collector
-from eventlens.collector.storage.api import open_store
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcExporter
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpExporter
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.trace import Link, SpanKind, StatusCode
+
+from eventlens.collector.config import CollectorConfig
+from eventlens.collector.model import Operation
+from eventlens.collector.model import SpanKind as Kind
+from eventlens.collector.service import Collector
+from eventlens.collector.storage.api import open_store
 
 
 @pytest.fixture

@@ -11,13 +11,14 @@ import time
 import pytest
 import requests
 from collector_proc import alive, children
-from eventlens.collector.config import CollectorConfig
-from eventlens.collector.service import Collector
-from eventlens.collector.storage.api import open_store
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcExporter
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpExporter
 from otlp_builders import body, span
 from test_exporters_to_store import check_stored, emit
+
+from eventlens.collector.config import CollectorConfig
+from eventlens.collector.service import Collector
+from eventlens.collector.storage.api import open_store
 
 PROTOBUF = {"Content-Type": "application/x-protobuf"}
 

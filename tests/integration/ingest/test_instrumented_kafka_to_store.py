@@ -5,16 +5,17 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from eventlens.collector.config import CollectorConfig
-from eventlens.collector.model import Operation
-from eventlens.collector.service import Collector
-from eventlens.collector.storage.api import open_store
-from eventlens.instrumentation import KafkaInstrumentor
 from kafka import KafkaConsumer, KafkaProducer
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+
+from eventlens.collector.config import CollectorConfig
+from eventlens.collector.model import Operation
+from eventlens.collector.service import Collector
+from eventlens.collector.storage.api import open_store
+from eventlens.instrumentation import KafkaInstrumentor
 
 
 @pytest.mark.kafka

@@ -8,11 +8,12 @@ import uuid
 
 import pytest
 from collector_proc import CollectorProcess
+from kafka import KafkaAdminClient, KafkaProducer
+from otlp_builders import body, span
+
 from eventlens.collector.config import CollectorConfig
 from eventlens.collector.service import Collector
 from eventlens.collector.storage.api import open_store
-from kafka import KafkaAdminClient, KafkaProducer
-from otlp_builders import body, span
 
 
 def wait_until(cond, timeout=120.0, what="condition"):

@@ -9,8 +9,9 @@ import time
 import pytest
 import requests
 from collector_proc import CollectorProcess, alive, children
-from eventlens.collector.storage.api import open_store
 from otlp_builders import body, span
+
+from eventlens.collector.storage.api import open_store
 
 
 @pytest.mark.slow

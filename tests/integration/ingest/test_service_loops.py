@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
+
 from eventlens.collector.config import CollectorConfig
 from eventlens.collector.model import NS_PER_S, SpanKind, SpanRecord
 from eventlens.collector.service import Collector, RetentionLoop
