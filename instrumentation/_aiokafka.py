@@ -25,8 +25,9 @@ from eventlens.instrumentation import _current, _propagation
 from eventlens.instrumentation._batch import last_consumer, open_batch, remember_consumer
 from eventlens.instrumentation._consumer import (
     ConsumerState,
+    commit_topics,
     end_settle,
-    record_batch,
+    record_partitioned_batch,
     start_process,
     start_settle,
 )
@@ -379,26 +380,12 @@ def make_getmany_wrapper(runtime: Runtime) -> Wrapper:
         result = await wrapped(*args, **kwargs)
         if result:
             try:
-                records = [record for batch in result.values() for record in batch]
-                by_topic: dict[str, int] = {}
-                for tp, batch in result.items():
-                    by_topic[tp.topic] = by_topic.get(tp.topic, 0) + len(batch)
-                if records:
-                    record_batch(runtime, st, records, start_ns, by_topic=by_topic)
+                record_partitioned_batch(runtime, st, result, start_ns)
             except Exception as exc:
                 log_once("aiokafka.getmany", exc)
         return result
 
     return getmany
-
-
-def _commit_topics(instance: Any, offsets: Any) -> set[str]:
-    if isinstance(offsets, dict) and offsets:
-        return {tp.topic for tp in offsets}
-    try:
-        return {tp.topic for tp in instance.assignment()}
-    except Exception:
-        return set()
 
 
 def make_commit_wrapper(runtime: Runtime) -> Wrapper:
@@ -410,7 +397,7 @@ def make_commit_wrapper(runtime: Runtime) -> Wrapper:
         if _current.suppressed(_current.get_current()):
             return await wrapped(*args, **kwargs)
         try:
-            settle = start_settle(runtime, st, _commit_topics(instance, args[0] if args else kwargs.get("offsets")))
+            settle = start_settle(runtime, st, commit_topics(instance, args[0] if args else kwargs.get("offsets")))
         except Exception as exc:
             log_once("aiokafka.commit.start", exc)
             return await wrapped(*args, **kwargs)

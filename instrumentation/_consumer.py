@@ -9,7 +9,7 @@ configuration, with the client's own way of reading the partition's high waterma
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, NamedTuple
 
@@ -277,6 +277,28 @@ def record_batch(runtime: Runtime, st: ConsumerState, records: Sequence[Any], st
         for topic, n in by_topic.items():
             runtime.metrics.record_consumed(topic, st.group, n)
             runtime.metrics.record_operation(operation, topic, st.group, (now - start_ns) / 1e9)
+
+
+def record_partitioned_batch(runtime: Runtime, st: ConsumerState, result: Mapping[Any, Sequence[Any]],
+                             start_ns: int) -> None:
+    """`record_batch` for a result keyed by topic-partition (kafka-python's `poll`, aiokafka's `getmany`)."""
+    records = [record for batch in result.values() for record in batch]
+    if not records:
+        return
+    by_topic: dict[str, int] = {}
+    for tp, batch in result.items():
+        by_topic[tp.topic] = by_topic.get(tp.topic, 0) + len(batch)
+    record_batch(runtime, st, records, start_ns, by_topic=by_topic)
+
+
+def commit_topics(consumer: Any, offsets: Any) -> set[str]:
+    """The topics a commit settles: those of its explicit offsets, else of the consumer's assignment."""
+    if isinstance(offsets, dict) and offsets:
+        return {tp.topic for tp in offsets}
+    try:
+        return {tp.topic for tp in consumer.assignment()}
+    except Exception:
+        return set()
 
 
 def _count_by_topic(records: Sequence[Any]) -> dict[str, int]:

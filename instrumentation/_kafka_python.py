@@ -20,10 +20,11 @@ from eventlens.instrumentation import _current
 from eventlens.instrumentation._batch import last_consumer, open_batch, remember_consumer
 from eventlens.instrumentation._consumer import (
     ConsumerState,
+    commit_topics,
     end_process,
     end_settle,
     open_process,
-    record_batch,
+    record_partitioned_batch,
     start_settle,
 )
 from eventlens.instrumentation._producer import Delivery, Outgoing, ProducerState, start_send
@@ -183,25 +184,12 @@ def make_poll_wrapper(runtime: Runtime) -> Callable[..., Any]:
         result = wrapped(*args, **kwargs)
         if result:
             try:
-                records = [record for batch in result.values() for record in batch]
-                by_topic: dict[str, int] = {}
-                for tp, batch in result.items():
-                    by_topic[tp.topic] = by_topic.get(tp.topic, 0) + len(batch)
-                record_batch(runtime, st, records, start_ns, by_topic=by_topic)
+                record_partitioned_batch(runtime, st, result, start_ns)
             except Exception as exc:
                 log_once("poll", exc)
         return result
 
     return poll
-
-
-def _commit_topics(instance: Any, offsets: Any) -> set[str]:
-    if isinstance(offsets, dict) and offsets:
-        return {tp.topic for tp in offsets}
-    try:
-        return {tp.topic for tp in instance.assignment()}
-    except Exception:
-        return set()
 
 
 def make_commit_wrapper(runtime: Runtime) -> Callable[..., Any]:
@@ -213,7 +201,7 @@ def make_commit_wrapper(runtime: Runtime) -> Callable[..., Any]:
         if not is_instrumentation_enabled():
             return wrapped(*args, **kwargs)
         try:
-            settle = start_settle(runtime, st, _commit_topics(instance, args[0] if args else kwargs.get("offsets")))
+            settle = start_settle(runtime, st, commit_topics(instance, args[0] if args else kwargs.get("offsets")))
         except Exception as exc:
             log_once("commit.start", exc)
             return wrapped(*args, **kwargs)
