@@ -31,7 +31,16 @@ from eventlens.instrumentation._consumer import (
     start_process,
     start_settle,
 )
-from eventlens.instrumentation._producer import Delivery, Outgoing, ProducerState, send_attributes, start_send
+from eventlens.instrumentation._producer import (
+    Delivery,
+    Outgoing,
+    ProducerState,
+    SendSignature,
+    headers_list,
+    outgoing,
+    send_attributes,
+    start_send,
+)
 from eventlens.instrumentation._runtime import ClientFacts, Runtime, first_server, set_attributes
 from eventlens.instrumentation._safety import log_once
 
@@ -39,7 +48,8 @@ _PRODUCER_STATE = "_eventlens_producer"
 _CONSUMER_STATE = "_eventlens_consumer"
 _OPEN = "_eventlens_open"
 _BATCH_PENDING = "_eventlens_pending"
-_HEADERS_POS = 5
+_SEND = SendSignature(value=1, key=2, partition=3, headers=5)
+"""`AIOKafkaProducer.send(topic, value, key, partition, timestamp_ms, headers)`"""
 _time_ns = time.time_ns
 Wrapper = Callable[..., Any]
 
@@ -88,35 +98,6 @@ def _highwater_reader(instance: Any) -> Callable[[str, int], int | None]:
 # --- the producer -----------------------------------------------------------------------------------------
 
 
-def _outgoing(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[tuple[Any, ...], dict[str, Any], Outgoing]:
-    """`send`'s arguments with a fresh headers list (never the caller's own list), and the record they describe.
-
-    The headers stay where the caller put them (position 5 or keyword), so no argument is ever given twice.
-    """
-    topic = args[0] if args else kwargs.get("topic")
-    if not isinstance(topic, str):
-        raise TypeError("topic is not a string")
-    if len(args) > _HEADERS_POS:
-        headers = _as_list(args[_HEADERS_POS])
-        args = (*args[:_HEADERS_POS], headers, *args[_HEADERS_POS + 1:])
-    else:
-        headers = _as_list(kwargs.get("headers"))
-        kwargs = {**kwargs, "headers": headers}
-    partition = args[3] if len(args) > 3 else kwargs.get("partition")
-    return args, kwargs, Outgoing(topic, args[1] if len(args) > 1 else kwargs.get("value"),
-                                  args[2] if len(args) > 2 else kwargs.get("key"), headers,
-                                  partition if isinstance(partition, int) else None)
-
-
-def _as_list(headers: Any) -> list[tuple[str, bytes | None]]:
-    """A fresh list of the caller's headers (None: empty); anything but a list or tuple is refused."""
-    if headers is None:
-        return []
-    if isinstance(headers, list | tuple):
-        return list(headers)
-    raise TypeError("headers is not a list")
-
-
 class _FutureDelivery(Delivery):
     """A `Delivery` fed by an asyncio future resolving to `RecordMetadata` (or failing)."""
 
@@ -150,7 +131,7 @@ def make_send_wrapper(runtime: Runtime) -> Wrapper:
             return await wrapped(*args, **kwargs)
         start_ns = _time_ns()
         try:
-            args, kwargs, out = _outgoing(args, kwargs)
+            args, kwargs, out = outgoing(args, kwargs, _SEND, copy_headers=True)
             span = start_send(runtime, producer_state(instance), out, ctx, (args, kwargs))
         except Exception as exc:
             log_once("aiokafka.send.start", exc)
@@ -212,7 +193,7 @@ def _append_wrapper(runtime: Runtime) -> Wrapper:
         if _current.suppressed(ctx) or args:
             return wrapped(*args, **kwargs)
         try:
-            headers = _as_list(kwargs.get("headers"))
+            headers = headers_list(kwargs.get("headers"))
             kwargs = {**kwargs, "headers": headers}
             span = runtime.tracer.start_span("send", context=ctx, kind=SpanKind.PRODUCER)
             _propagation.inject_span(headers, span)

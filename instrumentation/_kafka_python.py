@@ -27,11 +27,12 @@ from eventlens.instrumentation._consumer import (
     record_partitioned_batch,
     start_settle,
 )
-from eventlens.instrumentation._producer import Delivery, Outgoing, ProducerState, start_send
+from eventlens.instrumentation._producer import Delivery, ProducerState, SendSignature, outgoing, start_send
 from eventlens.instrumentation._runtime import ClientFacts, Runtime, server_of
 from eventlens.instrumentation._safety import log_once
 
-_HEADERS_POS = 3
+_SEND = SendSignature(value=1, key=2, headers=3, partition=4)
+"""`KafkaProducer.send(topic, value, key, headers, partition, timestamp_ms)`"""
 _PRODUCER_STATE = "_eventlens_producer"
 _CONSUMER_STATE = "_eventlens_consumer"
 _time_ns = time.time_ns
@@ -83,36 +84,6 @@ class _FutureDelivery(Delivery):
         self.ok(metadata.offset, metadata.partition, metadata.timestamp)
 
 
-def _outgoing(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[tuple[Any, ...], dict[str, Any], Outgoing]:
-    """`send`'s arguments with a fresh headers list in place of None, and the record they describe."""
-    topic = args[0] if args else kwargs.get("topic")
-    if not isinstance(topic, str):
-        raise TypeError("topic is not a string")
-    if len(args) > _HEADERS_POS:
-        headers = args[_HEADERS_POS]
-        if type(headers) is not list:
-            headers = _as_list(headers)
-            args = (*args[:_HEADERS_POS], headers, *args[_HEADERS_POS + 1:])
-    else:
-        headers = kwargs.get("headers")
-        if type(headers) is not list:
-            headers = _as_list(headers)
-            kwargs = {**kwargs, "headers": headers}
-    partition = args[4] if len(args) > 4 else kwargs.get("partition")
-    return args, kwargs, Outgoing(topic, args[1] if len(args) > 1 else kwargs.get("value"),
-                                  args[2] if len(args) > 2 else kwargs.get("key"), headers,
-                                  partition if isinstance(partition, int) else None)
-
-
-def _as_list(headers: Any) -> list[tuple[str, bytes | None]]:
-    """A fresh list for None or a tuple of headers (what the core injects into); anything else is refused."""
-    if headers is None:
-        return []
-    if isinstance(headers, list | tuple):
-        return list(headers)
-    raise TypeError("headers is not a list")
-
-
 def make_send_wrapper(runtime: Runtime) -> Callable[..., Any]:
     """The wrapt wrapper for `KafkaProducer.send` bound to `runtime`."""
 
@@ -122,7 +93,7 @@ def make_send_wrapper(runtime: Runtime) -> Callable[..., Any]:
             return wrapped(*args, **kwargs)
         start_ns = _time_ns()
         try:
-            args, kwargs, out = _outgoing(args, kwargs)
+            args, kwargs, out = outgoing(args, kwargs, _SEND, copy_headers=False)
             span = start_send(runtime, producer_state(instance), out, ctx, (args, kwargs))
         except Exception as exc:
             log_once("send.start", exc)

@@ -48,6 +48,52 @@ class Outgoing(NamedTuple):
     partition: int | None = None
 
 
+class SendSignature(NamedTuple):
+    """Where a client's send call takes each argument by position (the topic is always first)."""
+
+    value: int
+    key: int
+    partition: int
+    headers: int
+
+
+def headers_list(headers: Any) -> list[tuple[str, bytes | None]]:
+    """A fresh list of the caller's headers (None: empty), what the core injects into; anything but a list or a
+    tuple is refused."""
+    if headers is None:
+        return []
+    if isinstance(headers, list | tuple):
+        return list(headers)
+    raise TypeError("headers is not a list")
+
+
+def outgoing(args: tuple[Any, ...], kwargs: dict[str, Any], sig: SendSignature, *,
+             copy_headers: bool) -> tuple[tuple[Any, ...], dict[str, Any], Outgoing]:
+    """A send call's arguments with a headers list the core may change, and the record they describe.
+
+    The headers stay where the caller put them (by position or keyword), so no argument is ever given twice.
+    `copy_headers=False` keeps a caller's own list (and injects into it); None and tuples always become a new list.
+    """
+    topic = args[0] if args else kwargs.get("topic")
+    if not isinstance(topic, str):
+        raise TypeError("topic is not a string")
+    pos = sig.headers
+    if len(args) > pos:
+        headers = args[pos]
+        if copy_headers or type(headers) is not list:
+            headers = headers_list(headers)
+            args = (*args[:pos], headers, *args[pos + 1:])
+    else:
+        headers = kwargs.get("headers")
+        if copy_headers or type(headers) is not list:
+            headers = headers_list(headers)
+            kwargs = {**kwargs, "headers": headers}
+    partition = args[sig.partition] if len(args) > sig.partition else kwargs.get("partition")
+    return args, kwargs, Outgoing(topic, args[sig.value] if len(args) > sig.value else kwargs.get("value"),
+                                  args[sig.key] if len(args) > sig.key else kwargs.get("key"), headers,
+                                  partition if isinstance(partition, int) else None)
+
+
 class ProducerState:
     """Per-producer facts and the per-topic attribute sets its send spans share (built once per topic)."""
 
