@@ -1,4 +1,4 @@
-"""Query-parameter parsing shared by every `/api` route: a malformed value is a `BadParam` (answered 400 with the
+"""Query-parameter parsing shared by every `/api` route: a malformed value is a `BadQuery` (answered 400 with the
 reason), never an OverflowError or a 500.
 
 Integers must fit a signed 64-bit column (what both stores hold); seconds must be finite, positive and at most
@@ -18,8 +18,12 @@ MAX_SECONDS = INT64_MAX // NS_PER_S
 _INT = re.compile(r"^\s*[+-]?\d{1,30}\s*$")
 
 
-class BadParam(ValueError):
-    """A query parameter is malformed or out of range; the message names it and says why."""
+class BadQuery(ValueError):
+    """A query parameter is malformed or out of range; the message names it and says why (answered 400)."""
+
+
+BadParam = BadQuery
+"""The older name of `BadQuery`, kept for callers that still use it."""
 
 
 def int64(name: str, raw: str | None, *, low: int = INT64_MIN, high: int = INT64_MAX) -> int | None:
@@ -27,10 +31,10 @@ def int64(name: str, raw: str | None, *, low: int = INT64_MIN, high: int = INT64
     if raw is None or raw == "":
         return None
     if not _INT.match(raw):
-        raise BadParam(f"query parameter {name}={raw[:40]!r} is not an integer")
+        raise BadQuery(f"query parameter {name}={raw[:40]!r} is not an integer")
     value = int(raw)
     if not low <= value <= high:
-        raise BadParam(f"query parameter {name}={raw[:40]!r} is out of range ({low}..{high})")
+        raise BadQuery(f"query parameter {name}={raw[:40]!r} is out of range ({low}..{high})")
     return value
 
 
@@ -41,9 +45,9 @@ def seconds(name: str, raw: str | None, default: float) -> float:
     try:
         value = float(raw)
     except ValueError as exc:
-        raise BadParam(f"query parameter {name}={raw[:40]!r} is not a number of seconds") from exc
+        raise BadQuery(f"query parameter {name}={raw[:40]!r} is not a number of seconds") from exc
     if not math.isfinite(value) or not 0 < value <= MAX_SECONDS:
-        raise BadParam(f"query parameter {name} must be a positive number of seconds up to {MAX_SECONDS}")
+        raise BadQuery(f"query parameter {name} must be a positive number of seconds up to {MAX_SECONDS}")
     return value
 
 
@@ -56,5 +60,5 @@ def window_start(end_ns: int, length_ns: int) -> int:
     """`end_ns - length_ns`, refused when it leaves int64."""
     start = end_ns - length_ns
     if start < INT64_MIN:
-        raise BadParam("the window reaches before the earliest representable time")
+        raise BadQuery("the window reaches before the earliest representable time")
     return start

@@ -9,10 +9,10 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
-from eventlens.collector.model import NS_PER_MINUTE, NS_PER_S
+from eventlens.collector.model import NS_PER_S
+from eventlens.collector.timerange import TimeRange, parse_duration
 
 STORE_ENV = "EVENTLENS_STORE"
 """Store URL the dashboard reads (`sqlite:///path.db` or `postgresql://…`); the collector's variable too."""
@@ -36,29 +36,17 @@ BACKGROUND_REFRESH_MULTIPLIER = 31
 served (while it recomputes) until it is this many `LIVE_TTL_S` old, i.e. for every refresh interval offered."""
 LIVE_MAX_AGE_S = LIVE_TTL_S * BACKGROUND_REFRESH_MULTIPLIER
 
-WINDOWS: dict[str, int] = {
-    "5 min": 5 * NS_PER_MINUTE,
-    "15 min": 15 * NS_PER_MINUTE,
-    "1 h": 60 * NS_PER_MINUTE,
-    "6 h": 6 * 60 * NS_PER_MINUTE,
-    "24 h": 24 * 60 * NS_PER_MINUTE,
-    "7 days": 7 * 24 * 60 * NS_PER_MINUTE,
+WINDOW_CHOICES: dict[str, str] = {
+    "5 min": "5m", "15 min": "15m", "1 h": "1h", "6 h": "6h", "24 h": "24h", "7 days": "7d",
 }
-"""Time windows offered by the pages' window selectors, label → length in nanoseconds."""
+"""Time windows offered by the pages' window selectors, label → duration in the collector's grammar
+(`collector.timerange`, the same as `--window` and `?window=`)."""
+WINDOWS: dict[str, int] = {label: parse_duration(text) for label, text in WINDOW_CHOICES.items()}
+"""The same windows, label → length in nanoseconds."""
 DEFAULT_WINDOW = "1 h"
 
-
-@dataclass(frozen=True, slots=True)
-class Window:
-    """A half-open time window [start_ns, end_ns) in nanoseconds since the epoch."""
-
-    start_ns: int
-    end_ns: int
-
-    @property
-    def minutes(self) -> float:
-        """Length of the window in minutes (for per-minute rates)."""
-        return (self.end_ns - self.start_ns) / NS_PER_MINUTE
+Window = TimeRange
+"""A half-open time window [start_ns, end_ns) in nanoseconds since the epoch (the collector's `TimeRange`)."""
 
 
 def store_url(environ: Mapping[str, str] = os.environ) -> str:

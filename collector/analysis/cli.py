@@ -4,31 +4,16 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import time
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from eventlens.collector.model import NS_PER_S
-
 DEFAULT_STORE = "sqlite:///.eventlens/eventlens.db"
 
 app = typer.Typer(no_args_is_help=True, add_completion=False,
                   help="Topology, lineage, coupling and schemas from the store; dependency-graph export.")
-
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-_WINDOW_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
-
-
-def parse_window(text: str) -> int:
-    """A window like `15m`, `2h`, `30s`, `7d` (a bare number is seconds) in nanoseconds."""
-    match = _WINDOW_RE.match(text)
-    if not match or float(match.group(1)) <= 0:
-        raise typer.BadParameter(f"{text!r} is not a window like 30s, 15m, 2h, 7d")
-    return int(float(match.group(1)) * _UNITS[match.group(2) or "s"] * NS_PER_S)
-
 
 def _store_url(store: str | None) -> str:
     return store or os.environ.get("EVENTLENS_STORE") or DEFAULT_STORE
@@ -45,9 +30,16 @@ def _open(store: str | None) -> Any:
     return open_store(url)
 
 
-def _window(window: str) -> tuple[int, int]:
-    end = time.time_ns()
-    return end - parse_window(window), end
+def _window(window: str, start: str | None = None, end: str | None = None) -> tuple[int, int]:
+    """`--window` back from `--to` (default now), or `--from` .. `--to`: the grammar of `collector.timerange`."""
+    from eventlens.collector.params import BadQuery
+    from eventlens.collector.timerange import resolve
+
+    try:
+        found = resolve({"window": window, "from": start or "", "to": end or ""}, time.time_ns())
+    except BadQuery as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    return found.start_ns, found.end_ns
 
 
 def _jsonable(value: Any) -> Any:
@@ -58,15 +50,22 @@ def _jsonable(value: Any) -> Any:
 
 StoreOpt = Annotated[str | None, typer.Option(
     "--store", help=f"Store URL (default: $EVENTLENS_STORE or {DEFAULT_STORE})")]
-WindowOpt = Annotated[str, typer.Option("--window", help="How far back from now: 30s, 15m, 2h, 7d.")]
+WindowOpt = Annotated[str, typer.Option("--window", help="How far back from --to (default now): 30s, 15m, 2h, 7d; "
+                                                         "a bare number is seconds.")]
+FromOpt = Annotated[str | None, typer.Option("--from", help="Start instant (ISO-8601 or epoch ms); overrides "
+                                                            "--window.")]
+ToOpt = Annotated[str | None, typer.Option("--to", help="End instant (ISO-8601 or epoch ms); default now.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the whole result as JSON.")]
 
 
 @app.command("export")
 def export_cmd(
+    *,
     fmt: Annotated[str, typer.Option("--format", "-f", help="graphml, gexf, dot, mermaid, json, csv, asyncapi, "
                                                             "asyncapi-json")] = "json",
     window: WindowOpt = "15m",
+    start: FromOpt = None,
+    end: ToOpt = None,
     store: StoreOpt = None,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file, not stdout.")] = None,
 ) -> None:
@@ -75,10 +74,10 @@ def export_cmd(
 
     if fmt not in EXPORT_FORMATS:
         raise typer.BadParameter(f"unknown format {fmt!r}; one of {', '.join(EXPORT_FORMATS)}", param_hint="--format")
-    start, end = _window(window)
+    start_ns, end_ns = _window(window, start, end)
     s = _open(store)
     try:
-        text = export_graph(s, fmt, start, end)
+        text = export_graph(s, fmt, start_ns, end_ns)
     finally:
         s.close()
     if output is None:
@@ -134,14 +133,15 @@ def lineage_cmd(
 
 
 @app.command("coupling")
-def coupling_cmd(window: WindowOpt = "15m", store: StoreOpt = None, as_json: JsonOpt = False) -> None:
+def coupling_cmd(*, window: WindowOpt = "15m", start: FromOpt = None, end: ToOpt = None, store: StoreOpt = None,
+                 as_json: JsonOpt = False) -> None:
     """Per-service coupling (fan-in/out, Ca, Ce, instability), shared topics, cycles, request/reply pairs."""
     from eventlens.collector.analysis.query import coupling
 
-    start, end = _window(window)
+    start_ns, end_ns = _window(window, start, end)
     s = _open(store)
     try:
-        report = coupling(s, start, end)
+        report = coupling(s, start_ns, end_ns)
     finally:
         s.close()
     if as_json:
@@ -163,17 +163,20 @@ def coupling_cmd(window: WindowOpt = "15m", store: StoreOpt = None, as_json: Jso
 
 @app.command("schemas")
 def schemas_cmd(
+    *,
     window: WindowOpt = "15m",
+    start: FromOpt = None,
+    end: ToOpt = None,
     store: StoreOpt = None,
     deprecations: Annotated[Path | None, typer.Option("--deprecations", help="Deprecations YAML file.")] = None,
 ) -> None:
     """Schema versions per event type, drift and deprecated versions still in use (as JSON)."""
     from eventlens.collector.analysis.query import schemas
 
-    start, end = _window(window)
+    start_ns, end_ns = _window(window, start, end)
     s = _open(store)
     try:
-        report = schemas(s, start, end, deprecations or ())
+        report = schemas(s, start_ns, end_ns, deprecations or ())
     finally:
         s.close()
     typer.echo(json.dumps(_jsonable(report), indent=2))

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import threading
 import time
 from collections.abc import Callable
@@ -20,11 +19,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from eventlens.collector import params
+from eventlens.collector import params, timerange
 from eventlens.collector.analysis import query
 from eventlens.collector.analysis.lineage import DEFAULT_MAX_NODES
 from eventlens.collector.jsonable import to_jsonable
-from eventlens.collector.model import NS_PER_S
 from eventlens.collector.redact import public_error
 from eventlens.collector.storage.api import Store, StoreError, open_store
 
@@ -32,8 +30,6 @@ DEFAULT_STORE = "sqlite:///.eventlens/eventlens.db"
 MAX_LINEAGE_NODES = 5000
 """`/api/lineage?max_nodes=` is clamped to 1..this (default 500): one answer's size stays bounded."""
 log = logging.getLogger(__name__)
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-_WINDOW_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
 _lock = threading.Lock()
 _fallback: dict[str, Store] = {}
 
@@ -61,24 +57,9 @@ def _int(request: Request, name: str) -> int | None:
 
 
 def window(request: Request, now_ns: int | None = None) -> tuple[int, int]:
-    """`start_ns`/`end_ns` (ns since epoch) if given, else `window` (15m, 2h, …; default 15m) back from now."""
-    end = _int(request, "end_ns") or (now_ns if now_ns is not None else time.time_ns())
-    start = _int(request, "start_ns")
-    if start is None:
-        text = request.query_params.get("window") or "15m"
-        match = _WINDOW_RE.match(text)
-        if not match or float(match.group(1)) <= 0:
-            raise BadQuery(f"window={text[:40]!r} is not like 30s, 15m, 2h, 7d")
-        length_s = float(match.group(1)) * _UNITS[match.group(2) or "s"]
-        if not length_s <= params.MAX_SECONDS:  # also inf and nan
-            raise BadQuery(f"window={text[:40]!r} is longer than {params.MAX_SECONDS} s")
-        try:
-            start = params.window_start(end, int(length_s * NS_PER_S))
-        except params.BadParam as exc:
-            raise BadQuery(str(exc)) from exc
-    if start >= end:
-        raise BadQuery("start_ns must be before end_ns")
-    return start, end
+    """The query's time range (`from`/`to`, `start_ns`/`end_ns`, or `window` back from now; default 15m)."""
+    found = timerange.resolve(request.query_params, time.time_ns() if now_ns is None else now_ns)
+    return found.start_ns, found.end_ns
 
 
 def _handler(compute: Callable[[Request, Store], Response]) -> Callable[[Request], Any]:

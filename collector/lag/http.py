@@ -14,43 +14,45 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from eventlens.collector import params
+from eventlens.collector import timerange
 from eventlens.collector.lag.query import group_history, group_status_json, group_statuses, sample_json
-from eventlens.collector.model import NS_PER_S
+from eventlens.collector.params import BadQuery
 from eventlens.collector.storage.api import LagStore
 
 StoreFn = Callable[[Request], LagStore]
+DEFAULT_WINDOW = "600s"
+"""`/api/lag?window=`: the evaluation window when none is given (the lag rules' ten minutes)."""
+DEFAULT_HISTORY = "1h"
+"""`/api/lag/{group}/history`: how far back when neither `since`/`window` nor `from` is given."""
 
 
-def _seconds_param(request: Request, name: str, default: float) -> float | None:
-    """Finite positive seconds whose nanoseconds fit int64; None when malformed (answered 400)."""
-    try:
-        return params.seconds(name, request.query_params.get(name), default)
-    except params.BadParam:
-        return None
+def _bad(exc: BadQuery) -> JSONResponse:
+    return JSONResponse({"error": str(exc)}, status_code=400)
 
 
 def _endpoints(store_of: StoreFn, now_fn: Callable[[], int]) -> list[Route]:
     async def statuses(request: Request) -> JSONResponse:
-        window_s = _seconds_param(request, "window", 600.0)
-        if window_s is None:
-            return JSONResponse({"error": f"window must be a positive number of seconds up to {params.MAX_SECONDS}"},
-                                status_code=400)
+        try:
+            window_ns = timerange.parse_duration(request.query_params.get("window") or DEFAULT_WINDOW)
+        except BadQuery as exc:
+            return _bad(exc)
         now = now_fn()
-        found = await run_in_threadpool(group_statuses, store_of(request), now, int(window_s * NS_PER_S),
+        found = await run_in_threadpool(group_statuses, store_of(request), now, window_ns,
                                         group=request.query_params.get("group"))
         return JSONResponse({"now_ns": now, "groups": [group_status_json(g) for g in found]})
 
     async def history(request: Request) -> JSONResponse:
-        since_s = _seconds_param(request, "since", 3600.0)
-        if since_s is None:
-            return JSONResponse({"error": f"since must be a positive number of seconds up to {params.MAX_SECONDS}"},
-                                status_code=400)
+        q = request.query_params
         now = now_fn()
+        try:
+            span = timerange.resolve(q, now, default_window=DEFAULT_HISTORY, window_names=("since", "window"))
+        except BadQuery as exc:
+            return _bad(exc)
         group = request.path_params["group"]
-        since_ns = now - int(since_s * NS_PER_S)
-        series = await run_in_threadpool(group_history, store_of(request), group, since_ns=since_ns,
-                                         until_ns=now + 1)
+        # Ending now includes a sample taken at this very nanosecond; an explicit end stays exclusive.
+        until_ns = span.end_ns if any(q.get(n) for n in timerange.END_NAMES) else now + 1
+        series = await run_in_threadpool(group_history, store_of(request), group, since_ns=span.start_ns,
+                                         until_ns=until_ns)
         return JSONResponse({"group": group, "partitions": [
             {"topic": topic, "partition": partition, "samples": [sample_json(s) for s in rows]}
             for (topic, partition), rows in series.items()]})
@@ -60,7 +62,7 @@ def _endpoints(store_of: StoreFn, now_fn: Callable[[], int]) -> list[Route]:
 
 
 def lag_routes(store: LagStore, now_fn: Callable[[], int] = time.time_ns) -> list[Route]:
-    """The `/api/lag` routes bound to one store: `GET /api/lag[?group=&window=S]`, `GET /api/lag/{group}/history`."""
+    """The `/api/lag` routes bound to one store: `GET /api/lag[?group=&window=]`, `GET /api/lag/{group}/history`."""
     return _endpoints(lambda _request: store, now_fn)
 
 

@@ -106,6 +106,21 @@ def test_bad_window_is_a_400(server):
     assert status == 400 and "window" in json.loads(body)["error"]
 
 
+def test_a_from_to_range_selects_the_same_graph_as_the_window(server):
+    """`from`/`to` (ISO-8601 or epoch ms) name the range directly; a range before the data is empty."""
+    now_ms = time.time_ns() // 1_000_000
+    status, _, body = _get(f"{server}/api/topology?from={now_ms - 900_000}&to={now_ms}")
+    assert status == 200 and "service:orders" in {n["id"] for n in json.loads(body)["nodes"]}
+    _, _, early = _get(f"{server}/api/topology?from=2001-01-01T00:00:00Z&to=2001-01-02T00:00:00Z")
+    assert json.loads(early)["nodes"] == []
+
+
+def test_a_reversed_range_is_a_400_saying_so(server):
+    """`to` before `from` answers 400 naming the problem."""
+    status, _, body = _get(f"{server}/api/topology?from=2001-01-02T00:00:00Z&to=2001-01-01T00:00:00Z")
+    assert status == 400 and "before" in json.loads(body)["error"]
+
+
 def test_cli_export_writes_graphml_to_a_file(store_url, tmp_path):
     """`eventlens graph export --format graphml --window 15m --store URL --output F` writes a readable file."""
     out = tmp_path / "graph.graphml"

@@ -128,6 +128,19 @@ def test_api_lag_history_and_bad_parameters() -> None:
     assert bad == 400
 
 
+def test_api_lag_reads_durations_in_the_shared_grammar() -> None:
+    """`window=10m` is the same evaluation window as `window=600`; history's `window` is its older `since`."""
+    asgi = Starlette(routes=routes)
+    asgi.state.store = _store()
+    with serve(asgi) as client:
+        _, seconds = client.get("/api/lag", params={"window": "600"})
+        _, minutes = client.get("/api/lag", params={"window": "10m"})
+        _, since = client.get("/api/lag/slow/history", params={"since": str(10**9)})
+        _, window = client.get("/api/lag/slow/history", params={"window": f"{10**9}s"})
+    assert json.loads(seconds)["groups"] == json.loads(minutes)["groups"]
+    assert json.loads(since) == json.loads(window)
+
+
 def test_seconds_format_marks_estimates() -> None:
     """Durations are short and human; estimates carry a ~, unknown is a dash."""
     assert [format_seconds(0.0), format_seconds(0.25), format_seconds(12.34, True), format_seconds(245),
