@@ -35,10 +35,13 @@ from eventlens.instrumentation._producer import (
     Delivery,
     Outgoing,
     ProducerState,
+    SendMetrics,
     SendSignature,
+    decide_send,
     headers_list,
-    outgoing,
+    outgoing_of,
     send_attributes,
+    send_call,
     start_send,
 )
 from eventlens.instrumentation._runtime import ClientFacts, Runtime, first_server, set_attributes
@@ -122,6 +125,23 @@ class _FutureDelivery(Delivery):
                 getattr(metadata, "partition", None), getattr(metadata, "timestamp", None))
 
 
+class _FutureMetrics(SendMetrics):
+    """An unsampled send's delivery fed by the asyncio future: only the send metrics."""
+
+    __slots__ = ()
+
+    def done(self, future: asyncio.Future[Any]) -> None:
+        """The future's callback: one sent message, or one failed with the error (`cancelled` when cancelled)."""
+        if future.cancelled():
+            self.error(asyncio.CancelledError(), "cancelled")
+            return
+        exc = future.exception()
+        if exc is not None:
+            self.error(exc)
+            return
+        self.ok()
+
+
 def make_send_wrapper(runtime: Runtime) -> Wrapper:
     """The wrapt wrapper for `AIOKafkaProducer.send` (also what `send_and_wait` calls)."""
 
@@ -130,18 +150,29 @@ def make_send_wrapper(runtime: Runtime) -> Wrapper:
         if _current.suppressed(ctx):
             return await wrapped(*args, **kwargs)
         start_ns = _time_ns()
+        span = None
         try:
-            args, kwargs, out = outgoing(args, kwargs, _SEND, copy_headers=True)
-            span = start_send(runtime, producer_state(instance), out, ctx, (args, kwargs))
+            args, kwargs, topic, headers = send_call(args, kwargs, _SEND, copy_headers=True)
+            decided = decide_send(runtime, headers, ctx)
+            delivery: _FutureDelivery | _FutureMetrics | None
+            if decided is None:  # unsampled: no record, no producer state, only the metrics at the ack
+                metrics = runtime.metrics
+                delivery = _FutureMetrics(metrics, topic, start_ns) if metrics is not None else None
+            else:
+                out = outgoing_of(args, kwargs, _SEND, topic, headers)
+                span = start_send(runtime, producer_state(instance), out, ctx, (args, kwargs), decided=decided)
+                delivery = _FutureDelivery(runtime, span, topic, start_ns)
         except Exception as exc:
             log_once("aiokafka.send.start", exc)
             return await wrapped(*args, **kwargs)
-        delivery = _FutureDelivery(runtime, span, out.topic, start_ns)
         try:
             future = await wrapped(*args, **kwargs)
         except BaseException as exc:
-            delivery.error(exc)
+            if delivery is not None:
+                delivery.error(exc)
             raise
+        if delivery is None:
+            return future
         try:
             future.add_done_callback(delivery.done)
         except Exception as exc:

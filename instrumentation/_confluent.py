@@ -33,7 +33,7 @@ from eventlens.instrumentation._consumer import (
     record_batch,
     start_settle,
 )
-from eventlens.instrumentation._producer import Delivery, Outgoing, ProducerState, start_send
+from eventlens.instrumentation._producer import Delivery, Outgoing, ProducerState, SendMetrics, decide_send, start_send
 from eventlens.instrumentation._runtime import ClientFacts, Runtime, first_server
 from eventlens.instrumentation._safety import log_once
 
@@ -139,7 +139,10 @@ class Report(Delivery):
 
     def __init__(self, runtime: Runtime, span: Any, topic: str, start_ns: int,
                  user: Callable[..., Any] | None) -> None:
-        super().__init__(runtime, span, topic, start_ns)
+        self.metrics = runtime.metrics  # (Delivery's fields set here: one call less per produce)
+        self.span = span
+        self.topic = topic
+        self.start_ns = start_ns
         self.user = user
 
     def __call__(self, err: Any, msg: Any) -> None:
@@ -188,12 +191,16 @@ def produce(runtime: Runtime, instance: Any, parent: Callable[..., Any], args: t
         callback = call.pop("callback", None)
         if user is None:
             user = callback
+        decided = decide_send(runtime, headers, ctx)
         partition = call.get("partition")
-        out = Outgoing(topic, value, key, headers,
-                       partition if type(partition) is int and partition >= 0 else None)
-        span = start_send(runtime, side.state, out, ctx, (args, kwargs))
+        partition = partition if type(partition) is int and partition >= 0 else None
+        span = None  # unsampled (decided is None): no record, no span, only the metrics at the report
+        if decided is not None:
+            span = start_send(runtime, side.state, Outgoing(topic, value, key, headers, partition), ctx,
+                              (args, kwargs), decided=decided)
+        delivery: Delivery | SendMetrics | None
         if side.only_errors:
-            delivery = Delivery(runtime, span, topic, start_ns)
+            delivery = _only_errors_delivery(runtime, span, topic, start_ns)
             if user is not None:
                 call["on_delivery"] = user
         else:
@@ -205,11 +212,19 @@ def produce(runtime: Runtime, instance: Any, parent: Callable[..., Any], args: t
     try:
         result = parent(instance, topic, value, key, **call)
     except BaseException as exc:
-        delivery.error(exc, _error_kind(exc))
+        if delivery is not None:
+            delivery.error(exc, _error_kind(exc))
         raise
-    if side.only_errors:  # no report will come for a delivered record: the span covers the enqueue only
-        delivery.ok(None, out.partition, None)
+    if side.only_errors and delivery is not None:  # no report will come for a delivered record: the span
+        delivery.ok(None, partition, None)         # covers the enqueue only
     return result
+
+
+def _only_errors_delivery(runtime: Runtime, span: Any, topic: str, start_ns: int) -> Delivery | SendMetrics | None:
+    """The delivery of a producer with `delivery.report.only.error` (ended when `produce` returns)."""
+    if span is not None:
+        return Delivery(runtime, span, topic, start_ns)
+    return SendMetrics(runtime.metrics, topic, start_ns) if runtime.metrics is not None else None
 
 
 def _lag_reader(instance: Any) -> Callable[[str, int], int | None]:

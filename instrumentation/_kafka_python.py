@@ -27,7 +27,16 @@ from eventlens.instrumentation._consumer import (
     record_partitioned_batch,
     start_settle,
 )
-from eventlens.instrumentation._producer import Delivery, ProducerState, SendSignature, outgoing, start_send
+from eventlens.instrumentation._producer import (
+    Delivery,
+    ProducerState,
+    SendMetrics,
+    SendSignature,
+    decide_send,
+    outgoing_of,
+    send_call,
+    start_send,
+)
 from eventlens.instrumentation._runtime import ClientFacts, Runtime, server_of
 from eventlens.instrumentation._safety import log_once
 
@@ -93,31 +102,59 @@ def make_send_wrapper(runtime: Runtime) -> Callable[..., Any]:
             return wrapped(*args, **kwargs)
         start_ns = _time_ns()
         try:
-            args, kwargs, out = outgoing(args, kwargs, _SEND, copy_headers=False)
-            span = start_send(runtime, producer_state(instance), out, ctx, (args, kwargs))
+            args, kwargs, topic, headers = send_call(args, kwargs, _SEND, copy_headers=False)
+            decided = decide_send(runtime, headers, ctx)
+            if decided is None:  # unsampled: no record, no producer state, only the metrics at the ack
+                metrics = runtime.metrics
+                lean = SendMetrics(metrics, topic, start_ns) if metrics is not None else None
+            else:
+                out = outgoing_of(args, kwargs, _SEND, topic, headers)
+                span = start_send(runtime, producer_state(instance), out, ctx, (args, kwargs), decided=decided)
         except Exception as exc:
             log_once("send.start", exc)
             return wrapped(*args, **kwargs)
-        delivery = _FutureDelivery(runtime, span, out.topic, start_ns)
+        if decided is None:
+            return _send_unsampled(wrapped, args, kwargs, lean)
+        delivery = _FutureDelivery(runtime, span, topic, start_ns)
         try:
             future = wrapped(*args, **kwargs)
         except BaseException as exc:
             delivery.error(exc)
             raise
-        try:
-            add_both = getattr(future, "_add_cb_eb", None)
-            if add_both is not None:
-                add_both(delivery.metadata, delivery.error)
-            else:
-                future.add_callback(delivery.metadata)
-                future.add_errback(delivery.error)
-        except Exception as exc:
-            log_once("send.callback", exc)
-            if span is not None:
-                span.end()
+        if not _on_delivery(future, delivery.metadata, delivery.error) and span is not None:
+            span.end()
         return future
 
     return send
+
+
+def _send_unsampled(wrapped: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any],
+                    lean: SendMetrics | None) -> Any:
+    """Send an unsampled record: the future's callbacks only record the metrics (none when metrics are off)."""
+    if lean is None:
+        return wrapped(*args, **kwargs)
+    try:
+        future = wrapped(*args, **kwargs)
+    except BaseException as exc:
+        lean.error(exc)
+        raise
+    _on_delivery(future, lean.ok, lean.error)
+    return future
+
+
+def _on_delivery(future: Any, ok: Callable[[Any], None], error: Callable[[BaseException], None]) -> bool:
+    """Register the ack and error callbacks on kafka-python's future; False (logged once) when that failed."""
+    try:
+        add_both = getattr(future, "_add_cb_eb", None)
+        if add_both is not None:
+            add_both(ok, error)
+        else:
+            future.add_callback(ok)
+            future.add_errback(error)
+        return True
+    except Exception as exc:
+        log_once("send.callback", exc)
+        return False
 
 
 def make_next_wrapper(runtime: Runtime) -> Callable[..., Any]:

@@ -17,6 +17,7 @@ from opentelemetry.trace import Link, Span, SpanKind
 from eventlens.instrumentation import _cloudevents, _current, _propagation, attributes
 from eventlens.instrumentation._batch import pending_batch_links, poll_batch_open
 from eventlens.instrumentation._fastspan import BaseAttributes, FastSpan
+from eventlens.instrumentation._metrics import MessagingMetrics
 from eventlens.instrumentation._runtime import (
     ClientFacts,
     Runtime,
@@ -74,6 +75,13 @@ def outgoing(args: tuple[Any, ...], kwargs: dict[str, Any], sig: SendSignature, 
     The headers stay where the caller put them (by position or keyword), so no argument is ever given twice.
     `copy_headers=False` keeps a caller's own list (and injects into it); None and tuples always become a new list.
     """
+    args, kwargs, topic, headers = send_call(args, kwargs, sig, copy_headers=copy_headers)
+    return args, kwargs, outgoing_of(args, kwargs, sig, topic, headers)
+
+
+def send_call(args: tuple[Any, ...], kwargs: dict[str, Any], sig: SendSignature, *,
+              copy_headers: bool) -> tuple[tuple[Any, ...], dict[str, Any], str, list[tuple[str, bytes | None]]]:
+    """`outgoing` without building the record: (args, kwargs, topic, headers list), all an unsampled send needs."""
     topic = args[0] if args else kwargs.get("topic")
     if not isinstance(topic, str):
         raise TypeError("topic is not a string")
@@ -88,10 +96,16 @@ def outgoing(args: tuple[Any, ...], kwargs: dict[str, Any], sig: SendSignature, 
         if copy_headers or type(headers) is not list:
             headers = headers_list(headers)
             kwargs = {**kwargs, "headers": headers}
+    return args, kwargs, topic, headers
+
+
+def outgoing_of(args: tuple[Any, ...], kwargs: dict[str, Any], sig: SendSignature, topic: str,
+                headers: list[tuple[str, bytes | None]]) -> Outgoing:
+    """The record a send call (as returned by `send_call`) describes, built only when its span records."""
     partition = args[sig.partition] if len(args) > sig.partition else kwargs.get("partition")
-    return args, kwargs, Outgoing(topic, args[sig.value] if len(args) > sig.value else kwargs.get("value"),
-                                  args[sig.key] if len(args) > sig.key else kwargs.get("key"), headers,
-                                  partition if isinstance(partition, int) else None)
+    return Outgoing(topic, args[sig.value] if len(args) > sig.value else kwargs.get("value"),
+                    args[sig.key] if len(args) > sig.key else kwargs.get("key"), headers,
+                    partition if isinstance(partition, int) else None)
 
 
 class ProducerState:
@@ -171,6 +185,35 @@ class Delivery:
             log_once("send.error", err)
 
 
+class SendMetrics:
+    """The delivery of an unsampled send: only the send metrics, recorded in one call (no span, no record).
+
+    `ok` ignores what the client reports, so a client can register it as its success callback directly.
+    """
+
+    __slots__ = ("metrics", "start_ns", "topic")
+
+    def __init__(self, metrics: MessagingMetrics, topic: str, start_ns: int) -> None:
+        self.metrics = metrics
+        self.topic = topic
+        self.start_ns = start_ns
+
+    def ok(self, *_report: Any) -> None:
+        """The record was acknowledged: one sent message and its send duration."""
+        try:
+            self.metrics.record_send(self.topic, (_time_ns() - self.start_ns) / 1e9)
+        except Exception as exc:
+            log_once("send.ack", exc)
+
+    def error(self, exc: BaseException, kind: str | None = None) -> None:
+        """The record was not delivered: counted with `error.type` (`kind`, else the exception's)."""
+        try:
+            self.metrics.record_send(self.topic, (_time_ns() - self.start_ns) / 1e9,
+                                     kind if kind is not None else error_type(exc))
+        except Exception as err:
+            log_once("send.error", err)
+
+
 def send_attributes(runtime: Runtime, attrs: dict[str, Any], out: Outgoing) -> dict[str, Any]:
     """Add the attributes of one send (beyond those its producer and topic share) to `attrs`; returns it."""
     topic, value, key, headers, partition = out
@@ -205,34 +248,55 @@ def send_attributes(runtime: Runtime, attrs: dict[str, Any], out: Outgoing) -> d
     return attrs
 
 
-def start_send(runtime: Runtime, state: ProducerState, out: Outgoing, ctx: Any,
-               call: tuple[tuple[Any, ...], dict[str, Any]]) -> Span | None:
-    """Start the send span of `out` in context `ctx` and inject its context into `out.headers`.
+def decide_send(runtime: Runtime, headers: list[tuple[str, bytes | None]],
+                ctx: Any) -> tuple[Span, tuple[int, int, int, Any] | None] | None:
+    """The first step of every send, before any record or producer state is built.
 
-    Returns None when the sampler drops it (the context still goes on the wire). `call` is the client call's
-    (args, kwargs), as the user's produce hook sees them.
+    On the fast path an unsampled send is finished here: its context goes into `headers` and None comes back
+    (the caller then needs no `Outgoing`, no span, only `SendMetrics`). Otherwise returns what `start_send`
+    takes as `decided`: the current span, and the sampled ids when the fast path decided (None: the SDK decides).
     """
-    topic = out.topic
-    headers = out.headers
     current = _current.span_in(ctx)
     fast = runtime.fast
     if fast is not None:
-        parent = current.get_span_context()
-        ids = fast.decide(parent)
+        ids = fast.decide(current.get_span_context())
         if ids is not None:
             if not ids[2] & _SAMPLED:  # unsampled: no span object, no attributes, only the context on the wire
                 _inject_ids(headers, ids, ctx)
                 return None
-            sink = runtime.fast_sink()
-            if sink is not None:  # sampled, and eventlens knows where its spans go: record it itself
-                span: Span = FastSpan(sink, "send " + topic, SpanKind.PRODUCER, ids,
-                                      parent if parent.is_valid else None, send_attributes(runtime, {}, out),
-                                      _fan_in_links(current), None, state.base_attributes(topic))
-                _produce_hook(runtime, span, *call)
-                _inject_ids(headers, ids, ctx)
-                return span
-            if not parent.is_valid:
-                fast.ids.local.trace_id = ids[0]  # the SDK's start_span takes this trace id and decides the same
+            return current, ids
+    return current, None
+
+
+def start_send(runtime: Runtime, state: ProducerState, out: Outgoing, ctx: Any,
+               call: tuple[tuple[Any, ...], dict[str, Any]], *,
+               decided: tuple[Span, tuple[int, int, int, Any] | None] | None = None) -> Span | None:
+    """Start the send span of `out` in context `ctx` and inject its context into `out.headers`.
+
+    Returns None when the sampler drops it (the context still goes on the wire). `call` is the client call's
+    (args, kwargs), as the user's produce hook sees them; `decided` is `decide_send`'s answer when the caller
+    asked it first (else it is asked here).
+    """
+    if decided is None:
+        decided = decide_send(runtime, out.headers, ctx)
+        if decided is None:
+            return None
+    current, ids = decided
+    topic = out.topic
+    headers = out.headers
+    if ids is not None:
+        fast: Any = runtime.fast
+        parent = current.get_span_context()
+        sink = runtime.fast_sink()
+        if sink is not None:  # sampled, and eventlens knows where its spans go: record it itself
+            span: Span = FastSpan(sink, "send " + topic, SpanKind.PRODUCER, ids,
+                                  parent if parent.is_valid else None, send_attributes(runtime, {}, out),
+                                  _fan_in_links(current), None, state.base_attributes(topic))
+            _produce_hook(runtime, span, *call)
+            _inject_ids(headers, ids, ctx)
+            return span
+        if not parent.is_valid:
+            fast.ids.local.trace_id = ids[0]  # the SDK's start_span takes this trace id and decides the same
     span = runtime.tracer.start_span("send " + topic, kind=SpanKind.PRODUCER, links=_fan_in_links(current))
     if span.is_recording():
         attrs = dict(state.base_attributes(topic).values)
