@@ -10,7 +10,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from eventlens.collector.model import LATENCY_BUCKETS_S, NS_PER_S, EdgeRollup, SpanRecord
+from eventlens.collector.model import NS_PER_S, EdgeRollup, SpanRecord
 from eventlens.collector.storage.api import RollupReader, SpanReader
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?\s*$")
@@ -132,21 +132,6 @@ def merge_edges(rows: Iterable[EdgeRollup]) -> list[EdgeRollup]:
 def edge_totals(store: RollupReader, start_ns: int, end_ns: int) -> list[EdgeRollup]:
     """One aggregate per edge over [start_ns, end_ns): what a topology or a table of edges shows."""
     return merge_edges(store.edge_rollups(start_ns, end_ns))
-
-
-def latency_quantile(buckets: tuple[int, ...], q: float) -> float | None:
-    """The upper bound of the bucket holding quantile `q` (inf for the overflow bucket); None when empty."""
-    total = sum(buckets)
-    if total == 0:
-        return None
-    rank = q * total
-    seen = 0
-    for i, n in enumerate(buckets):
-        seen += n
-        if seen >= rank and n:
-            return LATENCY_BUCKETS_S[i] if i < len(LATENCY_BUCKETS_S) else float("inf")
-    return float("inf")
-
 
 
 def mean_latency_s(edge: EdgeRollup) -> float | None:

@@ -22,14 +22,16 @@ holds, and writes back what `plan` returns, inside the transaction that stored t
 
 from __future__ import annotations
 
-import bisect
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from eventlens.collector.consumed import consumes_nothing, creation_links, message_count
+
+# re-exported: the storage backends and the tests read these as rollup.*, where they lived before edge_acc.py
+from eventlens.collector.edge_acc import N_BUCKETS as N_BUCKETS  # noqa: PLC0414
+from eventlens.collector.edge_acc import EdgeAcc as EdgeAcc  # noqa: PLC0414
+from eventlens.collector.edge_acc import bucket_index as bucket_index  # noqa: PLC0414
 from eventlens.collector.model import (
-    LATENCY_BUCKETS_S,
-    N_LATENCY_BUCKETS,
     NS_PER_MINUTE,
     NS_PER_S,
     EdgeRollup,
@@ -44,8 +46,6 @@ from eventlens.collector.model import (
 DEFAULT_PENDING_TTL_NS = 5 * NS_PER_MINUTE
 """How long a consumption waits for its producer span before it is counted as a partial edge."""
 
-N_BUCKETS = N_LATENCY_BUCKETS
-
 EdgeKey = tuple[int, str | None, str, str | None, str | None]
 """(minute, producer service, topic, consumer group, consumer service)."""
 SightingKey = tuple[int, str, str, str, Role, str]
@@ -57,11 +57,6 @@ Emitter = tuple[str, str]
 def minute_of(ns: int) -> int:
     """Start of the minute holding `ns` (nanoseconds)."""
     return ns - ns % NS_PER_MINUTE
-
-
-def bucket_index(latency_s: float) -> int:
-    """Index of the latency bucket: the first bound ≥ the latency, or the overflow bucket."""
-    return bisect.bisect_left(LATENCY_BUCKETS_S, latency_s)
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,35 +91,6 @@ class Consumption:
     error: bool
     body_size: int | None
     seen_ns: int
-
-
-@dataclass(slots=True)
-class EdgeAcc:
-    """Mutable per-edge-minute accumulator."""
-
-    count: int = 0
-    errors: int = 0
-    bytes: int = 0
-    latency_sum_s: float = 0.0
-    buckets: list[int] = field(default_factory=lambda: [0] * N_BUCKETS)
-
-    def add(self, error: bool, nbytes: int | None, latency_s: float | None, n: int = 1) -> None:
-        """Count `n` messages (latency, when given, for each); positional, as it runs for every span."""
-        self.count += n
-        if error:
-            self.errors += n
-        if nbytes:
-            self.bytes += nbytes
-        if latency_s is not None:
-            latency_s = max(latency_s, 0.0)
-            self.latency_sum_s += latency_s * n
-            self.buckets[bucket_index(latency_s)] += n
-
-    def freeze(self, key: EdgeKey) -> EdgeRollup:
-        """The model object for this accumulator."""
-        minute, producer, topic, group, consumer = key
-        return EdgeRollup(minute, producer, topic, group, consumer, self.count, self.errors, self.bytes,
-                          self.latency_sum_s, tuple(self.buckets))
 
 
 @dataclass(slots=True)

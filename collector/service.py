@@ -24,9 +24,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from eventlens.collector.api import QueryApi
 from eventlens.collector.budget import DECODE_EXPANSION, RAW_EXPANSION, MemoryBudget, resident_bytes
 from eventlens.collector.config import CollectorConfig, is_loopback
+from eventlens.collector.http_api import QueryApi
 from eventlens.collector.ingest import Ingest
 from eventlens.collector.metrics import CollectorMetrics
 from eventlens.collector.model import NS_PER_S

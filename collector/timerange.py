@@ -107,6 +107,19 @@ def resolve(query: Mapping[str, str], now_ns: int, *, default_window: str = "15m
     return TimeRange(start, end)
 
 
+def optional_range(query: Mapping[str, str], now_ns: int) -> tuple[int | None, int | None]:
+    """(start, end) for a filter that may be open at either side: None where the query bounds nothing.
+
+    `window` bounds the start (back from the end, or from now); without it, no start means no lower bound.
+    An empty range is not refused: it matches nothing (what `/api/spans` always did).
+    """
+    end = _instant(query, END_NAMES)
+    start = _instant(query, START_NAMES)
+    if start is None and query.get("window"):
+        start = resolve(query, now_ns).start_ns
+    return start, end
+
+
 def last(now_ns: int, window: str) -> TimeRange:
     """The range of `window` (a duration) ending at `now_ns`: what a CLI's `--window` means."""
     return resolve({"window": window}, now_ns)

@@ -1,4 +1,5 @@
-"""Latency percentiles estimated from the rollups' fixed-bucket histograms (as Prometheus' histogram_quantile)."""
+"""The one latency quantile rule: percentiles interpolated inside the rollups' fixed buckets (as Prometheus'
+histogram_quantile); topology, exports and the dashboard all read their p50/p95/p99 from here."""
 
 from __future__ import annotations
 

@@ -12,19 +12,26 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from eventlens.collector import params, timerange
+from eventlens.collector import params
 from eventlens.collector.analysis import query
 from eventlens.collector.analysis.lineage import DEFAULT_MAX_NODES
-from eventlens.collector.jsonable import to_jsonable
-from eventlens.collector.redact import public_error
-from eventlens.collector.storage.api import Store, StoreError, open_store
+from eventlens.collector.http_front import (
+    BadQuery,
+    Handler,
+    endpoint,
+    error,
+    int_param,
+    json_ok,
+    text_param,
+    time_range,
+)
+from eventlens.collector.storage.api import Store, open_store
 
 DEFAULT_STORE = "sqlite:///.eventlens/eventlens.db"
 MAX_LINEAGE_NODES = 5000
@@ -32,10 +39,6 @@ MAX_LINEAGE_NODES = 5000
 log = logging.getLogger(__name__)
 _lock = threading.Lock()
 _fallback: dict[str, Store] = {}
-
-
-class BadQuery(ValueError):
-    """A query parameter is invalid: answered with 400."""
 
 
 def _store(request: Request) -> Store:
@@ -49,60 +52,55 @@ def _store(request: Request) -> Store:
         return _fallback[url]
 
 
-def _int(request: Request, name: str) -> int | None:
-    try:
-        return params.int64(name, request.query_params.get(name))
-    except params.BadParam as exc:
-        raise BadQuery(str(exc)) from exc
-
-
 def window(request: Request, now_ns: int | None = None) -> tuple[int, int]:
     """The query's time range (`from`/`to`, `start_ns`/`end_ns`, or `window` back from now; default 15m)."""
-    found = timerange.resolve(request.query_params, time.time_ns() if now_ns is None else now_ns)
+    found = time_range(request, time.time_ns() if now_ns is None else now_ns)
     return found.start_ns, found.end_ns
 
 
-def _handler(compute: Callable[[Request, Store], Response]) -> Callable[[Request], Any]:
-    async def endpoint(request: Request) -> Response:
+def _handler(compute: Callable[[Request, Store], Response]) -> Handler:
+    """`compute` run in a worker thread over the store; the query layer's ValueErrors (bad criteria) are 400s."""
+    def run(request: Request) -> Response:
         try:
-            store = _store(request)
-            return await run_in_threadpool(compute, request, store)
-        except StoreError as exc:
-            error_id, message = public_error(log, f"GET {request.url.path}", exc)
-            return JSONResponse({"error": message, "error_id": error_id}, 503)
-        except (BadQuery, ValueError) as exc:
-            return JSONResponse({"error": str(exc)}, 400)
+            return compute(request, _store(request))
+        except ValueError as exc:
+            if isinstance(exc, BadQuery):
+                raise
+            raise BadQuery(str(exc)) from exc
 
-    endpoint.__doc__ = compute.__doc__
-    return endpoint
+    async def answer(request: Request) -> Response:
+        return await run_in_threadpool(run, request)
+
+    answer.__doc__ = compute.__doc__
+    return endpoint(answer)
 
 
 def _topology(request: Request, store: Store) -> Response:
     """The service → topic → group → service graph of a window, with per-edge traffic and latency."""
-    return JSONResponse(to_jsonable(query.topology(store, *window(request))))
+    return json_ok(query.topology(store, *window(request)))
 
 
 def _lineage(request: Request, store: Store) -> Response:
     """The causal DAG of one event: by event_id, trace_id, key, or topic+partition+offset."""
-    q = request.query_params
-    result = query.lineage(store, event_id=q.get("event_id") or None, trace_id=q.get("trace_id") or None,
-                           key=q.get("key") or None, topic=q.get("topic") or None,
-                           partition=_int(request, "partition"), offset=_int(request, "offset"),
-                           max_nodes=params.clamp(_int(request, "max_nodes"), DEFAULT_MAX_NODES, MAX_LINEAGE_NODES))
+    result = query.lineage(store, event_id=text_param(request, "event_id"), trace_id=text_param(request, "trace_id"),
+                           key=text_param(request, "key"), topic=text_param(request, "topic"),
+                           partition=int_param(request, "partition"), offset=int_param(request, "offset"),
+                           max_nodes=params.clamp(int_param(request, "max_nodes"), DEFAULT_MAX_NODES,
+                                                  MAX_LINEAGE_NODES))
     if not result.nodes:
-        return JSONResponse({"error": "no matching event"}, 404)
-    return JSONResponse(to_jsonable(result))
+        return error(404, "no matching event")
+    return json_ok(result)
 
 
 def _coupling(request: Request, store: Store) -> Response:
     """Coupling figures over a window."""
-    return JSONResponse(to_jsonable(query.coupling(store, *window(request))))
+    return json_ok(query.coupling(store, *window(request)))
 
 
 def _schemas(request: Request, store: Store) -> Response:
     """Schema versions, drift and deprecations (file named by EVENTLENS_DEPRECATIONS) over a window."""
     deprecations = os.environ.get("EVENTLENS_DEPRECATIONS")
-    return JSONResponse(to_jsonable(query.schemas(store, *window(request), deprecations or ())))
+    return json_ok(query.schemas(store, *window(request), deprecations or ()))
 
 
 def _export(request: Request, store: Store) -> Response:

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
-from eventlens.collector.analysis.histogram import N_BUCKETS, add_into, summarize
+from eventlens.collector.analysis.histogram import summarize
+from eventlens.collector.edge_acc import EdgeAcc
 from eventlens.collector.model import (
     NS_PER_S,
     EdgeRollup,
@@ -44,66 +45,43 @@ def group_id(name: str) -> str:
     return f"group:{name}"
 
 
-@dataclass(slots=True)
-class _Acc:
-    messages: int = 0
-    errors: int = 0
-    bytes: int = 0
-    latency_sum_s: float = 0.0
-    buckets: list[int] = field(default_factory=lambda: [0] * N_BUCKETS)
-    partial: bool = False
-
-    def add(self, r: EdgeRollup) -> None:
-        self.messages += max(0, r.count)
-        self.errors += max(0, r.errors)
-        self.bytes += max(0, r.bytes)
-        self.latency_sum_s += r.latency_sum_s
-        if r.latency_buckets:
-            self.buckets = add_into(self.buckets, r.latency_buckets)
-        if r.producer is None:
-            self.partial = True
-
-
 class _Builder:
     """Accumulates nodes and edges while rollups are folded in."""
 
     def __init__(self) -> None:
         self.nodes: dict[str, TopologyNode] = {}
-        self.node_acc: dict[str, _Acc] = defaultdict(_Acc)
-        self.edges: dict[tuple[str, str], _Acc] = defaultdict(_Acc)
+        self.node_acc: dict[str, EdgeAcc] = defaultdict(EdgeAcc)
+        self.edges: dict[tuple[str, str], EdgeAcc] = defaultdict(EdgeAcc)
         self.edge_topic: dict[tuple[str, str], str] = {}
         self.edge_reason: dict[tuple[str, str], str] = {}
 
-    def node(self, nid: str, kind: NodeKind, name: str, acc: _Acc | None = None, *, errors_only: bool = False) -> None:
+    def node(self, nid: str, kind: NodeKind, name: str, acc: EdgeAcc | None = None, *,
+             errors_only: bool = False) -> None:
         self.nodes.setdefault(nid, TopologyNode(nid, kind, name))
         if acc is not None:
             if not errors_only:
-                self.node_acc[nid].messages += acc.messages
+                self.node_acc[nid].count += acc.count
             self.node_acc[nid].errors += acc.errors
 
-    def edge(self, src: str, dst: str, topic: str, acc: _Acc, reason: str = "") -> None:
+    def edge(self, src: str, dst: str, topic: str, acc: EdgeAcc, reason: str = "") -> None:
         e = self.edges[(src, dst)]
-        e.messages += acc.messages
-        e.errors += acc.errors
-        e.bytes += acc.bytes
-        e.latency_sum_s += acc.latency_sum_s
-        e.buckets = add_into(e.buckets, acc.buckets)
+        e.merge(acc)
         self.edge_topic[(src, dst)] = topic
         if reason:
             e.partial = True
             self.edge_reason[(src, dst)] = reason
 
 
-def _split(rollups: Iterable[EdgeRollup]) -> tuple[dict[tuple[str, str], _Acc], dict[_FlowKey, _Acc]]:
-    produce: dict[tuple[str, str], _Acc] = defaultdict(_Acc)
-    flows: dict[_FlowKey, _Acc] = defaultdict(_Acc)
+def _split(rollups: Iterable[EdgeRollup]) -> tuple[dict[tuple[str, str], EdgeAcc], dict[_FlowKey, EdgeAcc]]:
+    produce: dict[tuple[str, str], EdgeAcc] = defaultdict(EdgeAcc)
+    flows: dict[_FlowKey, EdgeAcc] = defaultdict(EdgeAcc)
     for r in rollups:
         if not r.topic:
             continue
         if r.consumer is not None or r.consumer_group is not None:
-            flows[(r.producer, r.topic, r.consumer_group, r.consumer)].add(r)
+            flows[(r.producer, r.topic, r.consumer_group, r.consumer)].add_rollup(r)
         elif r.producer is not None:
-            produce[(r.producer, r.topic)].add(r)
+            produce[(r.producer, r.topic)].add_rollup(r)
     return produce, flows
 
 
@@ -135,7 +113,7 @@ def build_topology(
         reason = NO_PRODUCER if producer is None else ""
         if producer is not None and (producer, topic) not in produce:
             # produce-side rollup missing (e.g. retention): still draw the producer edge from the pairing.
-            b.edge(service_id(producer), topic_id(topic), topic, _Acc())
+            b.edge(service_id(producer), topic_id(topic), topic, EdgeAcc())
             b.node(service_id(producer), NodeKind.SERVICE, producer)
         if group is not None:
             b.edge(topic_id(topic), group_id(group), topic, acc, reason)
@@ -150,7 +128,7 @@ def build_topology(
         b.nodes[topic_id(topic)] = TopologyNode(topic_id(topic), NodeKind.TOPIC, topic, partial=bool(reason),
                                                 partial_reason=reason)
     nodes = tuple(
-        replace(n, messages=b.node_acc[n.id].messages, errors=b.node_acc[n.id].errors)
+        replace(n, messages=b.node_acc[n.id].count, errors=b.node_acc[n.id].errors)
         for n in sorted(b.nodes.values(), key=lambda n: n.id)
     )
     edges = []
@@ -159,7 +137,7 @@ def build_topology(
         lag_offsets, lag_seconds = (lag.get((dst.removeprefix("group:"), topic), (None, None))
                                     if src.startswith("topic:") and dst.startswith("group:") else (None, None))
         edges.append(TopologyEdge(
-            source=src, target=dst, topic=topic, messages=acc.messages, rate_per_s=acc.messages / seconds,
+            source=src, target=dst, topic=topic, messages=acc.count, rate_per_s=acc.count / seconds,
             errors=acc.errors, bytes=acc.bytes, latency=summarize(acc.buckets, acc.latency_sum_s),
             lag_offsets=lag_offsets, lag_seconds=lag_seconds, partial=acc.partial,
             partial_reason=b.edge_reason.get((src, dst), NO_PRODUCER if acc.partial else ""),
@@ -167,15 +145,15 @@ def build_topology(
     return Topology(start_ns, end_ns, nodes, tuple(edges), _flows(produce, flows, consumed, seconds))
 
 
-def _flows(produce: dict[tuple[str, str], _Acc], flows: dict[_FlowKey, _Acc], consumed: set[str],
+def _flows(produce: dict[tuple[str, str], EdgeAcc], flows: dict[_FlowKey, EdgeAcc], consumed: set[str],
            seconds: float) -> tuple[TopologyFlow, ...]:
     out = [
-        TopologyFlow(producer, topic, group, consumer, acc.messages, acc.messages / seconds, acc.errors, acc.bytes,
+        TopologyFlow(producer, topic, group, consumer, acc.count, acc.count / seconds, acc.errors, acc.bytes,
                      summarize(acc.buckets, acc.latency_sum_s), partial=producer is None)
         for (producer, topic, group, consumer), acc in flows.items()
     ]
     out.extend(
-        TopologyFlow(producer, topic, None, None, acc.messages, acc.messages / seconds, acc.errors, acc.bytes,
+        TopologyFlow(producer, topic, None, None, acc.count, acc.count / seconds, acc.errors, acc.bytes,
                      partial=True)
         for (producer, topic), acc in produce.items() if topic not in consumed
     )

@@ -11,12 +11,12 @@ from collections.abc import Callable
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from eventlens.collector import timerange
+from eventlens.collector.http_front import duration_ns, endpoint, time_range
 from eventlens.collector.lag.query import group_history, group_status_json, group_statuses, sample_json
-from eventlens.collector.params import BadQuery
 from eventlens.collector.storage.api import LagStore
 
 StoreFn = Callable[[Request], LagStore]
@@ -26,39 +26,30 @@ DEFAULT_HISTORY = "1h"
 """`/api/lag/{group}/history`: how far back when neither `since`/`window` nor `from` is given."""
 
 
-def _bad(exc: BadQuery) -> JSONResponse:
-    return JSONResponse({"error": str(exc)}, status_code=400)
-
-
 def _endpoints(store_of: StoreFn, now_fn: Callable[[], int]) -> list[Route]:
-    async def statuses(request: Request) -> JSONResponse:
-        try:
-            window_ns = timerange.parse_duration(request.query_params.get("window") or DEFAULT_WINDOW)
-        except BadQuery as exc:
-            return _bad(exc)
+    async def statuses(request: Request) -> Response:
+        """Every group's status now (`group` narrows, `window` is the evaluation window)."""
+        window_ns = duration_ns(request, "window", DEFAULT_WINDOW)
         now = now_fn()
         found = await run_in_threadpool(group_statuses, store_of(request), now, window_ns,
                                         group=request.query_params.get("group"))
         return JSONResponse({"now_ns": now, "groups": [group_status_json(g) for g in found]})
 
-    async def history(request: Request) -> JSONResponse:
-        q = request.query_params
+    async def history(request: Request) -> Response:
+        """One group's samples per partition over a time range (default the last hour)."""
         now = now_fn()
-        try:
-            span = timerange.resolve(q, now, default_window=DEFAULT_HISTORY, window_names=("since", "window"))
-        except BadQuery as exc:
-            return _bad(exc)
+        span = time_range(request, now, default_window=DEFAULT_HISTORY, window_names=("since", "window"))
         group = request.path_params["group"]
         # Ending now includes a sample taken at this very nanosecond; an explicit end stays exclusive.
-        until_ns = span.end_ns if any(q.get(n) for n in timerange.END_NAMES) else now + 1
+        explicit_end = any(request.query_params.get(n) for n in timerange.END_NAMES)
         series = await run_in_threadpool(group_history, store_of(request), group, since_ns=span.start_ns,
-                                         until_ns=until_ns)
+                                         until_ns=span.end_ns if explicit_end else now + 1)
         return JSONResponse({"group": group, "partitions": [
             {"topic": topic, "partition": partition, "samples": [sample_json(s) for s in rows]}
             for (topic, partition), rows in series.items()]})
 
-    return [Route("/api/lag", statuses, methods=["GET"]),
-            Route("/api/lag/{group:path}/history", history, methods=["GET"])]
+    return [Route("/api/lag", endpoint(statuses), methods=["GET"]),
+            Route("/api/lag/{group:path}/history", endpoint(history), methods=["GET"])]
 
 
 def lag_routes(store: LagStore, now_fn: Callable[[], int] = time.time_ns) -> list[Route]:

@@ -9,7 +9,6 @@ and hands it to the workers, like the OTLP/HTTP receiver; a body they cannot dec
 
 from __future__ import annotations
 
-import hmac
 import logging
 from concurrent import futures
 from dataclasses import dataclass
@@ -30,6 +29,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse,
 )
 
+from eventlens.collector.auth import UNAUTHORIZED_MESSAGE, bearer_matches
 from eventlens.collector.budget import Reservation
 from eventlens.collector.config import CollectorConfig
 from eventlens.collector.ingest import GRPC_STATUS, Ingest, Refused, trace_response
@@ -97,12 +97,10 @@ def _check_token(context: grpc.ServicerContext, token: str | None, ingest: Inges
     if token is None:
         return
     for key, value in context.invocation_metadata():
-        if key == "authorization":
-            scheme, _, given = str(value).partition(" ")
-            if scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token.encode()):
-                return
+        if key == "authorization" and bearer_matches(str(value), token):
+            return
     ingest.metrics.reject(RECEIVER, signal, "unauthorized")
-    context.abort(grpc.StatusCode.UNAUTHENTICATED, "missing or wrong bearer token")
+    context.abort(grpc.StatusCode.UNAUTHENTICATED, UNAUTHORIZED_MESSAGE)
 
 
 class TraceServicer(trace_service_pb2_grpc.TraceServiceServicer):

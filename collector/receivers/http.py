@@ -9,7 +9,6 @@ exporters retry. A request is answered 200 only after its spans are committed to
 from __future__ import annotations
 
 import asyncio
-import hmac
 import logging
 import zlib
 from collections.abc import Callable
@@ -24,6 +23,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from eventlens.collector.auth import UNAUTHORIZED_MESSAGE, authorised
 from eventlens.collector.budget import MemoryLimitReached, Reservation
 from eventlens.collector.ingest import HTTP_STATUS, Ingest, Refusal, Refused, trace_response
 from eventlens.collector.otlp import (
@@ -165,8 +165,8 @@ class HttpReceiver:
             unsupported = None
         except UnsupportedContentType as exc:
             as_json, unsupported = True, exc  # the client speaks neither encoding: answer in readable JSON
-        if self.token is not None and not _authorised(request.headers.get("authorization", ""), self.token):
-            response = self._refuse(signal, "unauthorized", 401, "missing or wrong bearer token", as_json)
+        if not authorised(request.headers.get("authorization", ""), self.token):
+            response = self._refuse(signal, "unauthorized", 401, UNAUTHORIZED_MESSAGE, as_json)
             response.headers["WWW-Authenticate"] = "Bearer"
             return as_json, response
         if unsupported is not None:
@@ -250,11 +250,6 @@ def gunzip(body: bytes, limit: int) -> bytes:
     except zlib.error as exc:
         raise DecodeError(f"malformed gzip body: {exc}") from exc
     return out
-
-
-def _authorised(header: str, token: str) -> bool:
-    scheme, _, value = header.partition(" ")
-    return scheme.lower() == "bearer" and hmac.compare_digest(value.strip().encode(), token.encode())
 
 
 def _message(message: Message, status: int, as_json: bool) -> Response:

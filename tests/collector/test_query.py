@@ -72,16 +72,6 @@ def test_merge_edges_sums_minutes_of_one_edge():
     assert merged[0].latency_buckets[-1] == 2
 
 
-def test_latency_quantile_uses_bucket_bounds():
-    """Quantiles are the upper bound of the bucket holding them; overflow is inf; empty is None."""
-    buckets = [0] * (len(LATENCY_BUCKETS_S) + 1)
-    buckets[0], buckets[3], buckets[-1] = 50, 45, 5
-    assert query.latency_quantile(tuple(buckets), 0.5) == LATENCY_BUCKETS_S[0]
-    assert query.latency_quantile(tuple(buckets), 0.9) == LATENCY_BUCKETS_S[3]
-    assert query.latency_quantile(tuple(buckets), 0.99) == float("inf")
-    assert query.latency_quantile(tuple([0] * len(buckets)), 0.5) is None
-
-
 def test_mean_latency_of_edge():
     """mean_latency_s divides the latency sum by the messages with a latency."""
     assert query.mean_latency_s(edge(latency_sum_s=3.0, count=3,

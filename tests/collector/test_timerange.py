@@ -108,3 +108,17 @@ def test_last_is_the_window_ending_now_and_has_its_length_in_minutes() -> None:
     """What a CLI's `--window 15m` means; `minutes` feeds per-minute rates."""
     found = timerange.last(NOW, "15m")
     assert (found.start_ns, found.end_ns, found.length_ns, found.minutes) == (NOW - 900 * S, NOW, 900 * S, 15.0)
+
+
+@pytest.mark.parametrize(("query", "bounds"), [
+    ({}, (None, None)),                                                        # no filter at all
+    ({"start_ns": "10"}, (10, None)),
+    ({"to": "1764860400000"}, (None, NOW)),
+    ({"window": "1h"}, (NOW - 3600 * S, None)),                                # back from now, end left open
+    ({"window": "1h", "end_ns": "7200000000000"}, (3600 * S, 7200 * S)),
+    ({"start_ns": "20", "end_ns": "10"}, (20, 10)),                            # empty, not refused
+])
+def test_an_optional_range_bounds_only_what_the_query_names(query: dict[str, str],
+                                                           bounds: tuple[int | None, int | None]) -> None:
+    """A filter such as /api/spans' time bounds stays open on any side the query leaves out."""
+    assert timerange.optional_range(query, NOW) == bounds

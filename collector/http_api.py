@@ -6,11 +6,11 @@ the shared `jsonable` helper. Routes from the analysis and lag parts are mounted
 
 from __future__ import annotations
 
-import hmac
 import importlib
 import logging
 import re
-from collections.abc import Awaitable, Callable
+import time
+from collections.abc import Callable
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -19,35 +19,15 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from eventlens import __version__
-from eventlens.collector import params, query
-from eventlens.collector.jsonable import to_jsonable
+from eventlens.collector import http_front, query, timerange
+from eventlens.collector.http_front import BadQuery, Handler, int_param, json_ok, text_param
 from eventlens.collector.redact import public_error
-from eventlens.collector.storage.api import SpanReader, StoreError
+from eventlens.collector.storage.api import SpanReader
 
 log = logging.getLogger(__name__)
 
 OPTIONAL_ROUTE_MODULES = ("eventlens.collector.analysis.http", "eventlens.collector.lag.http")
 _TRACE_ID = re.compile(r"^[0-9a-f]{32}$")
-Handler = Callable[[Request], Awaitable[Response]]
-
-
-class BadQuery(ValueError):
-    """A query parameter is invalid; answered with 400 and the message."""
-
-
-def _json(value: Any, status: int = 200) -> JSONResponse:
-    return JSONResponse(to_jsonable(value), status)
-
-
-def _error(status: int, message: str) -> JSONResponse:
-    return JSONResponse({"error": message}, status)
-
-
-def _int_param(request: Request, name: str) -> int | None:
-    try:
-        return params.int64(name, request.query_params.get(name))
-    except params.BadParam as exc:
-        raise BadQuery(str(exc)) from exc
 
 
 class QueryApi:
@@ -77,23 +57,7 @@ class QueryApi:
         return routes
 
     def _guard(self, handler: Handler) -> Handler:
-        token = self.token
-
-        async def guarded(request: Request) -> Response:
-            if token is not None:
-                scheme, _, value = request.headers.get("authorization", "").partition(" ")
-                if scheme.lower() != "bearer" or not hmac.compare_digest(value.strip().encode(), token.encode()):
-                    return JSONResponse({"error": "missing or wrong bearer token"}, 401,
-                                        headers={"WWW-Authenticate": "Bearer"})
-            try:
-                return await handler(request)
-            except (BadQuery, params.BadParam) as exc:
-                return _error(400, str(exc))
-            except StoreError as exc:
-                error_id, message = public_error(log, f"{request.method} {request.url.path}", exc)
-                return JSONResponse({"error": message, "error_id": error_id}, 503)
-
-        return guarded
+        return http_front.require_token(http_front.endpoint(handler), self.token)
 
     async def health(self, request: Request) -> Response:
         """Liveness plus a few numbers: stored spans, queue depth."""
@@ -104,47 +68,45 @@ class QueryApi:
             body = await run_in_threadpool(read)
         except Exception as exc:
             error_id, message = public_error(log, "reading the store for /api/health", exc)
-            return _json({"status": "store_error", "version": __version__, "error": message,
+            return json_ok({"status": "store_error", "version": __version__, "error": message,
                           "error_id": error_id}, 503)
-        return _json(body)
+        return json_ok(body)
 
     async def trace(self, request: Request) -> Response:
         """One page of a trace's spans, by start time (`limit`, `cursor`); 404 when none is stored."""
         trace_id = query.normalise_id(str(request.path_params["trace_id"]))
         if not _TRACE_ID.match(trace_id):
             raise BadQuery(f"trace id {trace_id[:40]!r} is not 32 hex digits")
-        limit = _int_param(request, "limit")
+        limit = int_param(request, "limit")
         if limit is not None and not 1 <= limit <= query.TRACE_PAGE_MAX:
             raise BadQuery(f"limit must be between 1 and {query.TRACE_PAGE_MAX}")
         cursor = request.query_params.get("cursor") or None
         try:
             page = await run_in_threadpool(lambda: query.trace_page(
                 self.store, trace_id, cursor=cursor, limit=limit or query.TRACE_PAGE_DEFAULT))
-        except ValueError as exc:
-            if isinstance(exc, StoreError):
-                raise
+        except ValueError as exc:  # a malformed cursor
             raise BadQuery(str(exc)) from exc
         if not page.spans and cursor is None:
-            return _error(404, f"trace {trace_id} not found")
-        return _json({"trace_id": trace_id, "spans": page.spans, "next_cursor": page.next_cursor})
+            return http_front.error(404, f"trace {trace_id} not found")
+        return json_ok({"trace_id": trace_id, "spans": page.spans, "next_cursor": page.next_cursor})
 
     async def spans(self, request: Request) -> Response:
         """Spans matching messaging filters (event id, key, topic/partition/offset), service, time window."""
-        q = request.query_params
-        partition, offset = _int_param(request, "partition"), _int_param(request, "offset")
-        start_ns, end_ns = _int_param(request, "start_ns"), _int_param(request, "end_ns")
-        limit = _int_param(request, "limit") or 1000
+        partition, offset = int_param(request, "partition"), int_param(request, "offset")
+        start_ns, end_ns = timerange.optional_range(request.query_params, time.time_ns())
+        limit = int_param(request, "limit") or 1000
         if not 1 <= limit <= 10_000:
             raise BadQuery("limit must be between 1 and 10000")
         found = await run_in_threadpool(lambda: self.store.find_spans(
-            event_id=q.get("event_id") or None, key=q.get("key") or None, topic=q.get("topic") or None,
-            partition=partition, offset=offset, service=q.get("service") or None,
+            event_id=text_param(request, "event_id"), key=text_param(request, "key"),
+            topic=text_param(request, "topic"), partition=partition, offset=offset,
+            service=text_param(request, "service"),
             start_ns=start_ns, end_ns=end_ns, limit=limit))
-        return _json({"spans": found})
+        return json_ok({"spans": found})
 
     async def services(self, request: Request) -> Response:
         """Every service name seen."""
-        return _json({"services": await run_in_threadpool(query.services, self.store)})
+        return json_ok({"services": await run_in_threadpool(query.services, self.store)})
 
     async def openapi(self, request: Request) -> Response:
         """The OpenAPI 3.1 document of this API."""
@@ -172,8 +134,11 @@ _SPAN_PARAMS = [
     ("partition", "integer", "Partition"),
     ("offset", "integer", "Offset"),
     ("service", "string", "Emitting service"),
-    ("start_ns", "integer", "Spans starting at or after (ns since epoch)"),
-    ("end_ns", "integer", "Spans starting before (ns since epoch)"),
+    ("from", "string", "Spans starting at or after (ISO-8601 or epoch ms)"),
+    ("to", "string", "Spans starting before (ISO-8601 or epoch ms)"),
+    ("window", "string", "Spans starting this long before `to` or now (15m, 2h, 7d)"),
+    ("start_ns", "integer", "Spans starting at or after (ns since epoch; deprecated, use from)"),
+    ("end_ns", "integer", "Spans starting before (ns since epoch; deprecated, use to)"),
     ("limit", "integer", "Most spans returned (1..10000, default 1000)"),
 ]
 
