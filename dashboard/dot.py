@@ -1,20 +1,19 @@
-"""Graphviz DOT text from a networkx graph, with every name escaped (pure, no Streamlit).
+"""Graphviz DOT text from a networkx graph, with every name quoted by the collector's one DOT rule (pure).
 
-Names come from spans and are untrusted. Node ids in the output are synthetic (`n0`, `n1`, …); names only
-ever appear inside double-quoted label strings, where `"` and `\\` are escaped and graphviz escape
-sequences (`\\N`, `\\G`, `\\l`, …) cannot be formed, so a name can neither end its string nor become an
-HTML-like label. Graphviz then writes labels into the SVG as escaped text.
+Names come from spans and are untrusted. Node ids in the output are synthetic (`n0`, `n1`, …); names only ever
+appear inside label strings quoted by `eventlens.collector.analysis.dot.quote` (see there for what that rules
+out). Graphviz then writes labels into the SVG as escaped text.
 """
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Mapping
 
 import networkx as nx
 
-MAX_LABEL = 80
-"""Labels longer than this are cut (with an ellipsis) so one odd name cannot blow up the layout."""
+from eventlens.collector.analysis.dot import MAX_LABEL, quote
+
+__all__ = ["MAX_LABEL", "multiline", "quote", "to_dot"]
 
 _NODE_STYLE: Mapping[str, str] = {
     "service": 'shape=box, style="rounded,filled", fillcolor="#dbeafe"',
@@ -24,15 +23,6 @@ _NODE_STYLE: Mapping[str, str] = {
     "handling": 'shape=box, style="rounded,filled", fillcolor="#dbeafe"',
     "unknown": 'shape=box, style="dashed,rounded"',
 }
-
-
-def quote(text: str, max_len: int = MAX_LABEL) -> str:
-    """`text` as a DOT double-quoted string that shows exactly these characters (cut to `max_len`)."""
-    cleaned = "".join(" " if unicodedata.category(ch).startswith("C") else ch for ch in text)
-    if len(cleaned) > max_len:
-        cleaned = cleaned[: max_len - 1] + "…"
-    escaped = cleaned.replace("\\", "\\\\").replace('"', '\\"')
-    return f'"{escaped}"'
 
 
 def multiline(*lines: str) -> str:

@@ -3,7 +3,8 @@ AsyncAPI 3.0 document inferred from observed traffic (YAML or JSON).
 
 Names come from spans and are untrusted. Every format is safe for its consumer and parses back: characters a
 format cannot carry are written as a visible escape (`\\x01`, `\\ud800`), distinct for distinct characters;
-CSV text cells that a spreadsheet would run as a formula get a leading `'` (OWASP CSV injection).
+CSV text cells that a spreadsheet would run as a formula get a leading `'` (OWASP CSV injection). DOT ids
+and labels are quoted by `analysis.dot`, the rule the dashboard's drawings use too.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 import networkx as nx
 import yaml
 
+from eventlens.collector.analysis.dot import quote, quote_id
 from eventlens.collector.model import (
     Lineage,
     LineageNode,
@@ -56,17 +58,11 @@ _XML_FORBIDDEN = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ff
 """Characters outside XML 1.0's `Char` production (C0 controls but tab/LF/CR, lone surrogates, U+FFFE/F)."""
 _SURROGATE_OR_NUL = re.compile("[\x00\ud800-\udfff]")
 """NUL (some CSV readers stop at it) and lone surrogates (no UTF-8 encoding; from JSON `\\ud800` escapes)."""
-_UNPRINTABLE = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
-"""Controls (but LF, which DOT writes as `\\n`), line/paragraph separators and lone surrogates."""
 
 
 def xml_safe(text: str) -> str:
     """`text` with every character XML 1.0 forbids written as a visible escape (`\\x01`)."""
     return _XML_FORBIDDEN.sub(_visible, text)
-
-
-def _printable(text: str) -> str:
-    return _UNPRINTABLE.sub(_visible, text)
 
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -140,11 +136,6 @@ def to_csv(topology: Topology) -> str:
     return out.getvalue()
 
 
-def _dot_quote(text: str) -> str:
-    """`text` as a DOT double-quoted string: controls visibly escaped, `\\` and `"` escaped, LF as `\\n`."""
-    return '"' + _printable(text).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
-
-
 _DOT_SHAPES = {NodeKind.SERVICE: "box", NodeKind.TOPIC: "cds", NodeKind.CONSUMER_GROUP: "ellipse"}
 
 
@@ -153,8 +144,8 @@ def to_dot(topology: Topology) -> str:
     lines = ["digraph eventlens {", "  rankdir=LR;"]
     for n in topology.nodes:
         style = ', style="dashed"' if n.partial else ""
-        lines.append(f"  {_dot_quote(n.id)} [label={_dot_quote(n.name)}, shape={_DOT_SHAPES[n.kind]}, "
-                     f"kind={_dot_quote(n.kind.value)}{style}];")
+        lines.append(f"  {quote_id(n.id)} [label={quote(n.name)}, shape={_DOT_SHAPES[n.kind]}, "
+                     f"kind={quote(n.kind.value)}{style}];")
     for e in topology.edges:
         label = f"{e.messages} msgs, {e.rate_per_s:.2f}/s"
         if e.errors:
@@ -162,7 +153,7 @@ def to_dot(topology: Topology) -> str:
         if e.latency.p95_s is not None:
             label += f", p95 {e.latency.p95_s * 1000:.0f} ms"
         style = ', style="dashed"' if e.partial else ""
-        lines.append(f"  {_dot_quote(e.source)} -> {_dot_quote(e.target)} [label={_dot_quote(label)}, "
+        lines.append(f"  {quote_id(e.source)} -> {quote_id(e.target)} [label={quote(label)}, "
                      f"messages={e.messages}{style}];")
     lines.append("}")
     return "\n".join(lines) + "\n"
@@ -221,10 +212,10 @@ def lineage_to_dot(lineage: Lineage) -> str:
     for n in lineage.nodes:
         shape = "box" if n.kind is LineageNodeKind.EVENT else "ellipse"
         extra = (', style="bold"' if n.seed else "") + (', color="red"' if n.error else "")
-        lines.append(f"  {_dot_quote(n.id)} [label={_dot_quote(_lineage_label(n))}, shape={shape}{extra}];")
+        lines.append(f"  {quote_id(n.id)} [label={quote(_lineage_label(n))}, shape={shape}{extra}];")
     for e in lineage.edges:
         label = _queue_label(e.queue_ns, e.relation.value)
-        lines.append(f"  {_dot_quote(e.source)} -> {_dot_quote(e.target)} [label={_dot_quote(label)}];")
+        lines.append(f"  {quote_id(e.source)} -> {quote_id(e.target)} [label={quote(label)}];")
     lines.append("}")
     return "\n".join(lines) + "\n"
 

@@ -375,13 +375,3 @@ def build_lineage(spans: Iterable[SpanRecord], seeds: Iterable[SpanKey],
 def to_seed(node: LineageNode) -> LineageNode:
     """The same node marked as matching the lookup."""
     return replace(node, seed=True)
-
-
-def lineage_graph(lineage: Lineage) -> nx.MultiDiGraph:
-    """A lineage as a networkx graph (node and edge attributes: the model objects under `data`)."""
-    graph = nx.MultiDiGraph()
-    for n in lineage.nodes:
-        graph.add_node(n.id, data=n)
-    for e in lineage.edges:
-        graph.add_edge(e.source, e.target, key=e.relation.value, data=e)
-    return graph
