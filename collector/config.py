@@ -13,6 +13,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from eventlens.collector.defaults import DEFAULT_STORE_URL, STORE_ENV
+
 
 class ConfigError(ValueError):
     """A configuration value could not be parsed; the message names the variable."""
@@ -29,7 +31,7 @@ class Setting:
 
 
 SETTINGS: tuple[Setting, ...] = (
-    Setting("store", "EVENTLENS_STORE", "--store",
+    Setting("store", STORE_ENV, "--store",
             "Store URL: sqlite:///path/to.db (the default, one file) or postgresql://user@host/db."),
     Setting("host", "EVENTLENS_HOST", "--host",
             "Address every listener binds (OTLP/HTTP + API, OTLP/gRPC). Keep 127.0.0.1 unless a token is set."),
@@ -110,7 +112,7 @@ SETTINGS: tuple[Setting, ...] = (
 class CollectorConfig:
     """Everything the collector service needs; see `SETTINGS` for what each field means."""
 
-    store: str = "sqlite:///.eventlens/eventlens.db"
+    store: str = DEFAULT_STORE_URL
     host: str = "127.0.0.1"
     http_port: int = 4318
     grpc_port: int = 4317

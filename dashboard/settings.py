@@ -11,12 +11,13 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
+from eventlens.collector import defaults
 from eventlens.collector.model import NS_PER_S
 from eventlens.collector.timerange import TimeRange, parse_duration
 
-STORE_ENV = "EVENTLENS_STORE"
+STORE_ENV = defaults.STORE_ENV
 """Store URL the dashboard reads (`sqlite:///path.db` or `postgresql://…`); the collector's variable too."""
-DEFAULT_STORE = "sqlite:///.eventlens/eventlens.db"
+DEFAULT_STORE = defaults.DEFAULT_STORE_URL
 REFRESH_ENV = "EVENTLENS_DASHBOARD_REFRESH"
 """Default live-refresh interval in seconds; 0 turns live refresh off (users can change it in the sidebar)."""
 DEFAULT_REFRESH_S = 10.0
@@ -51,7 +52,7 @@ Window = TimeRange
 
 def store_url(environ: Mapping[str, str] = os.environ) -> str:
     """The store URL from `EVENTLENS_STORE`, else the collector's default SQLite file."""
-    return environ.get(STORE_ENV, "").strip() or DEFAULT_STORE
+    return defaults.store_url(None, environ)
 
 
 def refresh_seconds(environ: Mapping[str, str] = os.environ) -> float:

@@ -3,26 +3,21 @@
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-DEFAULT_STORE = "sqlite:///.eventlens/eventlens.db"
+from eventlens.collector.defaults import DEFAULT_STORE_URL, STORE_ENV, store_url
 
 app = typer.Typer(no_args_is_help=True, add_completion=False,
                   help="Topology, lineage, coupling and schemas from the store; dependency-graph export.")
 
-def _store_url(store: str | None) -> str:
-    return store or os.environ.get("EVENTLENS_STORE") or DEFAULT_STORE
-
-
 def _open(store: str | None) -> Any:
     from eventlens.collector.storage.api import open_store
 
-    url = _store_url(store)
+    url = store_url(store)
     path = url.removeprefix("sqlite:///") if url.startswith("sqlite:///") else None
     if path is not None and not Path(path).exists():
         typer.echo(f"no store at {path} (set --store or EVENTLENS_STORE)", err=True)
@@ -49,7 +44,7 @@ def _jsonable(value: Any) -> Any:
 
 
 StoreOpt = Annotated[str | None, typer.Option(
-    "--store", help=f"Store URL (default: $EVENTLENS_STORE or {DEFAULT_STORE})")]
+    "--store", help=f"Store URL (default: ${STORE_ENV} or {DEFAULT_STORE_URL})")]
 WindowOpt = Annotated[str, typer.Option("--window", help="How far back from --to (default now): 30s, 15m, 2h, 7d; "
                                                          "a bare number is seconds.")]
 FromOpt = Annotated[str | None, typer.Option("--from", help="Start instant (ISO-8601 or epoch ms); overrides "

@@ -2,7 +2,7 @@
 /api/export/{fmt}. The collector's API mounts `routes`; handlers read in a worker thread.
 
 The store comes from `request.app.state.store` when the host app sets it, else one store opened from
-`EVENTLENS_STORE` (default `sqlite:///.eventlens/eventlens.db`) and kept for the process.
+`EVENTLENS_STORE` (default `collector.defaults.DEFAULT_STORE_URL`) and kept for the process.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from starlette.routing import Route
 from eventlens.collector import params
 from eventlens.collector.analysis import query
 from eventlens.collector.analysis.lineage import DEFAULT_MAX_NODES
+from eventlens.collector.defaults import store_url
 from eventlens.collector.http_front import (
     BadQuery,
     Handler,
@@ -33,7 +34,6 @@ from eventlens.collector.http_front import (
 )
 from eventlens.collector.storage.api import Store, open_store
 
-DEFAULT_STORE = "sqlite:///.eventlens/eventlens.db"
 MAX_LINEAGE_NODES = 5000
 """`/api/lineage?max_nodes=` is clamped to 1..this (default 500): one answer's size stays bounded."""
 log = logging.getLogger(__name__)
@@ -45,7 +45,7 @@ def _store(request: Request) -> Store:
     store = getattr(request.app.state, "store", None)
     if store is not None:
         return store  # type: ignore[no-any-return]
-    url = os.environ.get("EVENTLENS_STORE") or DEFAULT_STORE
+    url = store_url()
     with _lock:
         if url not in _fallback:
             _fallback[url] = open_store(url)

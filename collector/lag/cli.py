@@ -18,12 +18,13 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from eventlens.collector.lag.evaluator import DEFAULT_THRESHOLDS
 from eventlens.collector.lag.memory import MemoryLagStore
 from eventlens.collector.lag.poller import GroupFilter, LagPoller, PollReport
 from eventlens.collector.lag.query import group_status_json, group_statuses
 from eventlens.collector.model import GroupStatus, LagStatus
+from eventlens.collector.params import BadQuery
 from eventlens.collector.storage.api import LagStore
+from eventlens.collector.timerange import parse_duration
 
 app = typer.Typer(add_completion=False, help="Consumer lag in offsets and seconds, with Burrow-style status.")
 
@@ -90,21 +91,27 @@ def lag(
     cycles: Annotated[int, typer.Option("--cycles", min=1, help="Polls before printing (standalone).")] = 2,
     group: Annotated[list[str] | None, typer.Option("--group", "-g", help="Only groups matching this regex.")] = None,
     exclude: Annotated[list[str] | None, typer.Option("--exclude", help="Skip groups matching this regex.")] = None,
+    window: Annotated[str, typer.Option("--window", help="Evaluation window, as /api/lag?window=: 600, 10m, 1h.")]
+        = "10m",
 ) -> None:
     """Show consumer lag per group and partition: offsets, seconds (~ estimated), status, time to drain."""
     if bootstrap is None and store is None:
         typer.echo("give --bootstrap (poll the broker) or --store (read the collector's store)", err=True)
         raise typer.Exit(2)
+    try:
+        window_ns = parse_duration(window, "--window")
+    except BadQuery as exc:
+        raise typer.BadParameter(str(exc), param_hint="--window") from exc
     groups = GroupFilter(tuple(group or ()), tuple(exclude or ()))
     lag_store = _open(store)
     poller = LagPoller(bootstrap, lag_store, interval_s=interval, include=groups.include,
                        exclude=groups.exclude) if bootstrap else None
     try:
         if watch:
-            _watch(lag_store, poller, groups, interval, as_json)
+            _watch(lag_store, poller, groups, interval, as_json, window_ns=window_ns)
         else:
             report = _poll_cycles(poller, cycles, interval)
-            _print(lag_store, groups, report, as_json)
+            _print(lag_store, groups, report, as_json, window_ns)
             if report is not None and report.outage:
                 raise typer.Exit(1)
     finally:
@@ -122,13 +129,14 @@ def _poll_cycles(poller: LagPoller | None, cycles: int, interval: float) -> Poll
     return report
 
 
-def _statuses(lag_store: LagStore, groups: GroupFilter) -> list[GroupStatus]:
-    found = group_statuses(lag_store, time.time_ns(), DEFAULT_THRESHOLDS.window_ns)
+def _statuses(lag_store: LagStore, groups: GroupFilter, window_ns: int) -> list[GroupStatus]:
+    found = group_statuses(lag_store, time.time_ns(), window_ns)
     return [g for g in found if groups(g.group)]
 
 
-def _print(lag_store: LagStore, groups: GroupFilter, report: PollReport | None, as_json: bool) -> None:
-    statuses = _statuses(lag_store, groups)
+def _print(lag_store: LagStore, groups: GroupFilter, report: PollReport | None, as_json: bool,
+           window_ns: int) -> None:
+    statuses = _statuses(lag_store, groups, window_ns)
     if as_json:
         doc = {"now_ns": time.time_ns(), "groups": [group_status_json(g) for g in statuses]}
         if report is not None and report.outage:
@@ -140,26 +148,26 @@ def _print(lag_store: LagStore, groups: GroupFilter, report: PollReport | None, 
 
 
 def _watch(lag_store: LagStore, poller: LagPoller | None, groups: GroupFilter, interval: float,
-           as_json: bool) -> None:
+           as_json: bool, *, window_ns: int) -> None:
     try:
         if as_json:
             while True:
-                _print(lag_store, groups, _poll(lag_store, poller), as_json=True)
+                _print(lag_store, groups, _poll(lag_store, poller, window_ns), True, window_ns)
                 time.sleep(interval)
         with Live(Group(), refresh_per_second=4, screen=False) as live:
             while True:
-                report = _poll(lag_store, poller)
-                live.update(render_table(_statuses(lag_store, groups), _caption(report)))
+                report = _poll(lag_store, poller, window_ns)
+                live.update(render_table(_statuses(lag_store, groups, window_ns), _caption(report)))
                 time.sleep(interval)
     except KeyboardInterrupt:
         return
 
 
-def _poll(lag_store: LagStore, poller: LagPoller | None) -> PollReport | None:
+def _poll(lag_store: LagStore, poller: LagPoller | None, window_ns: int) -> PollReport | None:
     """One poll (when polling); an in-memory store keeps only the evaluation window."""
     if poller is None:
         return None
     report = poller.poll_once()
     if isinstance(lag_store, MemoryLagStore):
-        lag_store.prune(report.now_ns - DEFAULT_THRESHOLDS.window_ns)
+        lag_store.prune(report.now_ns - window_ns)
     return report

@@ -161,6 +161,29 @@ def test_cli_without_broker_or_store_explains_itself() -> None:
     assert result.exit_code == 2 and "--bootstrap" in result.output
 
 
+def test_cli_window_reads_the_shared_duration_grammar(tmp_path) -> None:
+    """`--window 2m` keeps a sample from five minutes ago out of the evaluation that `--window 600` sees."""
+    from eventlens.collector.storage.api import open_store
+
+    url = f"sqlite:///{tmp_path / 'lag.db'}"
+    store = open_store(url)
+    store.write_lag_samples([LagSample("g", "t", 0, 1, 5, time.time_ns() - 300 * NS_PER_S, 0.5)])
+    store.close()
+    groups = {}
+    for window in ("600", "10m", "2m"):
+        result = CliRunner().invoke(app, ["--store", url, "--json", "--window", window])
+        assert result.exit_code == 0, result.output
+        groups[window] = [(g["group"], g["status"], g["total_lag"]) for g in json.loads(result.output)["groups"]]
+    assert groups["600"] == groups["10m"] == [("g", "ERR", 4)]
+    assert groups["2m"] != groups["600"], groups["2m"]
+
+
+def test_cli_refuses_a_malformed_window() -> None:
+    """`--window soon` exits 2 naming the option, before reading anything."""
+    result = CliRunner().invoke(app, ["--store", "sqlite:///never.db", "--window", "soon"])
+    assert result.exit_code == 2 and "--window" in result.output
+
+
 def test_memory_store_answers_like_the_sqlite_store(tmp_path) -> None:
     """The standalone CLI's in-memory store filters, orders and forgets exactly as the SQLite backend does."""
     from eventlens.collector.storage.api import open_store
