@@ -10,21 +10,32 @@ per batch.
     python -m bench storage                       # via the runner (also starts a broker it does not use)
     python -m bench.bench_storage --spans 1000000 # 1M-span store (default); --spans 5000000 for the 5M figure
     python -m bench.bench_storage --quick --postgres
+
+Before/after: `--before-ref main` (a `git archive` of that ref's `collector/storage`) or `--before PATH` (a
+storage package folder, or a tree holding `collector/storage`) loads that storage package beside this tree's and
+measures both alternately in one process (fresh store each, order swapped every round), printing both sides'
+medians and the ratio after/before. Only the storage package differs; the rest of the code is this tree's.
+
+    python -m bench.bench_storage --before-ref main --spans 200000 --rounds 4 --postgres
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib
+import importlib.util
 import os
 import random
 import sqlite3
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import ModuleType
 
 from bench._common import Result, format_table
 from eventlens.collector import query
@@ -252,6 +263,156 @@ def measure(n: int, quick: bool, with_postgres: bool, batch: int = BATCH, fill_o
     return results
 
 
+_PKG = "eventlens.collector.storage"
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _storage_modules() -> dict[str, ModuleType]:
+    return {k: v for k, v in sys.modules.items() if k == _PKG or k.startswith(_PKG + ".")}
+
+
+class StorageSide:
+    """One storage package (this tree's, or another tree's loaded under the same name) that can be made current.
+
+    While a side is active, `eventlens.collector.storage*` in `sys.modules` are its modules, so imports made at
+    call time and the schema files read with `importlib.resources` come from that side too.
+    """
+
+    def __init__(self, label: str, modules: dict[str, ModuleType]) -> None:
+        self.label = label
+        self.modules = modules
+
+    @classmethod
+    def current(cls) -> StorageSide:
+        """This tree's storage package."""
+        importlib.import_module(f"{_PKG}.sqlite")
+        with contextlib.suppress(ImportError):
+            importlib.import_module(f"{_PKG}.postgres")
+        return cls("after", _storage_modules())
+
+    @classmethod
+    def load(cls, package_dir: Path, label: str = "before") -> StorageSide:
+        """The storage package in `package_dir`, imported under its usual name, then set aside."""
+        if (package_dir / "collector" / "storage").is_dir():
+            package_dir = package_dir / "collector" / "storage"
+        if not (package_dir / "__init__.py").is_file():
+            raise SystemExit(f"bench storage: no storage package in {package_dir}")
+        saved = _storage_modules()
+        parent = sys.modules["eventlens.collector"]
+        saved_attr = getattr(parent, "storage", None)
+        for name in saved:
+            del sys.modules[name]
+        try:
+            spec = importlib.util.spec_from_file_location(_PKG, package_dir / "__init__.py",
+                                                          submodule_search_locations=[str(package_dir)])
+            assert spec is not None and spec.loader is not None
+            package = importlib.util.module_from_spec(spec)
+            sys.modules[_PKG] = package
+            spec.loader.exec_module(package)
+            importlib.import_module(f"{_PKG}.sqlite")
+            with contextlib.suppress(ImportError):
+                importlib.import_module(f"{_PKG}.postgres")
+            loaded = _storage_modules()
+        finally:
+            for name in _storage_modules():
+                del sys.modules[name]
+            sys.modules.update(saved)
+            if saved_attr is not None:
+                parent.storage = saved_attr  # type: ignore[attr-defined]
+        return cls(label, loaded)
+
+    @contextlib.contextmanager
+    def active(self) -> Iterator[ModuleType]:
+        """Make this side's modules current; yields its package."""
+        saved = _storage_modules()
+        parent = sys.modules["eventlens.collector"]
+        saved_attr = getattr(parent, "storage", None)
+        sys.modules.update(self.modules)
+        parent.storage = self.modules[_PKG]  # type: ignore[attr-defined]
+        try:
+            yield self.modules[_PKG]
+        finally:
+            sys.modules.update(saved)
+            if saved_attr is not None:
+                parent.storage = saved_attr  # type: ignore[attr-defined]
+
+
+@contextlib.contextmanager
+def archived_storage(ref: str) -> Iterator[Path]:
+    """`collector/storage` of a git ref of this repository, unpacked into a temporary folder."""
+    with tempfile.TemporaryDirectory(prefix="eventlens-bench-before-") as tmp:
+        archive = subprocess.run(["git", "archive", ref, "collector/storage"], cwd=ROOT, capture_output=True,
+                                 check=False)
+        if archive.returncode != 0:
+            raise SystemExit(f"bench storage: git archive {ref} failed: {archive.stderr.decode().strip()}")
+        subprocess.run(["tar", "-x", "-C", tmp], input=archive.stdout, check=True)
+        yield Path(tmp) / "collector" / "storage"
+
+
+def _side_figures(side: StorageSide, n: int, with_postgres: bool, dsn: str | None) -> dict[str, tuple[float, str]]:
+    """Write and query figures of one side on fresh stores: name → (value, unit)."""
+    out: dict[str, tuple[float, str]] = {}
+    with side.active() as package, tempfile.TemporaryDirectory(prefix="eventlens-bench-side-") as tmp:
+        stores: list[tuple[str, Callable[[], Store]]] = [
+            ("SQLite", lambda: package.sqlite.SQLiteStore(Path(tmp) / "side.db"))]
+        if with_postgres and dsn is not None:
+            stores.append(("PostgreSQL", lambda: package.postgres.PostgresStore(_fresh_database(dsn))))
+        for label, make in stores:
+            store = make()
+            try:
+                wall, cpu, total, sample = fill(store, n)
+                out[f"{label} write_spans, batches of {BATCH}"] = (total / wall, "spans/s")
+                out[f"{label} write_spans CPU"] = (cpu / total * 1e6, "µs/span")
+                for r in query_results(store, sample, n, label):
+                    out[r.name] = (r.value, r.unit)
+            finally:
+                store.close()
+    return out
+
+
+def _fresh_database(dsn: str) -> str:
+    """A new, empty database on the server of `dsn` (dropped when the bench ends)."""
+    import psycopg
+
+    name = f"bench_{os.getpid()}_{time.monotonic_ns()}"
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    _created.append((dsn, name))
+    base, _, _ = dsn.rpartition("/")
+    return f"{base}/{name}"
+
+
+_created: list[tuple[str, str]] = []
+
+
+def _drop_databases() -> None:
+    import psycopg
+
+    while _created:
+        dsn, name = _created.pop()
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def compare(before: StorageSide, n: int, rounds: int, with_postgres: bool) -> list[Result]:
+    """Medians of each figure for the `before` side and this tree, measured alternately (order swapped per round)."""
+    after = StorageSide.current()
+    runs: dict[str, dict[str, list[float]]] = {before.label: {}, after.label: {}}
+    units: dict[str, str] = {}
+    with contextlib.ExitStack() as stack:
+        dsn = stack.enter_context(postgres_dsn()) if with_postgres else None
+        stack.callback(_drop_databases)
+        for i in range(rounds):
+            for side in (before, after) if i % 2 == 0 else (after, before):
+                for name, (value, unit) in _side_figures(side, n, with_postgres, dsn).items():
+                    runs[side.label].setdefault(name, []).append(value)
+                    units[name] = unit
+                _drop_databases()
+    return [Result(f"{name} ({rounds} rounds, median)", statistics.median(runs[after.label][name]), units[name],
+                   before.label, statistics.median(runs[before.label][name]))
+            for name in runs[after.label]]
+
+
 def run(bootstrap: str, quick: bool = False) -> list[Result]:
     """Runner entry point: 1M spans (50k with --quick), SQLite and PostgreSQL."""
     del bootstrap
@@ -260,13 +421,29 @@ def run(bootstrap: str, quick: bool = False) -> list[Result]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.bench_storage")
-    parser.add_argument("--spans", type=int, default=1_000_000, help="spans in the filled store (5000000 for 5M)")
+    parser.add_argument("--spans", type=int, help="spans in the filled store: default 1000000 (5000000 for the 5M "
+                        "figure), 200000 per side and round when comparing")
     parser.add_argument("--quick", action="store_true", help="small baselines and PostgreSQL fill")
     parser.add_argument("--postgres", action="store_true", help="also measure PostgreSQL")
     parser.add_argument("--batch", type=int, default=BATCH, help="spans per write_spans call for the big store")
     parser.add_argument("--only-big", action="store_true", help="only fill the big store and query it")
+    before = parser.add_mutually_exclusive_group()
+    before.add_argument("--before", type=Path, metavar="PATH",
+                        help="compare with the storage package in PATH (or PATH/collector/storage), alternating")
+    before.add_argument("--before-ref", metavar="REF", help="compare with collector/storage of this git ref")
+    parser.add_argument("--rounds", type=int, default=4, help="alternating rounds per side when comparing")
     args = parser.parse_args()
-    print(format_table(measure(args.spans, args.quick, args.postgres, args.batch, args.only_big)), flush=True)
+    if args.before is not None or args.before_ref is not None:
+        n = 20_000 if args.quick else args.spans or 200_000
+        rounds = 2 if args.quick else args.rounds
+        with contextlib.ExitStack() as stack:
+            path = args.before if args.before is not None else stack.enter_context(archived_storage(args.before_ref))
+            side = StorageSide.load(path, label=args.before_ref or "before")
+            print(f"before: {side.modules[_PKG].__file__}\nafter:  {sys.modules[_PKG].__file__}", flush=True)
+            print(format_table(compare(side, n, rounds, args.postgres)), flush=True)
+        return 0
+    results = measure(args.spans or 1_000_000, args.quick, args.postgres, args.batch, args.only_big)
+    print(format_table(results), flush=True)
     return 0
 
 

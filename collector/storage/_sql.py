@@ -1,7 +1,8 @@
 """What the SQLite and PostgreSQL backends share: the queries and the ingest transaction (spans + rollups).
 
-A backend supplies connections (`_write_cursor`, `_read_cursor`), its placeholder style and its fastest way to
-insert a batch of span rows reporting which were new. SQL here is written with `?` placeholders.
+A backend supplies connections (`_write_cursor`, `_read_cursor`), its `Dialect` (`_dialect.py`: placeholder,
+two-argument min/max, index hints, row addresses), from which every statement here is built, and its fastest way
+to insert a batch of span rows reporting which were new.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import contextlib
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, cast
+from typing import Any, ClassVar, Protocol, cast
 
 from eventlens.collector import rollup
 from eventlens.collector.model import (
@@ -25,6 +26,7 @@ from eventlens.collector.model import (
     SpanRecord,
 )
 from eventlens.collector.storage import _rows
+from eventlens.collector.storage._dialect import Dialect
 from eventlens.collector.storage.api import StoreDataError, StoreError
 
 _CHUNK = 400
@@ -98,7 +100,8 @@ class SQLStore(abc.ABC):
         self._known_services: set[str] = set()
 
     # -- backend hooks ---------------------------------------------------------------------------------------
-    placeholder = "?"
+    dialect: ClassVar[Dialect]
+    """How this backend spells what the shared SQL differs in."""
 
     @abc.abstractmethod
     def _write_cursor(self) -> contextlib.AbstractContextManager[Cursor]:
@@ -121,10 +124,6 @@ class SQLStore(abc.ABC):
     def _errors(self) -> tuple[type[BaseException], ...]:
         """The driver's exception types that mean a failed operation."""
 
-    def q(self, sql: str) -> str:
-        """The SQL in this backend's placeholder style."""
-        return sql if self.placeholder == "?" else sql.replace("?", self.placeholder)
-
     @contextlib.contextmanager
     def _guard(self, what: str) -> Iterator[None]:
         try:
@@ -146,16 +145,16 @@ class SQLStore(abc.ABC):
         if not letters:
             return
         with self._guard("write_dead_letters"), self._write_cursor() as cur:
-            cur.executemany(self.q("INSERT INTO dead_letters (received_ns, source, topic, part, off, reason, payload) "
-                                   "VALUES (?, ?, ?, ?, ?, ?, ?)"),
+            cur.executemany("INSERT INTO dead_letters (received_ns, source, topic, part, off, reason, payload) "
+                            f"VALUES ({self.dialect.marks(7)})",
                             [(d.received_ns, d.source, d.topic, d.partition, d.offset, d.reason, d.payload)
                              for d in letters])
 
     def dead_letters(self, *, limit: int = 100) -> list[DeadLetter]:
         """The parked input, newest first."""
         with self._guard("dead_letters"), self._read_cursor() as cur:
-            cur.execute(self.q("SELECT source, reason, payload, received_ns, topic, part, off FROM dead_letters "
-                               "ORDER BY id DESC LIMIT ?"), (limit,))
+            cur.execute("SELECT source, reason, payload, received_ns, topic, part, off FROM dead_letters "
+                        f"ORDER BY id DESC LIMIT {self.dialect.placeholder}", (limit,))
             return [DeadLetter(r[0], r[1], bytes(r[2]), r[3], r[4], r[5], r[6]) for r in cur.fetchall()]
 
     def dead_letter_count(self) -> int:
@@ -180,28 +179,29 @@ class SQLStore(abc.ABC):
         batch = list(unique.values())
         now = self._clock()
         prepared = self._prepare(batch)
+        d = self.dialect
         with self._guard("write_spans"), self._write_cursor() as cur:
             if prepared.resources:
-                cur.executemany(self.q("INSERT INTO resources (id, attributes) VALUES (?, ?) "
-                                       "ON CONFLICT (id) DO NOTHING"), prepared.resources)
+                cur.executemany(f"INSERT INTO resources (id, attributes) VALUES ({d.marks(2)}) "
+                                "ON CONFLICT (id) DO NOTHING", prepared.resources)
             if prepared.attr_keys:
-                cur.executemany(self.q("INSERT INTO attr_keys (id, keys) VALUES (?, ?) ON CONFLICT (id) DO NOTHING"),
+                cur.executemany(f"INSERT INTO attr_keys (id, keys) VALUES ({d.marks(2)}) ON CONFLICT (id) DO NOTHING",
                                 list(prepared.attr_keys.values()))
             inserted = self._insert_span_rows(cur, prepared.rows)
             new = batch if inserted is None else [s for s in batch if (s.trace_id, s.span_id) in inserted]
             if new:
                 # Link and lookup-key rows of spans stored before already exist: inserting them is a no-op.
                 if prepared.links:
-                    cur.executemany(self.q(
+                    cur.executemany(
                         "INSERT INTO span_links (target_trace_k, target_span_k, src_trace_k, src_span_k, start_ns) "
-                        "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"), prepared.links)
+                        f"VALUES ({d.marks(5)}) ON CONFLICT DO NOTHING", prepared.links)
                 if prepared.keys:
                     self._insert_keys(cur, prepared.keys)
                 services = {s.service for s in new} - self._known_services
                 if services:
-                    cur.executemany(self.q("INSERT INTO services (service) VALUES (?) ON CONFLICT DO NOTHING"),
+                    cur.executemany(f"INSERT INTO services (service) VALUES ({d.placeholder}) ON CONFLICT DO NOTHING",
                                     [(s,) for s in sorted(services)])
-                cur.execute(self.q("UPDATE meta SET value = value + ? WHERE name = 'span_count'"), (len(new),))
+                cur.execute(f"UPDATE meta SET value = value + {d.placeholder} WHERE name = 'span_count'", (len(new),))
                 self._update_rollups(cur, new, now, [cast(int, row[1]) for row in prepared.rows])
         self._known_resource_ids.update(rid for rid, _ in prepared.resources)
         if len(self._known_attr_keys) > _KNOWN_MAX:
@@ -215,8 +215,8 @@ class SQLStore(abc.ABC):
 
     def _insert_keys(self, cur: Cursor, keys: list[tuple[int, int, int]]) -> None:
         """Add lookup-key rows (one per value and trace: a row already there is kept)."""
-        cur.executemany(self.q("INSERT INTO msg_keys (h, trace_k, minute) VALUES (?, ?, ?) ON CONFLICT DO NOTHING"),
-                        keys)
+        cur.executemany(f"INSERT INTO msg_keys (h, trace_k, minute) VALUES ({self.dialect.marks(3)}) "
+                        "ON CONFLICT DO NOTHING", keys)
 
     def _prepare(self, batch: list[SpanRecord]) -> _Prepared:
         """The rows of a batch (no I/O): spans, resources and attribute key sequences not known to be stored,
@@ -270,9 +270,8 @@ class SQLStore(abc.ABC):
         traces = sorted({_rows.id_key(t) for t, _ in wanted})
         for i in range(0, len(traces), _CHUNK):
             chunk = traces[i:i + _CHUNK]
-            marks = ", ".join("?" * len(chunk))
-            cur.execute(self.q(f"SELECT trace_id, span_id, kind, service, m_topic, start_ns, m_body_size FROM spans "
-                               f"WHERE {self._by_keys(f'trace_k IN ({marks})')}"), chunk)
+            cur.execute(f"SELECT trace_id, span_id, kind, service, m_topic, start_ns, m_body_size FROM spans "
+                        f"WHERE {self._by_keys(f'trace_k IN ({self.dialect.marks(len(chunk))})')}", chunk)
             for row in cur.fetchall():
                 if (row[0], row[1]) in wanted:
                     found[(row[0], row[1])] = rollup.SpanInfo(row[0], row[1], SpanKind(row[2]), row[3], row[4],
@@ -296,20 +295,20 @@ class SQLStore(abc.ABC):
         batch = rollup.plan(new, self._lookup(cur, wanted), emitters, now)
         self._resolve_pending(cur, batch, new, span_keys)
         self._expire_pending(cur, batch, now)
+        d = self.dialect
         for emitter in sorted(batch.new_emitters):
             # RETURNING: only the transaction that adds the emitter retracts (two collectors may race here).
-            cur.execute(self.q("INSERT INTO process_emitters (service, grp) VALUES (?, ?) "
-                               "ON CONFLICT DO NOTHING RETURNING service"), emitter)
+            cur.execute(f"INSERT INTO process_emitters (service, grp) VALUES ({d.marks(2)}) "
+                        "ON CONFLICT DO NOTHING RETURNING service", emitter)
             if cur.fetchone() is not None:
                 self._retract_receives(cur, batch, emitter, now)
         if batch.counted_receives:
-            cur.executemany(self.q("INSERT INTO receive_counted (service, grp, trace_k, span_k, seen_ns) "
-                                   "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"),
+            cur.executemany("INSERT INTO receive_counted (service, grp, trace_k, span_k, seen_ns) "
+                            f"VALUES ({d.marks(5)}) ON CONFLICT DO NOTHING",
                             [(s.service, s.messaging.consumer_group or "", _rows.id_key(s.trace_id),
                               _rows.id_key(s.span_id), now) for s in batch.counted_receives])
         if batch.pending:
-            cur.executemany(self.q(f"INSERT INTO pending ({', '.join(_PENDING_COLS)}) "
-                                   f"VALUES ({', '.join('?' * len(_PENDING_COLS))})"),
+            cur.executemany(f"INSERT INTO pending ({', '.join(_PENDING_COLS)}) VALUES ({d.marks(len(_PENDING_COLS))})",
                             [(_rows.id_key(c.producer_span_id), c.producer_trace_id, c.producer_span_id,
                               c.consumer, c.consumer_group, c.topic, c.consumed_ns, c.error, c.body_size,
                               c.seen_ns) for c in batch.pending])
@@ -319,14 +318,15 @@ class SQLStore(abc.ABC):
         """`emitter` just emitted its first process span: take back what its receive/poll spans stored within the
         pending TTL counted (their messages are counted by process spans now) and drop their pending contexts."""
         service, group = emitter
-        cur.execute(self.q("SELECT trace_k, span_k FROM receive_counted WHERE service = ? AND grp = ? "
-                           "AND seen_ns > ?"), (service, group, now - self.pending_ttl_ns))
+        p = self.dialect.placeholder
+        cur.execute(f"SELECT trace_k, span_k FROM receive_counted WHERE service = {p} AND grp = {p} "
+                    f"AND seen_ns > {p}", (service, group, now - self.pending_ttl_ns))
         keys = cur.fetchall()
-        cur.execute(self.q("DELETE FROM receive_counted WHERE service = ? AND grp = ?"), (service, group))
-        cur.execute(self.q("DELETE FROM pending WHERE consumer = ? AND coalesce(grp, '') = ?"), (service, group))
+        cur.execute(f"DELETE FROM receive_counted WHERE service = {p} AND grp = {p}", (service, group))
+        cur.execute(f"DELETE FROM pending WHERE consumer = {p} AND coalesce(grp, '') = {p}", (service, group))
         receives = [span for tk, sk in keys
                     for span in self._spans(cur, f"SELECT {_READ} FROM spans WHERE "
-                                                 f"{self._by_keys('trace_k = ? AND span_k = ?')}", (tk, sk))]
+                                                 f"{self._by_keys(f'trace_k = {p} AND span_k = {p}')}", (tk, sk))]
         if not receives:
             return
         wanted = {(s.trace_id, s.parent_span_id) for s in receives if s.parent_span_id}
@@ -334,35 +334,31 @@ class SQLStore(abc.ABC):
         batch.retract(rollup.recount_receives(receives, self._lookup(cur, wanted), now))
 
     def _write_rollups(self, cur: Cursor, batch: rollup.RollupBatch) -> None:
+        d = self.dialect
         if batch.edges:
             adds = ", ".join(f"{c} = edge_minutes.{c} + excluded.{c}" for c in _EDGE_COLS[5:])
-            cur.executemany(self.q(
-                f"INSERT INTO edge_minutes ({', '.join(_EDGE_COLS)}) VALUES ({', '.join('?' * len(_EDGE_COLS))}) "
-                f"ON CONFLICT (minute, producer, topic, grp, consumer) DO UPDATE SET {adds}"),
+            cur.executemany(
+                f"INSERT INTO edge_minutes ({', '.join(_EDGE_COLS)}) VALUES ({d.marks(len(_EDGE_COLS))}) "
+                f"ON CONFLICT (minute, producer, topic, grp, consumer) DO UPDATE SET {adds}",
                 [(m, p or "", t, g or "", c or "", a.count, a.errors, a.bytes, a.latency_sum_s, *a.buckets)
                  for (m, p, t, g, c), a in sorted(batch.edges.items(), key=_edge_order)])
         if batch.sightings:
-            cur.executemany(self.q(
+            first = d.least("schema_minutes.first_seen_ns", "excluded.first_seen_ns")
+            last = d.greatest("schema_minutes.last_seen_ns", "excluded.last_seen_ns")
+            cur.executemany(
                 "INSERT INTO schema_minutes (minute, event_type, fingerprint, service, role, topic, first_seen_ns, "
-                "last_seen_ns, count, errors) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                f"last_seen_ns, count, errors) VALUES ({d.marks(10)}) "
                 "ON CONFLICT (minute, event_type, fingerprint, service, role, topic) DO UPDATE SET "
-                "first_seen_ns = MIN(schema_minutes.first_seen_ns, excluded.first_seen_ns), "
-                "last_seen_ns = MAX(schema_minutes.last_seen_ns, excluded.last_seen_ns), "
-                "count = schema_minutes.count + excluded.count, errors = schema_minutes.errors + excluded.errors"
-                .replace("MIN(", self._min2).replace("MAX(", self._max2)),
+                f"first_seen_ns = {first}, last_seen_ns = {last}, "
+                "count = schema_minutes.count + excluded.count, errors = schema_minutes.errors + excluded.errors",
                 [(m, et, fp, svc, role.value, topic, a.first_seen_ns, a.last_seen_ns, a.count, a.errors)
                  for (m, et, fp, svc, role, topic), a in sorted(batch.sightings.items())])
 
-    _min2 = "MIN("
-    _max2 = "MAX("
-
     def _pending_rows(self, cur: Cursor, where: str, params: Sequence[object]) -> list[tuple[Any, ...]]:
-        cur.execute(self.q(f"SELECT {self._rowid}, p_trace_id, p_span_id, consumer, grp, topic, consumed_ns, "
-                           f"error, body_size, seen_ns FROM pending WHERE {where}"), params)
+        cur.execute(f"SELECT {self.dialect.serial_key}, p_trace_id, p_span_id, consumer, grp, topic, consumed_ns, "
+                    f"error, body_size, seen_ns FROM pending WHERE {where}", params)
         return list(cur.fetchall())
 
-    _rowid = "rowid"
-    _span_rowid = "rowid"
     retention_chunk = 20_000
 
     @staticmethod
@@ -379,21 +375,23 @@ class SQLStore(abc.ABC):
         done = []
         for i in range(0, len(keys), _CHUNK):
             chunk = keys[i:i + _CHUNK]
-            for row in self._pending_rows(cur, f"p_span_k IN ({', '.join('?' * len(chunk))})", chunk):
+            for row in self._pending_rows(cur, f"p_span_k IN ({self.dialect.marks(len(chunk))})", chunk):
                 span = by_id.get((row[1], row[2]))
                 if span is not None:
                     batch.resolve(self._consumption(row), rollup.info_of(span))
                     done.append((row[0],))
         if done:
-            cur.executemany(self.q(f"DELETE FROM pending WHERE {self._rowid} = ?"), done)
+            d = self.dialect
+            cur.executemany(f"DELETE FROM pending WHERE {d.serial_key} = {d.placeholder}", done)
 
     def _expire_pending(self, cur: Cursor, batch: rollup.RollupBatch, now: int) -> None:
-        cur.execute(self.q("DELETE FROM receive_counted WHERE seen_ns <= ?"), (now - self.pending_ttl_ns,))
-        rows = self._pending_rows(cur, "seen_ns <= ?", (now - self.pending_ttl_ns,))
+        d = self.dialect
+        cur.execute(f"DELETE FROM receive_counted WHERE seen_ns <= {d.placeholder}", (now - self.pending_ttl_ns,))
+        rows = self._pending_rows(cur, f"seen_ns <= {d.placeholder}", (now - self.pending_ttl_ns,))
         for row in rows:
             batch.partial(self._consumption(row))
         if rows:
-            cur.executemany(self.q(f"DELETE FROM pending WHERE {self._rowid} = ?"), [(r[0],) for r in rows])
+            cur.executemany(f"DELETE FROM pending WHERE {d.serial_key} = {d.placeholder}", [(r[0],) for r in rows])
 
     def flush_pending(self, now_ns: int) -> int:
         """Turn pending consumptions older than the TTL into partial edges now; returns how many."""
@@ -414,16 +412,16 @@ class SQLStore(abc.ABC):
         if not samples:
             return
         with self._guard("write_lag_samples"), self._write_cursor() as cur:
-            cur.executemany(self.q(
+            cur.executemany(
                 "INSERT INTO lag_samples (grp, topic, part, committed_offset, end_offset, observed_at_ns, "
-                "lag_seconds, lag_seconds_estimated) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"),
+                f"lag_seconds, lag_seconds_estimated) VALUES ({self.dialect.marks(8)})",
                 [(s.group, s.topic, s.partition, s.committed_offset, s.end_offset, s.observed_at_ns,
                   s.lag_seconds, s.lag_seconds_estimated) for s in samples])
 
     def forget_group(self, group: str) -> None:
         """Drop every sample of a group that no longer exists."""
         with self._guard("forget_group"), self._write_cursor() as cur:
-            cur.execute(self.q("DELETE FROM lag_samples WHERE grp = ?"), (group,))
+            cur.execute(f"DELETE FROM lag_samples WHERE grp = {self.dialect.placeholder}", (group,))
 
     def apply_retention(self, now_ns: int, *, spans_max_age_ns: int, rollups_max_age_ns: int) -> int:
         """Delete raw spans older than `spans_max_age_ns` and rollups/lag samples older than theirs; also turns
@@ -432,37 +430,40 @@ class SQLStore(abc.ABC):
         span_cut = now_ns - spans_max_age_ns
         rollup_cut = now_ns - rollups_max_age_ns
         deleted = 0
+        p = self.dialect.placeholder
         while True:  # spans in chunks, one transaction each, so ingest is never held up for long
             with self._guard("apply_retention"), self._write_cursor() as cur:
                 spans_deleted = self._delete_spans_before(cur, span_cut)
-                cur.execute(self.q("UPDATE meta SET value = value - ? WHERE name = 'span_count'"),
+                cur.execute(f"UPDATE meta SET value = value - {p} WHERE name = 'span_count'",
                             (spans_deleted,))
             deleted += spans_deleted
             if spans_deleted < self.retention_chunk:
                 break
         key_cut = rollup.minute_of(span_cut)
         with self._guard("apply_retention"), self._write_cursor() as cur:
-            for sql, cut in (("DELETE FROM span_links WHERE start_ns < ?", span_cut),
-                             ("DELETE FROM dead_letters WHERE received_ns < ?", span_cut),
-                             *((f"DELETE FROM {t} WHERE minute < ?", key_cut) for t in self._key_tables),
-                             ("DELETE FROM edge_minutes WHERE minute < ?", rollup_cut),
-                             ("DELETE FROM schema_minutes WHERE minute < ?", rollup_cut),
-                             ("DELETE FROM lag_samples WHERE observed_at_ns < ?", rollup_cut)):
-                cur.execute(self.q(sql), (cut,))
+            for table, column, cut in (("span_links", "start_ns", span_cut),
+                                       ("dead_letters", "received_ns", span_cut),
+                                       *((t, "minute", key_cut) for t in self._key_tables),
+                                       ("edge_minutes", "minute", rollup_cut),
+                                       ("schema_minutes", "minute", rollup_cut),
+                                       ("lag_samples", "observed_at_ns", rollup_cut)):
+                cur.execute(f"DELETE FROM {table} WHERE {column} < {p}", (cut,))
                 deleted += max(0, cur.rowcount)
         return deleted
 
     def _delete_spans_before(self, cur: Cursor, cut_ns: int) -> int:
         """Delete up to `retention_chunk` spans that started before `cut_ns`; returns how many."""
-        cur.execute(self.q(f"DELETE FROM spans WHERE {self._span_rowid} IN (SELECT {self._span_rowid} "
-                           "FROM spans WHERE start_ns < ? LIMIT ?)"), (cut_ns, self.retention_chunk))
+        d = self.dialect
+        cur.execute(f"DELETE FROM spans WHERE {d.row_address} IN (SELECT {d.row_address} "
+                    f"FROM spans WHERE start_ns < {d.placeholder} LIMIT {d.placeholder})",
+                    (cut_ns, self.retention_chunk))
         return max(0, cur.rowcount)
 
     # -- reads -----------------------------------------------------------------------------------------------
     def _resource(self, cur: Cursor, rid: int) -> dict[str, Any]:
         res = self._resources.get(rid)
         if res is None:
-            cur.execute(self.q("SELECT attributes FROM resources WHERE id = ?"), (rid,))
+            cur.execute(f"SELECT attributes FROM resources WHERE id = {self.dialect.placeholder}", (rid,))
             row = cur.fetchone()
             res = _rows.loads(row[0]) if row is not None else {}
             if len(self._resources) > _KNOWN_MAX:
@@ -476,7 +477,7 @@ class SQLStore(abc.ABC):
             return ()
         keys = self._attr_keys.get(kid)
         if keys is None:
-            cur.execute(self.q("SELECT keys FROM attr_keys WHERE id = ?"), (kid,))
+            cur.execute(f"SELECT keys FROM attr_keys WHERE id = {self.dialect.placeholder}", (kid,))
             row = cur.fetchone()
             if row is None:
                 raise StoreError(f"attribute key sequence {kid} is missing from attr_keys")
@@ -487,33 +488,37 @@ class SQLStore(abc.ABC):
         return keys
 
     def _spans(self, cur: Cursor, sql: str, params: Sequence[object]) -> list[SpanRecord]:
-        cur.execute(self.q(sql), params)
+        cur.execute(sql, params)
         rows = cur.fetchall()
         return [_rows.span_from_row(row, self._resource(cur, row[_rows.READ_RESOURCE]),
                                     self._attribute_keys(cur, row[_rows.READ_ATTR_KEYS])) for row in rows]
 
     def get_trace(self, trace_id: str) -> list[SpanRecord]:
         """Every stored span of one trace, by start time."""
+        p = self.dialect.placeholder
         with self._guard("get_trace"), self._read_cursor() as cur:
-            return self._spans(cur, f"SELECT {_READ} FROM spans WHERE {self._by_keys('trace_k = ?')} AND "
-                                    "trace_id = ? ORDER BY start_ns, span_id", (_rows.id_key(trace_id), trace_id))
+            return self._spans(cur, f"SELECT {_READ} FROM spans WHERE {self._by_keys(f'trace_k = {p}')} AND "
+                                    f"trace_id = {p} ORDER BY start_ns, span_id", (_rows.id_key(trace_id), trace_id))
 
     def get_trace_page(self, trace_id: str, *, after: tuple[int, str] | None = None,
                        limit: int = 1000) -> list[SpanRecord]:
         """At most `limit` spans of one trace by (start time, span id), those after the `after` key when given."""
-        cond, params = "trace_id = ?", [_rows.id_key(trace_id), trace_id]
+        p = self.dialect.placeholder
+        cond, params = f"trace_id = {p}", [_rows.id_key(trace_id), trace_id]
         if after is not None:
-            cond += " AND (start_ns > ? OR (start_ns = ? AND span_id > ?))"
+            cond += f" AND (start_ns > {p} OR (start_ns = {p} AND span_id > {p}))"
             params += [after[0], after[0], after[1]]
         with self._guard("get_trace_page"), self._read_cursor() as cur:
-            return self._spans(cur, f"SELECT {_READ} FROM spans WHERE {self._by_keys('trace_k = ?')} AND {cond} "
-                                    "ORDER BY start_ns, span_id LIMIT ?", (*params, limit))
+            return self._spans(cur, f"SELECT {_READ} FROM spans WHERE {self._by_keys(f'trace_k = {p}')} AND {cond} "
+                                    f"ORDER BY start_ns, span_id LIMIT {p}", (*params, limit))
 
     def get_span(self, trace_id: str, span_id: str) -> SpanRecord | None:
         """One span, or None."""
+        p = self.dialect.placeholder
         with self._guard("get_span"), self._read_cursor() as cur:
-            found = self._spans(cur, f"SELECT {_READ} FROM spans WHERE {self._by_keys('trace_k = ? AND span_k = ?')} "
-                                     "AND trace_id = ? AND span_id = ?",
+            found = self._spans(cur, f"SELECT {_READ} FROM spans "
+                                     f"WHERE {self._by_keys(f'trace_k = {p} AND span_k = {p}')} "
+                                     f"AND trace_id = {p} AND span_id = {p}",
                                 (_rows.id_key(trace_id), _rows.id_key(span_id), trace_id, span_id))
         return found[0] if found else None
 
@@ -521,56 +526,56 @@ class SQLStore(abc.ABC):
                    partition: int | None = None, offset: int | None = None, service: str | None = None,
                    start_ns: int | None = None, end_ns: int | None = None, limit: int = 1000) -> list[SpanRecord]:
         """Spans matching every given filter (messaging fields, service, start-time window), newest first."""
+        d = self.dialect
+        p = d.placeholder
         where: list[str] = []
         params: list[object] = []
         for column, value in (("m_event_id", event_id), ("m_key", key), ("m_topic", topic),
                               ("m_partition", partition), ("m_offset", offset), ("service", service)):
             if value is not None:
-                where.append(f"{column} = ?")
+                where.append(f"{column} = {p}")
                 params.append(value)
         if start_ns is not None:
-            where.append("start_ns >= ?")
+            where.append(f"start_ns >= {p}")
             params.append(start_ns)
         if end_ns is not None:
-            where.append("start_ns < ?")
+            where.append(f"start_ns < {p}")
             params.append(end_ns)
         limit = max(0, limit)
-        order = " ORDER BY start_ns DESC, span_id DESC LIMIT ?"
         with self._guard("find_spans"), self._read_cursor() as cur:
             if event_id is None and key is None:
                 record = topic is not None and partition is not None and offset is not None
-                sql = (f"SELECT {_READ} FROM spans{'' if record else self._by_time}"
+                # Newest first: walk the time index back and stop at `limit` (a record has its own index).
+                sql = (f"SELECT {_READ} FROM spans{'' if record else d.indexed_by('spans_start')}"
                        + (" WHERE " + " AND ".join(where) if where else ""))
-                return self._spans(cur, sql + order, [*params, limit])
+                return self._spans(cur, f"{sql} ORDER BY start_ns DESC, span_id DESC LIMIT {p}", [*params, limit])
             h = _rows.event_hash(event_id) if event_id is not None else _rows.key_hash(key or "")
             # A trace's row is stamped with its first span's minute: none of it can start later than `end_ns`.
-            cond, args = ("h = ?", [h]) if end_ns is None else ("h = ? AND minute < ?", [h, end_ns])
+            cond, args = (f"h = {p}", [h]) if end_ns is None else (f"h = {p} AND minute < {p}", [h, end_ns])
             sql = " UNION ".join(f"SELECT trace_k FROM {table} WHERE {cond}" for table in self._key_tables)
-            cur.execute(self.q(sql), args * len(self._key_tables))
+            cur.execute(sql, args * len(self._key_tables))
             traces = [r[0] for r in cur.fetchall()]
             found: list[SpanRecord] = []
+            # The traces' key index finds the rows; the time index must not be walked instead.
+            order = f" ORDER BY {d.unindexed('start_ns')} DESC, span_id DESC LIMIT {p}"
             for i in range(0, len(traces), _CHUNK):
                 chunk = traces[i:i + _CHUNK]
-                marks = ", ".join("?" * len(chunk))
-                sql = (f"SELECT {_READ} FROM spans WHERE {self._by_keys(f'trace_k IN ({marks})')} AND "
+                sql = (f"SELECT {_READ} FROM spans WHERE {self._by_keys(f'trace_k IN ({d.marks(len(chunk))})')} AND "
                        + " AND ".join(where))
-                found += self._spans(cur, sql + order.replace("start_ns DESC", self._unindexed + "start_ns DESC"),
-                                     [*chunk, *params, limit])
+                found += self._spans(cur, sql + order, [*chunk, *params, limit])
         found.sort(key=lambda s: (s.start_ns, s.span_id), reverse=True)
         return found[:limit]
-
-    _unindexed = "+"
-    _by_time = " INDEXED BY spans_start"  # newest first: walk the time index back, stop at `limit`
 
     def spans_linking_to(self, trace_id: str, span_id: str) -> list[SpanRecord]:
         """Spans (in any trace) that have a link to, or a parent of, the given span: its consumers."""
         tk, sk = _rows.id_key(trace_id), _rows.id_key(span_id)
+        p = self.dialect.placeholder
         with self._guard("spans_linking_to"), self._read_cursor() as cur:
             sources = ("(trace_k, span_k) IN (SELECT src_trace_k, src_span_k FROM span_links "
-                       "WHERE target_trace_k = ? AND target_span_k = ?)")
+                       f"WHERE target_trace_k = {p} AND target_span_k = {p})")
             linked = self._spans(cur, f"SELECT {_READ} FROM spans WHERE {self._by_keys(sources)}", (tk, sk))
-            children = self._spans(cur, f"SELECT {_READ} FROM spans WHERE {self._by_keys('trace_k = ?')} AND "
-                                        "trace_id = ? AND parent_span_id = ?", (tk, trace_id, span_id))
+            children = self._spans(cur, f"SELECT {_READ} FROM spans WHERE {self._by_keys(f'trace_k = {p}')} AND "
+                                        f"trace_id = {p} AND parent_span_id = {p}", (tk, trace_id, span_id))
         out = {(s.trace_id, s.span_id): s for s in children}
         for s in linked:
             if any(link.trace_id == trace_id and link.span_id == span_id for link in s.links):
@@ -593,8 +598,9 @@ class SQLStore(abc.ABC):
     def edge_rollups(self, start_ns: int, end_ns: int) -> list[EdgeRollup]:
         """Per-minute edge rollups whose minute falls in [start_ns, end_ns)."""
         with self._guard("edge_rollups"), self._read_cursor() as cur:
-            cur.execute(self.q(f"SELECT {', '.join(_EDGE_COLS)} FROM edge_minutes WHERE minute >= ? AND minute < ? "
-                               "ORDER BY minute, producer, topic, grp, consumer"), (start_ns, end_ns))
+            p = self.dialect.placeholder
+            cur.execute(f"SELECT {', '.join(_EDGE_COLS)} FROM edge_minutes WHERE minute >= {p} AND minute < {p} "
+                        "ORDER BY minute, producer, topic, grp, consumer", (start_ns, end_ns))
             rows = cur.fetchall()
         return [EdgeRollup(r[0], _none(r[1]), r[2], _none(r[3]), _none(r[4]), r[5], r[6], r[7], float(r[8]),
                            tuple(r[9:])) for r in rows]
@@ -602,9 +608,10 @@ class SQLStore(abc.ABC):
     def schema_sightings(self, start_ns: int, end_ns: int) -> list[SchemaSighting]:
         """Schema sightings last seen in [start_ns, end_ns), aggregated over that window."""
         with self._guard("schema_sightings"), self._read_cursor() as cur:
-            cur.execute(self.q("SELECT event_type, fingerprint, service, role, topic, first_seen_ns, last_seen_ns, "
-                               "count, errors FROM schema_minutes WHERE minute >= ? AND minute < ? "
-                               "AND last_seen_ns >= ? AND last_seen_ns < ?"),
+            p = self.dialect.placeholder
+            cur.execute("SELECT event_type, fingerprint, service, role, topic, first_seen_ns, last_seen_ns, "
+                        f"count, errors FROM schema_minutes WHERE minute >= {p} AND minute < {p} "
+                        f"AND last_seen_ns >= {p} AND last_seen_ns < {p}",
                         (rollup.minute_of(start_ns), end_ns, start_ns, end_ns))
             rows = cur.fetchall()
         return rollup.merge_sightings(SchemaSighting(r[0], r[1], r[2], Role(r[3]), r[4], r[5], r[6], r[7], r[8])
@@ -614,8 +621,9 @@ class SQLStore(abc.ABC):
                     until_ns: int | None = None) -> list[LagSample]:
         """Samples (oldest first), optionally for one group and a time window [since_ns, until_ns)."""
         where, params = [], []
-        for clause, value in (("grp = ?", group), ("observed_at_ns >= ?", since_ns),
-                              ("observed_at_ns < ?", until_ns)):
+        p = self.dialect.placeholder
+        for clause, value in ((f"grp = {p}", group), (f"observed_at_ns >= {p}", since_ns),
+                              (f"observed_at_ns < {p}", until_ns)):
             if value is not None:
                 where.append(clause)
                 params.append(value)
@@ -625,6 +633,6 @@ class SQLStore(abc.ABC):
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY observed_at_ns, grp, topic, part"
         with self._guard("lag_samples"), self._read_cursor() as cur:
-            cur.execute(self.q(sql), params)
+            cur.execute(sql, params)
             rows = cur.fetchall()
         return [LagSample(r[0], r[1], r[2], r[3], r[4], r[5], r[6], bool(r[7])) for r in rows]

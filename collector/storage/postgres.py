@@ -19,6 +19,7 @@ import psycopg
 
 from eventlens.collector import rollup
 from eventlens.collector.storage import _rows
+from eventlens.collector.storage._dialect import POSTGRES
 from eventlens.collector.storage._sql import Cursor, SQLStore, check_schema_version
 from eventlens.collector.storage.api import StoreError
 
@@ -30,13 +31,7 @@ _COLS = ", ".join(_rows.SPAN_COLUMNS)
 class PostgresStore(SQLStore):
     """Store protocol on a PostgreSQL database given by a libpq DSN/URL (tables created if missing)."""
 
-    placeholder = "%s"
-    _rowid = "id"
-    _span_rowid = "ctid"
-    _min2 = "LEAST("
-    _max2 = "GREATEST("
-    _unindexed = ""
-    _by_time = ""
+    dialect = POSTGRES
 
     def __init__(self, dsn: str, *, pending_ttl_ns: int = rollup.DEFAULT_PENDING_TTL_NS,
                  clock: Callable[[], int] = time.time_ns, connect_timeout_s: int = 30) -> None:

@@ -25,6 +25,7 @@ from pathlib import Path
 
 from eventlens.collector import rollup
 from eventlens.collector.storage import _rows
+from eventlens.collector.storage._dialect import SQLITE
 from eventlens.collector.storage._sql import Cursor, SQLStore, check_schema_version
 from eventlens.collector.storage.api import StoreError
 
@@ -42,6 +43,8 @@ _UNREGISTERED = ("SELECT rowid FROM spans s WHERE rowid > ? AND NOT EXISTS (SELE
 
 class SQLiteStore(SQLStore):
     """Store protocol on one SQLite file (created with its folder if missing)."""
+
+    dialect = SQLITE
 
     def __init__(self, path: str | Path, *, synchronous: str = "NORMAL", busy_timeout_s: float = 30.0,
                  cache_mib: int = 64, wal_max_mib: int = 256, checkpoint_interval_s: float = 1.0,
