@@ -30,16 +30,19 @@ from opentelemetry.trace import (
 
 from eventlens.instrumentation import _cloudevents, _current, _propagation, attributes
 from eventlens.instrumentation._batch import batch_links, open_batch
-from eventlens.instrumentation._fastspan import BaseAttributes, FastSpan
+from eventlens.instrumentation._fastspan import BaseAttributes
 from eventlens.instrumentation._runtime import (
     ClientFacts,
     Runtime,
     add_client_attributes,
     add_exchange_attributes,
     add_payload_attributes,
+    decide,
     key_text,
     record_error,
     set_attributes,
+    start_span,
+    unsampled,
 )
 from eventlens.instrumentation._safety import log_once
 
@@ -47,7 +50,6 @@ LagReader = Callable[[str, int], "int | None"]
 """Reads a partition's high watermark (the offset after its last record) from the client's cache."""
 _MAX_CACHED_TOPICS = 1024
 _time_ns = time.time_ns
-_SAMPLED = 0x01
 _EMPTY = otel_context.Context()
 
 
@@ -165,44 +167,31 @@ def _consume_hook(runtime: Runtime, span: Span, record: Any) -> None:
 
 def start_process(runtime: Runtime, st: ConsumerState | None, record: Any) -> tuple[Span, Any]:
     """Start the process span for `record`; returns it and the context to make current while handling."""
-    if st is None:
-        st = _NO_STATE
+    state = st if st is not None else _NO_STATE
     creation, extracted = _propagation.extract_parts(record.headers)
     process_parent = runtime.options.process_parent
-    fast = runtime.fast
-    if fast is not None:
-        parent_sc = creation if process_parent else get_current_span().get_span_context()
-        ids = fast.decide(parent_sc)
-        if ids is not None:
-            span: Span
-            if not ids[2] & _SAMPLED:  # unsampled: a non-recording span carrying the context, nothing else computed
-                span = NonRecordingSpan(SpanContext(ids[0], ids[1], is_remote=False, trace_flags=TraceFlags(ids[2]),
-                                                    trace_state=ids[3]))
-                return span, _current.span_context(span) if extracted is None else set_span_in_context(span, extracted)
-            sink = runtime.fast_sink()
-            if sink is not None:  # sampled, and eventlens knows where its spans go: record it itself
-                event = _cloudevent(record)
-                now = _time_ns()
-                span = FastSpan(sink, "process " + record.topic, SpanKind.CONSUMER, ids,
-                                parent_sc if parent_sc.is_valid else None,
-                                process_attributes(runtime, {}, st, record, now_ns=now, event=event),
-                                _links(process_parent, creation, event), now, st.base_attributes(record.topic))
-                _consume_hook(runtime, span, record)
-                return span, _current.span_context(span) if extracted is None else set_span_in_context(span, extracted)
-            if not parent_sc.is_valid:
-                fast.ids.local.trace_id = ids[0]  # the SDK's start_span takes this trace id and decides the same
-    if extracted is None:
-        extracted = set_span_in_context(NonRecordingSpan(creation), _EMPTY) if creation.is_valid else _EMPTY
-    parent = extracted if process_parent else otel_context.get_current()
+    parent_sc = creation if process_parent else get_current_span().get_span_context()
+    ids = decide(runtime, parent_sc)
+    span: Span
+    if unsampled(ids):  # a non-recording span carrying the context, nothing else computed
+        span = NonRecordingSpan(SpanContext(ids[0], ids[1], is_remote=False, trace_flags=TraceFlags(ids[2]),
+                                            trace_state=ids[3]))
+        return span, _current.span_context(span) if extracted is None else set_span_in_context(span, extracted)
+
+    def sdk_parent() -> Any:
+        if not process_parent:
+            return otel_context.get_current()
+        if extracted is not None:
+            return extracted
+        return set_span_in_context(NonRecordingSpan(creation), _EMPTY) if creation.is_valid else _EMPTY
+
     event = _cloudevent(record)
-    links = _links(process_parent, creation, event)
-    span = runtime.tracer.start_span("process " + record.topic, context=parent, kind=SpanKind.CONSUMER,
-                                     links=links or None)
-    if span.is_recording():
-        attrs = dict(st.base_attributes(record.topic).values)
-        set_attributes(span, process_attributes(runtime, attrs, st, record, now_ns=_time_ns(), event=event))
-        _consume_hook(runtime, span, record)
-    return span, set_span_in_context(span, extracted)
+    span = start_span(runtime, ids, "process " + record.topic, SpanKind.CONSUMER, parent_sc,
+                      base=state.base_attributes(record.topic),
+                      own=lambda attrs, now: process_attributes(runtime, attrs, state, record, now_ns=now, event=event),
+                      links=_links(process_parent, creation, event),
+                      hook=lambda span: _consume_hook(runtime, span, record), context=sdk_parent)
+    return span, _current.span_context(span) if extracted is None else set_span_in_context(span, extracted)
 
 
 def end_process(runtime: Runtime, st: ConsumerState) -> None:

@@ -10,7 +10,8 @@ have produced (same names, buckets, counts, sums, min, max), minus exemplars.
 The first measurement of every attribute set goes through the public `record()` (so the SDK creates its
 aggregations, applying the reader's views); the merge is used only when every aggregation of that set is
 the SDK's explicit-bucket histogram with our boundaries and no view filters attributes. Otherwise (another
-SDK, a view changing the aggregation, an API-only meter) every measurement uses `record()` as before.
+SDK, a view changing the aggregation, an API-only meter, or an SDK private that `_sdk_compat.probe_metrics`
+found missing) every measurement uses `record()` as before. Only `_sdk_compat` touches the SDK's privates.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from bisect import bisect_left
 from collections.abc import Sequence
 from typing import Any
 
+from eventlens.instrumentation import _sdk_compat
 from eventlens.instrumentation._safety import log_once
 
 _INF = float("inf")
@@ -39,56 +41,18 @@ class _Entry:
         self.max = float("-inf")
 
 
-def _sdk_aggregations(instrument: Any, attrs: dict[str, Any], bounds: tuple[float, ...]) -> list[Any] | None:
-    """The SDK explicit-bucket aggregations (one per reader/view) of `attrs`, or None if merging is unsafe."""
-    from opentelemetry.sdk.metrics._internal._view_instrument_match import _hash_attributes
-    from opentelemetry.sdk.metrics._internal.aggregation import _ExplicitBucketHistogramAggregation
-    from opentelemetry.sdk.metrics._internal.instrument import _Histogram
-
-    if type(instrument) is not _Histogram or not instrument._is_enabled():
-        return None
-    consumer = instrument._measurement_consumer
-    storages = getattr(consumer, "_reader_storages", None)
-    if not isinstance(storages, dict):
-        return None
-    key = _hash_attributes(attrs)
-    found: list[Any] = []
-    for storage in storages.values():
-        matches = storage._instrument_view_instrument_matches.get(instrument)
-        if not matches:
-            return None  # not set up for this reader yet: let the SDK do it
-        for match in matches:
-            if match._view._attribute_keys is not None:
-                return None
-            aggregation = match._attributes_aggregation.get(key)
-            if (type(aggregation) is not _ExplicitBucketHistogramAggregation
-                    or tuple(aggregation._boundaries) != bounds):
-                return None
-            found.append(aggregation)
-    return found or None
-
-
 def _merge(aggregation: Any, entry: _Entry) -> None:
-    """Add an entry's totals to one SDK explicit-bucket aggregation, as its `aggregate()` would one by one."""
-    with aggregation._lock:
-        if aggregation._value is None:
-            aggregation._value = aggregation._get_empty_bucket_counts()
-        value = aggregation._value
-        for i, c in enumerate(entry.counts):
-            if c:
-                value[i] += c
-        aggregation._sum += entry.sum
-        if aggregation._record_min_max:
-            aggregation._min = min(aggregation._min, entry.min)
-            aggregation._max = max(aggregation._max, entry.max)
+    """Add an entry's totals to one SDK explicit-bucket aggregation (through `_sdk_compat`)."""
+    _sdk_compat.merge_histogram(aggregation, entry.counts, entry.sum, entry.min, entry.max)
 
 
 class LocalHistograms:
     """One histogram instrument's measurements, aggregated locally and merged into the SDK on `flush()`."""
 
-    def __init__(self, instrument: Any, bounds: Sequence[float]) -> None:
+    def __init__(self, instrument: Any, bounds: Sequence[float], *, merge: bool = True) -> None:
         self.instrument = instrument
         self.bounds = tuple(bounds)
+        self.merge = merge  # False: the SDK's privates probed missing, every measurement uses `record()`
         self._lock = threading.Lock()
         self._entries: dict[int, _Entry | None] = {}
 
@@ -115,7 +79,8 @@ class LocalHistograms:
     def _first(self, value: float, attrs: dict[str, Any], key: int) -> None:
         self.instrument.record(value, attrs)  # the SDK creates its aggregations (views applied)
         try:
-            mergeable = _sdk_aggregations(self.instrument, attrs, self.bounds) is not None
+            mergeable = self.merge and _sdk_compat.histogram_aggregations(self.instrument, attrs,
+                                                                           self.bounds) is not None
         except Exception as exc:
             log_once("metrics.histogram", exc)
             mergeable = False
@@ -133,7 +98,7 @@ class LocalHistograms:
                     taken.append(entry)
         for entry in taken:
             try:
-                aggregations = _sdk_aggregations(self.instrument, entry.attrs, self.bounds)
+                aggregations = _sdk_compat.histogram_aggregations(self.instrument, entry.attrs, self.bounds)
                 if aggregations is None:  # the SDK changed under us (e.g. a reader added): keep count and sum
                     log_once("metrics.histogram.merge", RuntimeError("histogram merge no longer possible"))
                     mean = entry.sum / entry.n

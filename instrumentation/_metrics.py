@@ -21,6 +21,7 @@ from opentelemetry.semconv._incubating.metrics import messaging_metrics as mm
 from opentelemetry.semconv.attributes.error_attributes import ERROR_TYPE
 
 from eventlens import __version__
+from eventlens.instrumentation import _sdk_compat
 from eventlens.instrumentation._histograms import LocalHistograms
 
 # Buckets the conventions recommend for messaging durations (seconds).
@@ -53,8 +54,9 @@ class MessagingMetrics:
             description="Duration of processing operation.",
             explicit_bucket_boundaries_advisory=DURATION_BUCKETS)
         self._attrs: dict[tuple[str, str | None, str | None, str | None], dict[str, Any]] = {}
-        self._operation = LocalHistograms(self.operation_duration, DURATION_BUCKETS)
-        self._process = LocalHistograms(self.process_duration, DURATION_BUCKETS)
+        merge = _sdk_compat.probe_metrics()  # once: the SDK's histogram privates, else `record()` for good
+        self._operation = LocalHistograms(self.operation_duration, DURATION_BUCKETS, merge=merge)
+        self._process = LocalHistograms(self.process_duration, DURATION_BUCKETS, merge=merge)
 
     def attributes(self, operation: str, topic: str | None, group: str | None = None,
                    error: str | None = None) -> dict[str, Any]:

@@ -20,23 +20,26 @@ from eventlens.instrumentation._fastspan import BaseAttributes, FastSpan
 from eventlens.instrumentation._metrics import MessagingMetrics
 from eventlens.instrumentation._runtime import (
     ClientFacts,
+    Ids,
     Runtime,
     SentRecord,
     add_client_attributes,
     add_exchange_attributes,
     add_payload_attributes,
     body_size,
+    decide,
     error_type,
     key_text,
     record_error,
     set_attributes,
+    start_span,
+    unsampled,
 )
 from eventlens.instrumentation._safety import log_once
 from eventlens.instrumentation.patterns import SEND_OPTIONS
 
 _MAX_CACHED_TOPICS = 1024
 _time_ns = time.time_ns
-_SAMPLED = 0x01
 
 
 class Outgoing(NamedTuple):
@@ -249,7 +252,7 @@ def send_attributes(runtime: Runtime, attrs: dict[str, Any], out: Outgoing) -> d
 
 
 def decide_send(runtime: Runtime, headers: list[tuple[str, bytes | None]],
-                ctx: Any) -> tuple[Span, tuple[int, int, int, Any] | None] | None:
+                ctx: Any) -> tuple[Span, Ids | None] | None:
     """The first step of every send, before any record or producer state is built.
 
     On the fast path an unsampled send is finished here: its context goes into `headers` and None comes back
@@ -257,20 +260,16 @@ def decide_send(runtime: Runtime, headers: list[tuple[str, bytes | None]],
     takes as `decided`: the current span, and the sampled ids when the fast path decided (None: the SDK decides).
     """
     current = _current.span_in(ctx)
-    fast = runtime.fast
-    if fast is not None:
-        ids = fast.decide(current.get_span_context())
-        if ids is not None:
-            if not ids[2] & _SAMPLED:  # unsampled: no span object, no attributes, only the context on the wire
-                _inject_ids(headers, ids, ctx)
-                return None
-            return current, ids
-    return current, None
+    ids = decide(runtime, current.get_span_context())
+    if unsampled(ids):  # no span object, no attributes, only the context on the wire
+        _inject_ids(headers, ids, ctx)
+        return None
+    return current, ids
 
 
 def start_send(runtime: Runtime, state: ProducerState, out: Outgoing, ctx: Any,
                call: tuple[tuple[Any, ...], dict[str, Any]], *,
-               decided: tuple[Span, tuple[int, int, int, Any] | None] | None = None) -> Span | None:
+               decided: tuple[Span, Ids | None] | None = None) -> Span | None:
     """Start the send span of `out` in context `ctx` and inject its context into `out.headers`.
 
     Returns None when the sampler drops it (the context still goes on the wire). `call` is the client call's
@@ -282,26 +281,14 @@ def start_send(runtime: Runtime, state: ProducerState, out: Outgoing, ctx: Any,
         if decided is None:
             return None
     current, ids = decided
-    topic = out.topic
     headers = out.headers
-    if ids is not None:
-        fast: Any = runtime.fast
-        parent = current.get_span_context()
-        sink = runtime.fast_sink()
-        if sink is not None:  # sampled, and eventlens knows where its spans go: record it itself
-            span: Span = FastSpan(sink, "send " + topic, SpanKind.PRODUCER, ids,
-                                  parent if parent.is_valid else None, send_attributes(runtime, {}, out),
-                                  _fan_in_links(current), None, state.base_attributes(topic))
-            _produce_hook(runtime, span, *call)
-            _inject_ids(headers, ids, ctx)
-            return span
-        if not parent.is_valid:
-            fast.ids.local.trace_id = ids[0]  # the SDK's start_span takes this trace id and decides the same
-    span = runtime.tracer.start_span("send " + topic, kind=SpanKind.PRODUCER, links=_fan_in_links(current))
-    if span.is_recording():
-        attrs = dict(state.base_attributes(topic).values)
-        set_attributes(span, send_attributes(runtime, attrs, out))
-        _produce_hook(runtime, span, *call)
+    span = start_span(runtime, ids, "send " + out.topic, SpanKind.PRODUCER, current.get_span_context(),
+                      base=state.base_attributes(out.topic),
+                      own=lambda attrs, _now: send_attributes(runtime, attrs, out),
+                      links=_fan_in_links(current), hook=lambda span: _produce_hook(runtime, span, *call))
+    if ids is not None and type(span) is FastSpan:
+        _inject_ids(headers, ids, ctx)
+        return span
     try:
         _propagation.inject_span(headers, span)
     except Exception as exc:

@@ -2,28 +2,33 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeGuard
 
 from opentelemetry import trace
 from opentelemetry.metrics import MeterProvider
 from opentelemetry.semconv.attributes.error_attributes import ERROR_TYPE
-from opentelemetry.trace import Span, Status, StatusCode, Tracer, TracerProvider
+from opentelemetry.trace import Link, Span, SpanContext, SpanKind, Status, StatusCode, Tracer, TracerProvider
 
 from eventlens import __version__
 from eventlens.instrumentation import _sdk_compat, attributes
-from eventlens.instrumentation._fastspan import FastSink
+from eventlens.instrumentation._fastspan import BaseAttributes, FastSink, FastSpan
 from eventlens.instrumentation._metrics import MessagingMetrics, metrics_for
 from eventlens.instrumentation._propagation import header_attribute
 from eventlens.instrumentation._safety import log_once
 from eventlens.instrumentation._sampling import FastSampling
 from eventlens.instrumentation._schema import FingerprintSampler, fingerprint
 
+Ids = tuple[int, int, int, Any]
+"""A new span's (trace id, span id, trace flags, trace state) as the fast path decides them."""
 ProduceHook = Callable[[Span, Sequence[Any], dict[str, Any]], None]
 ConsumeHook = Callable[[Span, Any, Sequence[Any], dict[str, Any]], None]
 EventTypeGetter = Callable[[Any], "str | None"]
 
+_SAMPLED = 0x01
+_time_ns = time.time_ns
 KEY_MAX_CHARS = 256
 HEADER_MAX_CHARS = 256
 """Cap on every header value copied into a span attribute (correlation id, reply-to, CloudEvents ids)."""
@@ -120,6 +125,48 @@ class Runtime:
             log_once("event_type_getter", exc)
             return None
         return value if isinstance(value, str) and value else None
+
+
+def decide(runtime: Runtime, parent: SpanContext) -> Ids | None:
+    """The fast path's ids for a new span under `parent` (its decision in the flags' sampled bit); None when the
+    SDK decides (no fast path, or the tracer is disabled)."""
+    fast = runtime.fast
+    return fast.decide(parent) if fast is not None else None
+
+
+def unsampled(ids: Ids | None) -> TypeGuard[Ids]:
+    """True when the fast path decided to drop the span (`ids` from `decide`)."""
+    return ids is not None and not ids[2] & _SAMPLED
+
+
+def start_span(runtime: Runtime, ids: Ids | None, name: str, kind: SpanKind, parent: SpanContext, *,
+               base: BaseAttributes, own: Callable[[dict[str, Any], int], dict[str, Any]],
+               links: Sequence[Link] | None, hook: Callable[[Span], None],
+               context: Callable[[], Any] | None = None) -> Span:
+    """Start a span the fast path kept (`ids` from `decide`, sampled) or left to the SDK (`ids` None).
+
+    The one branch the producer and the consumer share: eventlens' own `FastSpan` when its sink is usable, else
+    the SDK's `start_span` in `context()` (the current context when None), a new root's trace id preset so the
+    SDK decides the same. `own(attrs, now_ns)` adds the span's own attributes to `attrs` and `hook(span)` runs
+    the user's hook, both only for a recording span; eventlens' own span starts at that `now_ns`.
+    """
+    if ids is not None:
+        sink = runtime.fast_sink()
+        if sink is not None:  # sampled, and eventlens knows where its spans go: record it itself
+            now = _time_ns()
+            span: Span = FastSpan(sink, name, kind, ids, parent if parent.is_valid else None, own({}, now), links,
+                                  now, base)
+            hook(span)
+            return span
+        fast: Any = runtime.fast
+        if not parent.is_valid:
+            fast.ids.local.trace_id = ids[0]  # the SDK's start_span takes this trace id and decides the same
+    span = runtime.tracer.start_span(name, context=context() if context is not None else None, kind=kind,
+                                     links=links or None)
+    if span.is_recording():
+        set_attributes(span, own(dict(base.values), _time_ns()))
+        hook(span)
+    return span
 
 
 def key_text(key: object) -> str | None:

@@ -9,6 +9,11 @@ on the installed SDK (and on the given tracer's own objects), then turns the fas
 is missing, say renamed by a new SDK release — off for that runtime for good, with one warning naming
 what is missing. Spans then take the SDK's public path, which only costs speed. Nothing is checked again
 per span: the functions below assume a successful probe and are only reached when it succeeded.
+
+The histogram merge of `_histograms.py` reads SDK metrics privates, listed apart in `METRIC_PRIVATES` and
+checked by `probe_metrics()` when the metrics are set up: when any is missing, every measurement goes through
+the SDK's public `Histogram.record` for good. No other module of `instrumentation/` names a private
+(`tests/instrumentation/test_sdk_privates_scan.py`).
 """
 
 from __future__ import annotations
@@ -234,6 +239,20 @@ def traceparent_pattern() -> Any:
     return _TRACEPARENT_RE
 
 
+PROXY_METER_PROVIDER = Private("opentelemetry.metrics._internal", "_ProxyMeterProvider")
+"""(Not in `PRIVATES`: read only by `eventlens.instrumentation.setup`, which answers "not unset" without it.)"""
+
+
+def proxy_meter_provider_type() -> type | None:
+    """The API's placeholder meter provider class (what `get_meter_provider()` returns before one is set);
+    None when the API no longer has it."""
+    try:
+        found = getattr(_owner(PROXY_METER_PROVIDER.owner), PROXY_METER_PROVIDER.name)
+    except Exception:
+        return None
+    return found if isinstance(found, type) else None
+
+
 def suppress_key() -> Any:
     """The key the SDK's processors set to suppress instrumentation while exporting."""
     return getattr(_owner(SUPPRESS_KEY.owner), SUPPRESS_KEY.name)
@@ -345,3 +364,142 @@ def set_attributes(span: Any, attrs: dict[str, Any]) -> None:
                         inner.update(attrs)
                 return
     span.set_attributes(attrs)
+
+
+# --- metrics: the SDK's histogram aggregations (`_histograms.py` merges its local totals into them) ----------
+
+_M = "opentelemetry.sdk.metrics._internal"
+_AGG = f"{_M}.aggregation:_ExplicitBucketHistogramAggregation"
+SDK_HISTOGRAM = Private(f"{_M}.instrument", "_Histogram")
+EXPLICIT_BUCKET_AGGREGATION = Private(f"{_M}.aggregation", "_ExplicitBucketHistogramAggregation")
+HASH_ATTRIBUTES = Private(f"{_M}._view_instrument_match", "_hash_attributes")
+HISTOGRAM_ENABLED = Private(f"{_M}.instrument:_Histogram", "_is_enabled")
+MEASUREMENT_CONSUMER = Private(f"{_M}.instrument:_Histogram", "_measurement_consumer", instance=True)
+READER_STORAGES = Private(f"{_M}.measurement_consumer:SynchronousMeasurementConsumer", "_reader_storages",
+                          instance=True)
+VIEW_MATCHES = Private(f"{_M}.metric_reader_storage:MetricReaderStorage", "_instrument_view_instrument_matches",
+                       instance=True)
+MATCH_VIEW = Private(f"{_M}._view_instrument_match:_ViewInstrumentMatch", "_view", instance=True)
+MATCH_AGGREGATIONS = Private(f"{_M}._view_instrument_match:_ViewInstrumentMatch", "_attributes_aggregation",
+                             instance=True)
+VIEW_ATTRIBUTE_KEYS = Private(f"{_M}.view:View", "_attribute_keys", instance=True)
+AGG_LOCK = Private(_AGG, "_lock", instance=True)
+AGG_VALUE = Private(_AGG, "_value", instance=True)
+AGG_EMPTY_COUNTS = Private(_AGG, "_get_empty_bucket_counts")
+AGG_SUM = Private(_AGG, "_sum", instance=True)
+AGG_RECORD_MIN_MAX = Private(_AGG, "_record_min_max", instance=True)
+AGG_MIN = Private(_AGG, "_min", instance=True)
+AGG_MAX = Private(_AGG, "_max", instance=True)
+AGG_BOUNDARIES = Private(_AGG, "_boundaries", instance=True)
+
+METRIC_PRIVATES: tuple[Private, ...] = (
+    SDK_HISTOGRAM, EXPLICIT_BUCKET_AGGREGATION, HASH_ATTRIBUTES, HISTOGRAM_ENABLED, MEASUREMENT_CONSUMER,
+    READER_STORAGES, VIEW_MATCHES, MATCH_VIEW, MATCH_AGGREGATIONS, VIEW_ATTRIBUTE_KEYS, AGG_LOCK, AGG_VALUE,
+    AGG_EMPTY_COUNTS, AGG_SUM, AGG_RECORD_MIN_MAX, AGG_MIN, AGG_MAX, AGG_BOUNDARIES,
+)
+"""Every SDK metrics private the histogram merge reads; `probe_metrics` checks them all."""
+
+
+def _metric_samples() -> dict[str, Any]:
+    """One object of each metrics class whose instance privates are probed: a histogram recorded once on a
+    provider of its own, and what hangs off it (reached through the privates' names, so a renamed one is
+    found missing along with everything behind it)."""
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+
+    provider = MeterProvider(metric_readers=[InMemoryMetricReader()], shutdown_on_exit=False)
+    histogram = provider.get_meter("eventlens.sdk_compat.probe").create_histogram(
+        "probe", explicit_bucket_boundaries_advisory=[1.0])
+    histogram.record(0.5, {"k": "v"})
+    consumer = getattr(histogram, MEASUREMENT_CONSUMER.name, None)
+    storages = getattr(consumer, READER_STORAGES.name, None)
+    storage = next(iter(storages.values()), None) if isinstance(storages, dict) else None
+    matches = getattr(storage, VIEW_MATCHES.name, None)
+    match = (matches.get(histogram) or [None])[0] if isinstance(matches, dict) else None
+    aggregations = getattr(match, MATCH_AGGREGATIONS.name, None)
+    samples = {
+        MEASUREMENT_CONSUMER.owner: histogram,
+        READER_STORAGES.owner: consumer,
+        VIEW_MATCHES.owner: storage,
+        MATCH_VIEW.owner: match,
+        VIEW_ATTRIBUTE_KEYS.owner: getattr(match, MATCH_VIEW.name, None),
+        _AGG: next(iter(aggregations.values()), None) if isinstance(aggregations, dict) else None,
+    }
+    cast(Any, provider).shutdown()
+    return samples
+
+
+def missing_metric_privates() -> list[str]:
+    """The labels of the metrics privates absent from the installed SDK."""
+    try:
+        samples = _metric_samples()
+    except Exception as exc:
+        return [f"metric sample objects ({exc!r})"]
+    missing = []
+    for private in METRIC_PRIVATES:
+        try:
+            holder = samples.get(private.owner) if private.instance else _owner(private.owner)
+            found = holder is not None and hasattr(holder, private.name)
+        except Exception:
+            found = False
+        if not found:
+            missing.append(private.label())
+    return missing
+
+
+def probe_metrics() -> bool:
+    """True when the histogram merge may read the SDK's aggregations; else warn once (every measurement then
+    goes through the SDK's public `Histogram.record`). Called once per `MessagingMetrics`."""
+    missing = missing_metric_privates()
+    if missing and tuple(missing) not in _warned:
+        _warned.add(tuple(missing))
+        _LOG.warning("eventlens: OpenTelemetry metrics internals not found (%s); histograms record through the "
+                     "SDK's public path, slower but complete (logged once)", ", ".join(missing))
+    return not missing
+
+
+def histogram_aggregations(instrument: Any, attrs: dict[str, Any], bounds: tuple[float, ...]) -> list[Any] | None:
+    """The SDK explicit-bucket aggregations (one per reader/view) of `attrs` on `instrument`, or None when
+    merging into them is unsafe (another instrument type, a view changing the aggregation or its attributes,
+    other boundaries, a reader not set up yet). Only after a successful `probe_metrics`."""
+    histogram_type = getattr(_owner(SDK_HISTOGRAM.owner), SDK_HISTOGRAM.name)
+    aggregation_type = getattr(_owner(EXPLICIT_BUCKET_AGGREGATION.owner), EXPLICIT_BUCKET_AGGREGATION.name)
+    hash_attributes = getattr(_owner(HASH_ATTRIBUTES.owner), HASH_ATTRIBUTES.name)
+    if type(instrument) is not histogram_type or not getattr(instrument, HISTOGRAM_ENABLED.name)():
+        return None
+    consumer = getattr(instrument, MEASUREMENT_CONSUMER.name)
+    storages = getattr(consumer, READER_STORAGES.name, None)
+    if not isinstance(storages, dict):
+        return None
+    key = hash_attributes(attrs)
+    found: list[Any] = []
+    for storage in storages.values():
+        matches = getattr(storage, VIEW_MATCHES.name).get(instrument)
+        if not matches:
+            return None  # not set up for this reader yet: let the SDK do it
+        for match in matches:
+            if getattr(getattr(match, MATCH_VIEW.name), VIEW_ATTRIBUTE_KEYS.name) is not None:
+                return None
+            aggregation = getattr(match, MATCH_AGGREGATIONS.name).get(key)
+            if (type(aggregation) is not aggregation_type
+                    or tuple(getattr(aggregation, AGG_BOUNDARIES.name)) != bounds):
+                return None
+            found.append(aggregation)
+    return found or None
+
+
+def merge_histogram(aggregation: Any, counts: Sequence[int], total: float, low: float, high: float) -> None:
+    """Add bucket counts, a sum, a min and a max to one SDK explicit-bucket aggregation, as its `aggregate()`
+    would one measurement at a time."""
+    with getattr(aggregation, AGG_LOCK.name):
+        value = getattr(aggregation, AGG_VALUE.name)
+        if value is None:
+            value = getattr(aggregation, AGG_EMPTY_COUNTS.name)()
+            setattr(aggregation, AGG_VALUE.name, value)
+        for i, c in enumerate(counts):
+            if c:
+                value[i] += c
+        setattr(aggregation, AGG_SUM.name, getattr(aggregation, AGG_SUM.name) + total)
+        if getattr(aggregation, AGG_RECORD_MIN_MAX.name):
+            setattr(aggregation, AGG_MIN.name, min(getattr(aggregation, AGG_MIN.name), low))
+            setattr(aggregation, AGG_MAX.name, max(getattr(aggregation, AGG_MAX.name), high))

@@ -16,6 +16,8 @@ from typing import Any
 
 from opentelemetry import metrics, trace
 
+from eventlens.instrumentation import _sdk_compat
+
 _LOG = logging.getLogger("eventlens.instrumentation")
 _lock = threading.Lock()
 DEFAULT_LINK_LIMIT = 1024
@@ -30,11 +32,8 @@ def _tracer_provider_unset() -> bool:
 
 
 def _meter_provider_unset() -> bool:
-    try:
-        from opentelemetry.metrics._internal import _ProxyMeterProvider
-    except ImportError:  # pragma: no cover - API layout change
-        return False
-    return isinstance(metrics.get_meter_provider(), _ProxyMeterProvider)
+    proxy = _sdk_compat.proxy_meter_provider_type()
+    return proxy is not None and isinstance(metrics.get_meter_provider(), proxy)
 
 
 def _resource(service_name: str | None) -> Any:

@@ -244,3 +244,60 @@ def test_the_probe_warns_once_for_the_same_missing_set(monkeypatch: pytest.Monke
     assert sum("internals not found" in r.getMessage() for r in caplog.records) == 1
     monkeypatch.undo()
     _sdk_compat.probe()
+
+
+# --- the metrics privates (the histogram merge of `_histograms.py`) -------------------------------------------
+
+def test_every_metrics_private_is_present_on_the_installed_sdk() -> None:
+    """The installed opentelemetry-sdk has every metrics private the histogram merge reads."""
+    assert _sdk_compat.missing_metric_privates() == []
+
+
+def _recorded(reader: Any) -> tuple[dict[Any, int], int, float]:
+    """(sent counts by error type, send-duration count, send-duration sum) as the reader exports them."""
+    data = reader.get_metrics_data()
+    points = [(metric.name, p) for rm in data.resource_metrics for sm in rm.scope_metrics for metric in sm.metrics
+              for p in metric.data.data_points]
+    sent = {p.attributes.get("error.type"): p.value for name, p in points if name == "messaging.client.sent.messages"}
+    durations = [p for name, p in points if name == "messaging.client.operation.duration"]
+    return sent, sum(p.count for p in durations), round(sum(p.sum for p in durations), 9)
+
+
+def _send_metrics(reader: Any) -> Any:
+    from opentelemetry.sdk.metrics import MeterProvider
+
+    from eventlens.instrumentation._metrics import MessagingMetrics
+
+    metrics = MessagingMetrics(MeterProvider(metric_readers=[reader]))
+    for i in range(5):
+        metrics.record_send("orders", 0.01 * (i + 1))
+        metrics.record_send("orders", 0.5, "KafkaTimeoutError")
+    return metrics
+
+
+def test_with_every_metrics_private_the_histograms_merge_and_stay_exact() -> None:
+    """With the privates present the histograms merge locally, and export every measurement."""
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+
+    reader = InMemoryMetricReader()
+    metrics = _send_metrics(reader)
+    assert metrics._operation.merge is True
+    assert _recorded(reader) == ({None: 5, "KafkaTimeoutError": 5}, 10, 2.65)
+
+
+@pytest.mark.parametrize("renamed", _sdk_compat.METRIC_PRIVATES,
+                         ids=[p.label() for p in _sdk_compat.METRIC_PRIVATES], indirect=True)
+def test_a_renamed_metrics_private_records_every_measurement_through_the_sdk(
+        renamed: Private, caplog: pytest.LogCaptureFixture) -> None:
+    """With one metrics private missing the histograms use the SDK's `record()` for good, say so once, and
+    every count and duration is still exported exactly."""
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+
+    caplog.set_level(logging.WARNING, logger="eventlens.instrumentation")
+    _sdk_compat._warned.clear()
+    reader = InMemoryMetricReader()
+    metrics = _send_metrics(reader)
+    assert metrics._operation.merge is False and metrics._process.merge is False
+    warnings = [r.getMessage() for r in caplog.records if "metrics internals not found" in r.getMessage()]
+    assert len(warnings) == 1 and renamed.label() in warnings[0]
+    assert _recorded(reader) == ({None: 5, "KafkaTimeoutError": 5}, 10, 2.65)
