@@ -218,7 +218,7 @@ def start_send(runtime: Runtime, state: ProducerState, out: Outgoing, ctx: Any,
     fast = runtime.fast
     if fast is not None:
         parent = current.get_span_context()
-        ids = fast.decide(parent)
+        ids = fast.decide(parent, True)
         if ids is not None:
             if not ids[2] & _SAMPLED:  # unsampled: no span object, no attributes, only the context on the wire
                 _inject_ids(headers, ids, ctx)
