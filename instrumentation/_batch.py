@@ -16,12 +16,14 @@ from opentelemetry.semconv._incubating.attributes import messaging_attributes as
 from opentelemetry.trace import Link
 
 from eventlens.instrumentation import _propagation
+from eventlens.instrumentation._consistent import fan_in_randomness
 
 _BATCH: contextvars.ContextVar[tuple[int, Sequence[Any]] | None] = contextvars.ContextVar("eventlens_batch",
                                                                                         default=None)
 _epoch = [0]  # batches opened before the last `forget_batches()` are ignored on every thread and task
 _LINKS: contextvars.ContextVar[list[Link] | None] = contextvars.ContextVar("eventlens_batch_links", default=None)
 _CONSUMER: contextvars.ContextVar[Any] = contextvars.ContextVar("eventlens_last_consumer", default=None)
+_RANDOMNESS: contextvars.ContextVar[int | None] = contextvars.ContextVar("eventlens_batch_randomness", default=None)
 
 
 def batch_links(records: Iterable[Any]) -> list[Link]:
@@ -42,6 +44,7 @@ def open_batch(records: Sequence[Any] | None, links: list[Link] | None = None) -
     """Make `records` the current batch (None: no batch); `links` when already computed for a poll span."""
     _BATCH.set((_epoch[0], records) if records else None)
     _LINKS.set(links)
+    _RANDOMNESS.set(None)
 
 
 def forget_batches() -> None:
@@ -69,6 +72,19 @@ def pending_batch_links() -> list[Link]:
         links = batch_links(batch)
         _LINKS.set(links)
     return links
+
+
+def pending_batch_randomness() -> int | None:
+    """The fan-in randomness of the current batch's inputs (largest input randomness; None when no batch or
+    no input carries a context), computed on first use and kept (docs "Sampling and lineage")."""
+    value = _RANDOMNESS.get()
+    if value is None:
+        if not _current_batch():
+            return None
+        found = fan_in_randomness(link.context for link in pending_batch_links())
+        value = -1 if found is None else found
+        _RANDOMNESS.set(value)
+    return None if value < 0 else value
 
 
 def remember_consumer(consumer: Any) -> None:

@@ -238,6 +238,7 @@ def record_batch(runtime: Runtime, st: ConsumerState, records: Sequence[Any], st
     `by_topic` (records per topic) saves a pass when the client's result is already grouped by partition.
     """
     links: list[Link] | None = None
+    open_batch(records)  # the poll span is a new trace from these inputs: a consistent sampler reads them
     fast = runtime.fast
     if fast is None or fast.drop_ids(get_current_span().get_span_context()) is None:
         if by_topic is None:

@@ -260,7 +260,7 @@ def decide_send(runtime: Runtime, headers: list[tuple[str, bytes | None]],
     takes as `decided`: the current span, and the sampled ids when the fast path decided (None: the SDK decides).
     """
     current = _current.span_in(ctx)
-    ids = decide(runtime, current.get_span_context())
+    ids = decide(runtime, current.get_span_context(), send=True)
     if unsampled(ids):  # no span object, no attributes, only the context on the wire
         _inject_ids(headers, ids, ctx)
         return None

@@ -127,11 +127,11 @@ class Runtime:
         return value if isinstance(value, str) and value else None
 
 
-def decide(runtime: Runtime, parent: SpanContext) -> Ids | None:
+def decide(runtime: Runtime, parent: SpanContext, send: bool = False) -> Ids | None:
     """The fast path's ids for a new span under `parent` (its decision in the flags' sampled bit); None when the
-    SDK decides (no fast path, or the tracer is disabled)."""
+    SDK decides (no fast path, or the tracer is disabled). `send`: a send span (always-keep rules apply)."""
     fast = runtime.fast
-    return fast.decide(parent) if fast is not None else None
+    return fast.decide(parent, send) if fast is not None else None
 
 
 def unsampled(ids: Ids | None) -> TypeGuard[Ids]:

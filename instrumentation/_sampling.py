@@ -21,6 +21,7 @@ from opentelemetry.sdk.trace.id_generator import IdGenerator
 from opentelemetry.trace import SpanContext, TraceFlags, TraceState
 
 from eventlens.instrumentation import _sdk_compat
+from eventlens.instrumentation.sampling import ConsistentProbabilitySampler
 
 _SAMPLED = 0x01
 _RANDOM = 0x02
@@ -66,9 +67,11 @@ def _root_bound(sampler: Any) -> int | None:
 class FastSampling:
     """The sampling decision of one SDK tracer with a standard sampler, made without starting a span."""
 
-    def __init__(self, tracer: Any, ids: _PresetIds, parent_based: bool, bound: int) -> None:
+    def __init__(self, tracer: Any, ids: _PresetIds, parent_based: bool, bound: int,
+                 consistent: ConsistentProbabilitySampler | None = None) -> None:
         from opentelemetry.sdk.trace.sampling import TraceIdRatioBased
 
+        self.consistent = consistent
         self.tracer = tracer
         self.enabled = _sdk_compat.tracer_enabled(tracer)
         self.ids = ids
@@ -90,16 +93,20 @@ class FastSampling:
                 return None  # (the SDK's own span metrics would miss the spans we drop ourselves)
             sdk: Any = tracer
             sampler = sdk.sampler
-            root = _sdk_compat.default_parent_based_root(sampler)
-            parent_based = root is not None
-            bound = _root_bound(root if parent_based else sampler)
+            consistent = sampler if type(sampler) is ConsistentProbabilitySampler else None
+            if consistent is None:
+                root = _sdk_compat.default_parent_based_root(sampler)
+                parent_based = root is not None
+                bound = _root_bound(root if parent_based else sampler)
+            else:
+                parent_based, bound = True, 0
             ids = sdk.id_generator
             if bound is None or not isinstance(ids, IdGenerator):
                 return None
             if not isinstance(ids, _PresetIds):
                 ids = _PresetIds(ids)
                 sdk.id_generator = ids
-            return cls(sdk, ids, parent_based, bound)
+            return cls(sdk, ids, parent_based, bound, consistent)
         except Exception:
             return None
 
@@ -124,14 +131,17 @@ class FastSampling:
             return None
         return ids
 
-    def decide(self, parent: SpanContext) -> tuple[int, int, int, TraceState | None] | None:
+    def decide(self, parent: SpanContext, send: bool = False) -> tuple[int, int, int, TraceState | None] | None:
         """The ids the SDK would give a new span under `parent`: (trace id, span id, flags, trace state).
 
         The sampled bit of the flags carries the decision. None when the tracer is disabled (the SDK then
-        hands out a non-recording span of the parent's context).
+        hands out a non-recording span of the parent's context). `send`: the span is a send (the consistent
+        sampler's always-keep rules apply to sends only).
         """
         if not self.enabled():
             return None
+        if self.consistent is not None:
+            return self.decide_consistent(parent, send)
         if parent.is_valid:
             trace_id = parent.trace_id
             pflags = parent.trace_flags
@@ -144,3 +154,16 @@ class FastSampling:
         sampled = _SAMPLED if self.always or (trace_id & self.limit) < self.bound else 0
         flags = (_RANDOM if self.ids.is_trace_id_random() else 0) | sampled
         return trace_id, self.ids.generate_span_id(), flags, None
+
+    def decide_consistent(self, parent: SpanContext, send: bool) -> tuple[int, int, int, TraceState | None]:
+        """`decide` for eventlens' `ConsistentProbabilitySampler` (the same rule as its `should_sample`)."""
+        sampler = self.consistent
+        assert sampler is not None
+        if parent.is_valid:
+            trace_id = parent.trace_id
+            flags = parent.trace_flags & _RANDOM
+        else:
+            trace_id = self.ids.generate_trace_id()
+            flags = _RANDOM if self.ids.is_trace_id_random() else 0
+        sampled, state = sampler.decide(parent, trace_id, send)
+        return trace_id, self.ids.generate_span_id(), flags | (_SAMPLED if sampled else 0), state

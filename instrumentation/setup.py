@@ -43,8 +43,31 @@ def _resource(service_name: str | None) -> Any:
     return Resource.create(attrs)
 
 
-def configure_tracing(service_name: str | None) -> bool:
-    """Install an SDK TracerProvider exporting OTLP/HTTP if none is configured; True when it did."""
+def sampler_from_env() -> Any | None:
+    """The sampler `OTEL_TRACES_SAMPLER` names through an `opentelemetry_traces_sampler` entry point of another
+    package than the SDK (e.g. `eventlens_consistent`), built from `OTEL_TRACES_SAMPLER_ARG`; None otherwise
+    (the SDK reads its own names itself)."""
+    name = os.environ.get("OTEL_TRACES_SAMPLER", "").strip()
+    if not name:
+        return None
+    from importlib.metadata import entry_points
+
+    for entry in entry_points(group="opentelemetry_traces_sampler", name=name):
+        if entry.value.startswith("opentelemetry.sdk."):
+            return None
+        try:
+            return entry.load()(os.environ.get("OTEL_TRACES_SAMPLER_ARG"))
+        except Exception as exc:
+            _LOG.warning("could not build sampler %r: %s", name, exc)
+            return None
+    return None
+
+
+def configure_tracing(service_name: str | None, sampler: Any | None = None) -> bool:
+    """Install an SDK TracerProvider exporting OTLP/HTTP if none is configured; True when it did.
+
+    `sampler`: the provider's sampler (default: `sampler_from_env()`, else the SDK's from `OTEL_TRACES_SAMPLER`).
+    """
     if not _tracer_provider_unset() or _disabled("OTEL_TRACES_EXPORTER"):
         return False
     from opentelemetry.sdk.trace import SpanLimits, TracerProvider
@@ -54,7 +77,8 @@ def configure_tracing(service_name: str | None) -> bool:
 
     # poll spans carry one link per record: raise the SDK's default cap of 128 unless the user set one
     links = None if os.environ.get("OTEL_SPAN_LINK_COUNT_LIMIT") else DEFAULT_LINK_LIMIT
-    provider = TracerProvider(resource=_resource(service_name), span_limits=SpanLimits(max_links=links))
+    provider = TracerProvider(resource=_resource(service_name), span_limits=SpanLimits(max_links=links),
+                              sampler=sampler if sampler is not None else sampler_from_env())
     provider.add_span_processor(BatchSpanProcessor(default_span_exporter()))
     trace.set_tracer_provider(provider)
     return True
@@ -91,18 +115,21 @@ def installed_instrumentors() -> list[Any]:
     return found
 
 
-def instrument(service_name: str | None = None, **options: Any) -> None:
+def instrument(service_name: str | None = None, *, sampler: Any | None = None, **options: Any) -> None:
     """Set up OTLP/HTTP tracing and metrics from `OTEL_*` (only if none is configured) and instrument every
     supported Kafka client installed (kafka-python, confluent-kafka, aiokafka).
 
-    `options` go to each instrumentor's `instrument()` (hooks, `process_parent`, `capture_payload`, ...).
+    `sampler`: the sampler of the tracer provider set up here (e.g.
+    `eventlens.instrumentation.sampling.ConsistentProbabilitySampler(0.01)`; ignored when the application
+    configured its own provider). `options` go to each instrumentor's `instrument()` (hooks,
+    `process_parent`, `capture_payload`, ...).
     Calling it again is harmless.
     """
     if os.environ.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
         return
     with _lock:
         name = service_name or os.environ.get("OTEL_SERVICE_NAME")
-        configure_tracing(name)
+        configure_tracing(name, sampler)
         configure_metrics(name)
         for cls in installed_instrumentors():
             instrumentor = cls()
