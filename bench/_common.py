@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -11,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from eventlens.local_kafka import LocalKafka, free_port
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,3 +67,27 @@ def cpu_seconds(fn: Callable[[], object]) -> tuple[float, float]:
     cpu0, wall0 = time.process_time(), time.perf_counter()
     fn()
     return time.process_time() - cpu0, time.perf_counter() - wall0
+
+
+@contextmanager
+def baseline_code(ref: str) -> Iterator[Path | None]:
+    """A directory whose `eventlens` and `bench` packages are the code of git `ref` (None when it cannot be made).
+
+    Put it first on a child's PYTHONPATH (with PYTHONSAFEPATH=1) to run that ref's code beside this tree's.
+    """
+    tmp = Path(tempfile.mkdtemp(prefix="eventlens-bench-baseline-"))
+    try:
+        src, shim = tmp / "src", tmp / "shim"
+        src.mkdir()
+        archive = subprocess.run(["git", "-C", str(ROOT), "archive", ref], capture_output=True, check=False)
+        if archive.returncode != 0:
+            yield None
+            return
+        subprocess.run(["tar", "-x", "-C", str(src)], input=archive.stdout, check=True)
+        shutil.copytree(src / "eventlens", shim / "eventlens")
+        for part in ("collector", "instrumentation", "dashboard"):
+            (shim / "eventlens" / part).symlink_to(src / part)
+        (shim / "bench").symlink_to(src / "bench")
+        yield shim
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)

@@ -16,19 +16,16 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import statistics
-import subprocess
 import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-from bench._common import Result
+from bench._common import Result, baseline_code
 from bench.bench_ingest import CollectorUnderTest, end_to_end, make_bodies
 
 MAX_BODY = 16 * 1024 * 1024
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def _varint(n: int) -> bytes:
@@ -89,26 +86,6 @@ def hostile_peak(senders: int = 16) -> tuple[float, int, int]:
         finally:
             collector.stop()
     return peak, answers.count(200), answers.count(429)
-
-
-@contextlib.contextmanager
-def baseline_code(ref: str) -> Iterator[Path | None]:
-    """A directory whose `eventlens` package is the code of git `ref` (None when it cannot be made)."""
-    tmp = Path(tempfile.mkdtemp(prefix="eventlens-bench-baseline-"))
-    try:
-        src, shim = tmp / "src", tmp / "shim"
-        src.mkdir()
-        archive = subprocess.run(["git", "-C", str(ROOT), "archive", ref], capture_output=True, check=False)
-        if archive.returncode != 0:
-            yield None
-            return
-        subprocess.run(["tar", "-x", "-C", str(src)], input=archive.stdout, check=True)
-        shutil.copytree(src / "eventlens", shim / "eventlens")
-        for part in ("collector", "instrumentation", "dashboard"):
-            (shim / "eventlens" / part).symlink_to(src / part)
-        yield shim
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 @contextlib.contextmanager
