@@ -13,6 +13,9 @@ from dataclasses import dataclass
 from eventlens.collector.model import SpanRecord
 from eventlens.collector.storage.api import SpanReader
 
+__all__ = ["TRACE_PAGE_DEFAULT", "TRACE_PAGE_MAX", "TracePage", "normalise_id", "parse_cursor", "services",
+           "trace_page"]
+
 
 def normalise_id(value: str) -> str:
     """An id as stored: lowercase hex without surrounding space or dashes (UUID-style input accepted)."""
