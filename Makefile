@@ -39,6 +39,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	./scripts/typecheck
 	./scripts/import-contracts
+	$(BIN)/vulture
 
 bench: $(STAMP)
 	./scripts/system-deps --no-browser

@@ -380,11 +380,6 @@ def _flatten(request: ExportTraceServiceRequest) -> DecodedTraces:
     return DecodedTraces(spans, rejected, first_reason)
 
 
-def status_body(message: str, *, code: int = 3) -> dict[str, object]:
-    """An OTLP-style `google.rpc.Status` as a JSON-ready dict (code 3 = INVALID_ARGUMENT)."""
-    return {"code": code, "message": message, "details": []}
-
-
 def resource_service(resource: Mapping[str, AttrValue]) -> str:
     """The service name of a resource (`service.name`), or `unknown_service`."""
     value = resource.get("service.name")

@@ -40,8 +40,6 @@ class BatchResult:
 
     spans: int
     """Spans of this batch, now committed."""
-    written_with: int
-    """Spans in the coalesced transaction that carried this batch."""
 
 
 @dataclass(slots=True)
@@ -149,7 +147,7 @@ class IngestPipeline:
         """
         future: Future[BatchResult] = Future()
         if not spans:
-            future.set_result(BatchResult(0, 0))
+            future.set_result(BatchResult(0))
             return future
         with self._cond:
             if self._closing:
@@ -220,5 +218,5 @@ class IngestPipeline:
             return False
         self._observer.stored(len(batch), new, self._clock() - started)
         for item in items:
-            item.future.set_result(BatchResult(len(item.spans), len(batch)))
+            item.future.set_result(BatchResult(len(item.spans)))
         return True

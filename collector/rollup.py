@@ -174,11 +174,6 @@ def is_receive(span: SpanRecord) -> bool:
     return span.messaging.operation is Operation.RECEIVE and span.kind is not SpanKind.PRODUCER
 
 
-def is_produce(span: SpanRecord) -> bool:
-    """A PRODUCER span sending to a topic."""
-    return span.kind is SpanKind.PRODUCER and span.messaging.topic is not None
-
-
 def _consumption(span: SpanRecord, ctx: tuple[str, str], now_ns: int, batch: bool = False) -> Consumption:
     """One message `span` consumed; in a batch its size is its producer's, not the span's (a batch total)."""
     consumed = span.start_ns if is_process(span) else span.end_ns
@@ -225,7 +220,7 @@ def wanted_contexts(new_spans: Sequence[SpanRecord], emitters: set[Emitter]) -> 
     """The (trace id, span id) pairs `plan` may look up outside the batch: consumer spans' parents and links.
 
     A backend fetches these in bulk before planning instead of one query per consumer span. (The role tests
-    `is_produce`, `is_process` and `is_receive` are inlined here and in `plan`: they run for every span.)
+    `is_process` and `is_receive` are inlined here and in `plan`: they run for every span.)
     """
     here = {(s.trace_id, s.span_id) for s in new_spans}
     known = set(emitters)

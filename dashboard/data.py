@@ -7,8 +7,8 @@ and age. Two kinds of query:
 - *live* views of "the last N minutes" (topology, coupling, schemas, lag, counts) are keyed by the window's
   length, not its end, and refresh in the background: a live refresh returns the last result at once and
   recomputes it off the page's thread, so a refresh never waits for a query. Shown data is then at most
-  one refresh interval plus one query old; a result older than `settings.LIVE_MAX_AGE_S` is recomputed
-  in the foreground.
+  one refresh interval plus one query old; a result older than `LIVE_TTL_S` × `BACKGROUND_REFRESH_MULTIPLIER`
+  (settings) is recomputed in the foreground.
 - *lookups* (a lineage, a span, an export) are keyed by their arguments and live `CACHE_TTL_S`.
 
 Queries run on a small fixed pool of threads per store. Streamlit runs each script run on a new thread and

@@ -35,7 +35,6 @@ LIVE_TTL_S = 2.0
 BACKGROUND_REFRESH_MULTIPLIER = 31
 """Streamlit's `runner.cacheBackgroundRefreshTTLMultiplier` set by `eventlens dashboard`: a live result is
 served (while it recomputes) until it is this many `LIVE_TTL_S` old, i.e. for every refresh interval offered."""
-LIVE_MAX_AGE_S = LIVE_TTL_S * BACKGROUND_REFRESH_MULTIPLIER
 
 WINDOW_CHOICES: dict[str, str] = {
     "5 min": "5m", "15 min": "15m", "1 h": "1h", "6 h": "6h", "24 h": "24h", "7 days": "7d",

@@ -71,20 +71,12 @@ def headers_list(headers: Any) -> list[tuple[str, bytes | None]]:
     raise TypeError("headers is not a list")
 
 
-def outgoing(args: tuple[Any, ...], kwargs: dict[str, Any], sig: SendSignature, *,
-             copy_headers: bool) -> tuple[tuple[Any, ...], dict[str, Any], Outgoing]:
-    """A send call's arguments with a headers list the core may change, and the record they describe.
-
-    The headers stay where the caller put them (by position or keyword), so no argument is ever given twice.
-    `copy_headers=False` keeps a caller's own list (and injects into it); None and tuples always become a new list.
-    """
-    args, kwargs, topic, headers = send_call(args, kwargs, sig, copy_headers=copy_headers)
-    return args, kwargs, outgoing_of(args, kwargs, sig, topic, headers)
-
-
 def send_call(args: tuple[Any, ...], kwargs: dict[str, Any], sig: SendSignature, *,
               copy_headers: bool) -> tuple[tuple[Any, ...], dict[str, Any], str, list[tuple[str, bytes | None]]]:
-    """`outgoing` without building the record: (args, kwargs, topic, headers list), all an unsampled send needs."""
+    """A send call's (args, kwargs, topic, headers list): all an unsampled send needs (`outgoing_of` builds the
+    record when the span records). The headers stay where the caller put them (by position or keyword), so no
+    argument is ever given twice; `copy_headers=False` keeps a caller's own list (and injects into it), None and
+    tuples always become a new list."""
     topic = args[0] if args else kwargs.get("topic")
     if not isinstance(topic, str):
         raise TypeError("topic is not a string")

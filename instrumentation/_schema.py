@@ -29,11 +29,6 @@ def _shape(node: Any) -> str:
     return "z"
 
 
-def json_structure(doc: Any) -> str:
-    """A canonical string of a decoded JSON document's key/type structure (values ignored)."""
-    return _shape(doc)
-
-
 def _json_fingerprint(doc: Any) -> str | None:
     try:
         return "json:" + hashlib.blake2b(_shape(doc).encode("utf-8"), digest_size=6).hexdigest()

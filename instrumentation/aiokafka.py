@@ -14,6 +14,8 @@ from eventlens.instrumentation import _aiokafka, _coexist, _consumer
 from eventlens.instrumentation._batch import forget_batches
 from eventlens.instrumentation._runtime import Options, Runtime
 
+__all__ = ["AIOKafkaInstrumentor"]
+
 _INSTRUMENTS = ("aiokafka >= 0.12, < 0.15",)
 _CONSUMER_METHODS = ("getone", "getmany", "commit", "stop")
 _active: list[Runtime] = []

@@ -16,6 +16,8 @@ from eventlens.instrumentation import _coexist, _consumer, _kafka_python
 from eventlens.instrumentation._batch import forget_batches
 from eventlens.instrumentation._runtime import Options, Runtime
 
+__all__ = ["KafkaInstrumentor", "processing"]
+
 _INSTRUMENTS = ("kafka-python >= 3.0, < 4.0",)
 _active: list[Runtime] = []
 

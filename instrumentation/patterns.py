@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from opentelemetry import context as otel_context
 from opentelemetry import propagate
 
+__all__ = ["SendOptions", "capture_context", "restore_context", "send_context"]
+
 
 @dataclass(frozen=True, slots=True)
 class SendOptions:

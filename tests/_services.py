@@ -47,9 +47,6 @@ class LocalPostgres:
     def dsn(self) -> str:
         return f"postgresql://{self.user}@127.0.0.1:{self.port}/postgres"
 
-    def dsn_for(self, database: str) -> str:
-        return f"postgresql://{self.user}@127.0.0.1:{self.port}/{database}"
-
 
 def _as_owner(cmd: list[str]) -> list[str]:
     """PostgreSQL refuses to run as root: run its tools as the `postgres` system user then."""

@@ -191,10 +191,6 @@ def to_mermaid(topology: Topology) -> str:
 
 # --- lineage ---------------------------------------------------------------------------------------------
 
-LINEAGE_FORMATS = ("dot", "mermaid")
-"""Text formats a lineage can be drawn in (besides JSON)."""
-
-
 def _lineage_label(node: LineageNode) -> str:
     if node.kind is LineageNodeKind.EVENT:
         return f"{node.service} → {node.topic or '?'}: {node.event_type or 'message'}"

@@ -4,11 +4,9 @@ histogram_quantile); topology, exports and the dashboard all read their p50/p95/
 from __future__ import annotations
 
 import operator
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
-from eventlens.collector.model import LATENCY_BUCKETS_S, N_LATENCY_BUCKETS, LatencySummary
-
-N_BUCKETS = N_LATENCY_BUCKETS
+from eventlens.collector.model import LATENCY_BUCKETS_S, LatencySummary
 
 
 def add_into(total: list[int], hist: Sequence[int]) -> list[int]:
@@ -20,14 +18,6 @@ def add_into(total: list[int], hist: Sequence[int]) -> list[int]:
     for i, count in enumerate(hist):
         out[min(i, len(out) - 1)] += max(0, int(count))
     return out
-
-
-def merge_buckets(histograms: Iterable[Sequence[int]], size: int = N_BUCKETS) -> list[int]:
-    """Sum histograms bucket by bucket (see `add_into` for malformed rows)."""
-    total = [0] * size
-    for hist in histograms:
-        total = add_into(total, hist)
-    return total
 
 
 def quantile(buckets: Sequence[int], q: float, bounds: Sequence[float] = LATENCY_BUCKETS_S) -> float | None:

@@ -17,6 +17,9 @@ from eventlens.collector.lag.evaluator import (
 from eventlens.collector.model import ConsumerLag, GroupStatus, LagSample, Operation
 from eventlens.collector.storage.api import LagStore, SpanReader
 
+__all__ = ["consumer_reported_lag", "group_history", "group_status_json", "group_statuses", "partition_history",
+           "sample_json"]
+
 PartitionKey = tuple[str, int]
 
 

@@ -79,7 +79,7 @@ def instrumented() -> Iterator[Any]:
     _sdk_compat.probe()  # leave the module-level fast functions as the installed SDK allows
 
 
-def _round_trip(bootstrap: str, topic: str, provider_flush: Any = None) -> None:
+def _round_trip(bootstrap: str, topic: str) -> None:
     """Send one record (instrumented) and read it back with an instrumented consumer (no group: assign)."""
     producer = KafkaProducer(bootstrap_servers=bootstrap)
     try:
