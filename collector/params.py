@@ -1,8 +1,8 @@
 """Query-parameter parsing shared by every `/api` route: a malformed value is a `BadQuery` (answered 400 with the
 reason), never an OverflowError or a 500.
 
-Integers must fit a signed 64-bit column (what both stores hold); durations (`timerange`) must be finite, positive, at most
-`MAX_SECONDS` (about 292 years), so a window converted to nanoseconds still fits int64.
+Integers must fit a signed 64-bit column (what both stores hold); durations (`timerange`) must be finite,
+positive and at most `MAX_SECONDS` (about 292 years), so a window converted to nanoseconds still fits int64.
 """
 
 from __future__ import annotations
