@@ -1,13 +1,12 @@
 """Query-parameter parsing shared by every `/api` route: a malformed value is a `BadQuery` (answered 400 with the
 reason), never an OverflowError or a 500.
 
-Integers must fit a signed 64-bit column (what both stores hold); seconds must be finite, positive and at most
-`MAX_SECONDS` (about 292 years), so a window converted to nanoseconds still fits int64.
+Integers must fit a signed 64-bit column (what both stores hold); durations (`timerange`) must be finite,
+positive and at most `MAX_SECONDS` (about 292 years), so a window converted to nanoseconds still fits int64.
 """
 
 from __future__ import annotations
 
-import math
 import re
 
 INT64_MIN = -(1 << 63)
@@ -22,10 +21,6 @@ class BadQuery(ValueError):
     """A query parameter is malformed or out of range; the message names it and says why (answered 400)."""
 
 
-BadParam = BadQuery
-"""The older name of `BadQuery`, kept for callers that still use it."""
-
-
 def int64(name: str, raw: str | None, *, low: int = INT64_MIN, high: int = INT64_MAX) -> int | None:
     """`raw` as an integer in [low, high] (None when absent or empty)."""
     if raw is None or raw == "":
@@ -35,19 +30,6 @@ def int64(name: str, raw: str | None, *, low: int = INT64_MIN, high: int = INT64
     value = int(raw)
     if not low <= value <= high:
         raise BadQuery(f"query parameter {name}={raw[:40]!r} is out of range ({low}..{high})")
-    return value
-
-
-def seconds(name: str, raw: str | None, default: float) -> float:
-    """`raw` as finite positive seconds, at most `MAX_SECONDS` (the default when absent)."""
-    if raw is None or raw == "":
-        return default
-    try:
-        value = float(raw)
-    except ValueError as exc:
-        raise BadQuery(f"query parameter {name}={raw[:40]!r} is not a number of seconds") from exc
-    if not math.isfinite(value) or not 0 < value <= MAX_SECONDS:
-        raise BadQuery(f"query parameter {name} must be a positive number of seconds up to {MAX_SECONDS}")
     return value
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from eventlens.collector import defaults
 from eventlens.collector.model import NS_PER_S
+from eventlens.collector.params import BadQuery
 from eventlens.collector.timerange import TimeRange, parse_duration
 
 STORE_ENV = defaults.STORE_ENV
@@ -44,6 +45,17 @@ WINDOW_CHOICES: dict[str, str] = {
 WINDOWS: dict[str, int] = {label: parse_duration(text) for label, text in WINDOW_CHOICES.items()}
 """The same windows, label → length in nanoseconds."""
 DEFAULT_WINDOW = "1 h"
+
+
+
+def window_label(text: str | None) -> str:
+    """The offered window a `?window=` duration names (`24h`, `1d`, `86400` → "24 h"), else the default."""
+    try:
+        length = parse_duration(text) if text else None
+    except BadQuery:
+        return DEFAULT_WINDOW
+    return next((label for label, ns in WINDOWS.items() if ns == length), DEFAULT_WINDOW)
+
 
 Window = TimeRange
 """A half-open time window [start_ns, end_ns) in nanoseconds since the epoch (the collector's `TimeRange`)."""

@@ -77,9 +77,11 @@ def no_spans_yet() -> None:
 
 
 def window_picker(key: str, container: Any = st) -> int:
-    """A time-window selector (kept in session state under `key`); returns the window length in ns."""
+    """A time-window selector (kept in session state under `key`; a `?window=24h` URL picks the first choice);
+    returns the window length in ns."""
     labels = list(settings.WINDOWS)
-    label = container.selectbox("Time window", labels, index=labels.index(settings.DEFAULT_WINDOW), key=key)
+    first = settings.window_label(st.query_params.get("window"))
+    label = container.selectbox("Time window", labels, index=labels.index(first), key=key)
     return settings.WINDOWS[label or settings.DEFAULT_WINDOW]
 
 

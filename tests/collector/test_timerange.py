@@ -32,7 +32,7 @@ def test_a_duration_reads_as_its_nanoseconds(text: str, ns: int) -> None:
 
 
 @pytest.mark.parametrize("text", [
-    "", "soon", "15x", "m", "-5m", "0", "0s", "inf", "nan", "1e400", "9" * 400 + "w", "99999999999d",
+    "", "soon", "15x", "m", "-5m", "-1", "0", "0s", "inf", "nan", "1e400", "9" * 400 + "w", "99999999999d",
     str(MAX_SECONDS + 1), "15 minutes", "1h30m",
 ])
 def test_a_malformed_or_out_of_range_duration_is_a_bad_query_naming_the_parameter(text: str) -> None:

@@ -76,6 +76,12 @@ def test_topology_deep_link_to_a_service_keeps_only_its_topics(seeded: tuple[str
     assert set(edges["topic"]) == {"orders"}
 
 
+def test_a_window_deep_link_in_the_shared_grammar_preselects_the_window(seeded: tuple[str, Seeded]) -> None:
+    """`?window=1d` (the collector's duration grammar) opens the page on the "24 h" window."""
+    at = _page("topology", {"window": "1d"})
+    assert at.selectbox(key="topology_window").value == "24 h"
+
+
 def test_lineage_without_search_lists_recent_flows_that_open_their_lineage(seeded: tuple[str, Seeded]) -> None:
     """A newcomer sees the recent flows by their first event; clicking one fills the trace search."""
     _, written = seeded

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from eventlens.collector.timerange import parse_duration
 from eventlens.dashboard import settings
 
 
@@ -58,3 +59,15 @@ def test_redact_url_hides_the_password_only() -> None:
     assert settings.redact_url("postgresql://bob:s3cret@db:5432/ev") == "postgresql://bob:***@db:5432/ev"
     assert settings.redact_url("postgresql://bob@db/ev") == "postgresql://bob@db/ev"
     assert settings.redact_url("sqlite:///x.db") == "sqlite:///x.db"
+
+
+def test_window_label_reads_a_duration_in_the_collectors_grammar() -> None:
+    """`24h`, `1d` and `86400` name the "24 h" choice; a duration not offered, garbage or nothing the default."""
+    assert [settings.window_label(t) for t in ("24h", "1d", "86400", "15m")] == ["24 h", "24 h", "24 h", "15 min"]
+    assert [settings.window_label(t) for t in ("3h", "soon", "", None)] == [settings.DEFAULT_WINDOW] * 4
+
+
+def test_the_offered_windows_are_durations_of_the_shared_grammar() -> None:
+    """Each picker choice is written in the grammar `?window=` and `--window` read."""
+    assert {label: parse_duration(text) for label, text in settings.WINDOW_CHOICES.items()} == settings.WINDOWS
+    assert settings.WINDOWS["7 days"] == 7 * 86400 * 10**9

@@ -153,6 +153,22 @@ def test_cli_coupling_prints_a_table(store_url):
     assert any(line.startswith("orders") and line.rstrip().endswith("0.00") for line in result.output.splitlines())
 
 
+def test_cli_from_to_selects_a_range_and_a_bad_one_is_refused(store_url):
+    """`--from`/`--to` name the range (epoch ms or ISO-8601); a range before the data has no rows; `--to`
+    before `--from` exits 2 with the reason."""
+    now_ms = time.time_ns() // 1_000_000
+    found = CliRunner().invoke(root_app, ["graph", "coupling", "--store", store_url, "--json",
+                                          "--from", str(now_ms - 3_600_000), "--to", str(now_ms)])
+    assert found.exit_code == 0, found.output
+    assert {s["service"] for s in json.loads(found.output)["services"]} == {"orders", "billing"}
+    early = CliRunner().invoke(root_app, ["graph", "coupling", "--store", store_url, "--json",
+                                          "--from", "2001-01-01T00:00:00Z", "--to", "2001-01-02T00:00:00Z"])
+    assert json.loads(early.output)["services"] == []
+    reversed_range = CliRunner().invoke(root_app, ["graph", "coupling", "--store", store_url,
+                                                   "--from", "2001-01-02", "--to", "2001-01-01"])
+    assert reversed_range.exit_code == 2 and "before" in reversed_range.output
+
+
 def test_cli_rejects_an_unknown_format_and_a_missing_store(store_url, tmp_path):
     """An unknown format and a store file that does not exist exit non-zero with a message."""
     bad = CliRunner().invoke(root_app, ["graph", "export", "--format", "png", "--store", store_url])
