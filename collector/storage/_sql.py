@@ -4,8 +4,8 @@ A backend supplies connections (`_write_cursor`, `_read_cursor`), its `Dialect` 
 two-argument min/max, index hints, row addresses), from which every statement here is built, and its fastest way
 to insert a batch of span rows reporting which were new.
 
-Rows are read by name: a query's column list is a constant, and each row is unpacked into variables named like
-those columns, next to it. Unpacking is as fast as `row[i]`; `sqlite3.Row` or named-tuple rows cost several
+Rows are read by name: a query's column list sits beside the code that reads it, and each row is unpacked into
+variables named like those columns. Unpacking is as fast as `row[i]`; `sqlite3.Row` or named-tuple rows cost several
 times more per row (docs/storage.md, "Dialects and rows"), on paths that read every span of a trace.
 """
 
