@@ -14,7 +14,7 @@ import hashlib
 import json
 import math
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from eventlens.collector.model import (
@@ -39,10 +39,7 @@ SPAN_COLUMNS: tuple[str, ...] = (
 """Column order of the `spans` table rows this module builds (both backends use the same names)."""
 
 READ_COLUMNS: tuple[str, ...] = SPAN_COLUMNS[2:]
-"""The columns a read needs to rebuild a SpanRecord (everything but the integer keys)."""
-READ_ATTR_KEYS = READ_COLUMNS.index("attr_keys_id")
-READ_RESOURCE = READ_COLUMNS.index("resource_id")
-"""Where a READ_COLUMNS row holds the ids of its attribute keys and its resource (the caller looks both up)."""
+"""The columns a read needs to rebuild a SpanRecord (everything but the integer keys), in `span_from_row`'s order."""
 
 MORE_FIELDS: tuple[str, ...] = (
     "system", "operation", "operation_name", "consumer_group", "client_id", "message_id", "batch_count",
@@ -221,11 +218,12 @@ def content_key(text: str) -> int:
     return _signed(int.from_bytes(hashlib.blake2b(text.encode("utf-8"), digest_size=8).digest(), "big"))
 
 
-def span_from_row(row: Sequence[Any], resource: Mapping[str, AttrValue], attr_keys: Sequence[str]) -> SpanRecord:
-    """Rebuild a SpanRecord from a row in READ_COLUMNS order (its resource attributes and attribute keys looked
-    up by the caller, from the ids at READ_RESOURCE and READ_ATTR_KEYS)."""
+def span_from_row(row: Sequence[Any], resource_of: Callable[[int], Mapping[str, AttrValue]],
+                  attr_keys_of: Callable[[int | None], Sequence[str]]) -> SpanRecord:
+    """Rebuild a SpanRecord from a row in READ_COLUMNS order; the caller looks up its resource attributes and
+    attribute key sequence by their ids (both are stored once, shared by many spans)."""
     (trace_id, span_id, parent, name, kind, service, start_ns, end_ns, status, status_message, scope, links,
-     attrs, _attr_keys_id, _resource_id, topic, partition, offset, key, event_id, body_size, more) = row
+     attrs, attr_keys_id, resource_id, topic, partition, offset, key, event_id, body_size, more) = row
     (system, operation, operation_name, group, client_id, message_id, batch_count, event_type, event_source,
      fingerprint, lag_offsets, lag_seconds, server_address, error_type) = _decode(more) if more else _NO_MORE
     messaging = Messaging(
@@ -241,6 +239,6 @@ def span_from_row(row: Sequence[Any], resource: Mapping[str, AttrValue], attr_ke
         trace_id=trace_id, span_id=span_id, parent_span_id=parent, name=name, kind=SpanKind(kind),
         service=service, start_ns=start_ns, end_ns=end_ns, status=StatusCode(status),
         status_message=status_message, links=_links_from(links), messaging=messaging,
-        attributes=attributes_from(attrs, attr_keys),
-        resource=resource, scope=scope,
+        attributes=attributes_from(attrs, attr_keys_of(attr_keys_id)),
+        resource=resource_of(resource_id), scope=scope,
     )

@@ -3,6 +3,10 @@
 A backend supplies connections (`_write_cursor`, `_read_cursor`), its `Dialect` (`_dialect.py`: placeholder,
 two-argument min/max, index hints, row addresses), from which every statement here is built, and its fastest way
 to insert a batch of span rows reporting which were new.
+
+Rows are read by name: a query's column list sits beside the code that reads it, and each row is unpacked into
+variables named like those columns. Unpacking is as fast as `row[i]`; `sqlite3.Row` or named-tuple rows cost several
+times more per row (docs/storage.md, "Dialects and rows"), on paths that read every span of a trace.
 """
 
 from __future__ import annotations
@@ -12,7 +16,8 @@ import contextlib
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, Protocol, cast
+from functools import partial
+from typing import Any, ClassVar, Protocol
 
 from eventlens.collector import rollup
 from eventlens.collector.model import (
@@ -38,6 +43,11 @@ _EDGE_COLS = ["minute", "producer", "topic", "grp", "consumer", "count", "errors
 _PENDING_COLS = ["p_span_k", "p_trace_id", "p_span_id", "consumer", "grp", "topic", "consumed_ns", "error",
                  "body_size", "seen_ns"]
 _READ = ", ".join(_rows.READ_COLUMNS)
+_DEAD_LETTER_COLS = "source, reason, payload, received_ns, topic, part, off"
+_INFO_COLS = "trace_id, span_id, kind, service, m_topic, start_ns, m_body_size"
+"""What pairing reads of a stored span (a `rollup.SpanInfo`)."""
+_SIGHTING_COLS = "event_type, fingerprint, service, role, topic, first_seen_ns, last_seen_ns, count, errors"
+_LAG_COLS = "grp, topic, part, committed_offset, end_offset, observed_at_ns, lag_seconds, lag_seconds_estimated"
 
 
 class Cursor(Protocol):
@@ -80,10 +90,30 @@ class _Prepared:
     """Key sequences not known to be stored: keys → (id, JSON)."""
     links: list[tuple[int, int, int, int, int]]
     keys: list[tuple[int, int, int]]
+    span_keys: list[int]
+    """The `span_k` of each row, for pending lookups."""
 
 
 def _none(value: str) -> str | None:
     return value or None
+
+
+def _only(row: Sequence[Any]) -> Any:
+    """The value of a one-column row."""
+    (value,) = row
+    return value
+
+
+class Executes(Protocol):
+    """A cursor or connection: both drivers' connections execute too."""
+
+    def execute(self, sql: Any, params: Any = ..., /) -> Any: ...
+
+
+def scalar(db: Executes, sql: str, params: Sequence[object] = ()) -> Any:
+    """The one value a one-column query returns, or None when it returns no row."""
+    row = db.execute(sql, params).fetchone()
+    return None if row is None else _only(row)
 
 
 class SQLStore(abc.ABC):
@@ -145,23 +175,22 @@ class SQLStore(abc.ABC):
         if not letters:
             return
         with self._guard("write_dead_letters"), self._write_cursor() as cur:
-            cur.executemany("INSERT INTO dead_letters (received_ns, source, topic, part, off, reason, payload) "
-                            f"VALUES ({self.dialect.marks(7)})",
-                            [(d.received_ns, d.source, d.topic, d.partition, d.offset, d.reason, d.payload)
+            cur.executemany(f"INSERT INTO dead_letters ({_DEAD_LETTER_COLS}) VALUES ({self.dialect.marks(7)})",
+                            [(d.source, d.reason, d.payload, d.received_ns, d.topic, d.partition, d.offset)
                              for d in letters])
 
     def dead_letters(self, *, limit: int = 100) -> list[DeadLetter]:
         """The parked input, newest first."""
         with self._guard("dead_letters"), self._read_cursor() as cur:
-            cur.execute("SELECT source, reason, payload, received_ns, topic, part, off FROM dead_letters "
+            cur.execute(f"SELECT {_DEAD_LETTER_COLS} FROM dead_letters "
                         f"ORDER BY id DESC LIMIT {self.dialect.placeholder}", (limit,))
-            return [DeadLetter(r[0], r[1], bytes(r[2]), r[3], r[4], r[5], r[6]) for r in cur.fetchall()]
+            return [DeadLetter(source, reason, bytes(payload), received_ns, topic, part, off)
+                    for source, reason, payload, received_ns, topic, part, off in cur.fetchall()]
 
     def dead_letter_count(self) -> int:
         """How many dead letters are parked."""
         with self._guard("dead_letter_count"), self._read_cursor() as cur:
-            cur.execute("SELECT count(*) FROM dead_letters")
-            return int(cur.fetchone()[0])
+            return int(scalar(cur, "SELECT count(*) FROM dead_letters"))
 
     # -- writes ----------------------------------------------------------------------------------------------
     def write_spans(self, spans: Sequence[SpanRecord]) -> int:
@@ -202,7 +231,7 @@ class SQLStore(abc.ABC):
                     cur.executemany(f"INSERT INTO services (service) VALUES ({d.placeholder}) ON CONFLICT DO NOTHING",
                                     [(s,) for s in sorted(services)])
                 cur.execute(f"UPDATE meta SET value = value + {d.placeholder} WHERE name = 'span_count'", (len(new),))
-                self._update_rollups(cur, new, now, [cast(int, row[1]) for row in prepared.rows])
+                self._update_rollups(cur, new, now, prepared.span_keys)
         self._known_resource_ids.update(rid for rid, _ in prepared.resources)
         if len(self._known_attr_keys) > _KNOWN_MAX:
             self._known_attr_keys.clear()
@@ -226,6 +255,7 @@ class SQLStore(abc.ABC):
         known_keys = self._known_attr_keys
         new_keys: dict[tuple[str, ...], tuple[int, str]] = {}
         rows = []
+        span_keys = []
         links: list[tuple[int, int, int, int, int]] = []
         keys: dict[tuple[int, int], int] = {}
         tkeys: dict[str, int] = {}
@@ -242,6 +272,7 @@ class SQLStore(abc.ABC):
             if tk is None:
                 tk = tkeys[span.trace_id] = id_key(span.trace_id)
             sk = id_key(span.span_id)
+            span_keys.append(sk)
             kid = None
             if span.attributes:
                 attr_keys = tuple(span.attributes)
@@ -250,7 +281,7 @@ class SQLStore(abc.ABC):
                     found = new_keys.get(attr_keys)
                     if found is None:
                         found = new_keys[attr_keys] = _rows.key_sequence(attr_keys)
-                    kid = found[0]
+                    kid, _ = found
             rows.append(span_row(span, rid, kid, tk, sk))
             if span.links:
                 links.extend((id_key(link.trace_id), id_key(link.span_id), tk, sk, span.start_ns)
@@ -262,7 +293,8 @@ class SQLStore(abc.ABC):
                     keys.setdefault((event_hash(m.event_id), tk), minute)
                 if m.key is not None:
                     keys.setdefault((key_hash(m.key), tk), minute)
-        return _Prepared(rows, new_resources, new_keys, links, [(h, tk, m) for (h, tk), m in keys.items()])
+        return _Prepared(rows, new_resources, new_keys, links, [(h, tk, m) for (h, tk), m in keys.items()],
+                         span_keys)
 
     def _lookup(self, cur: Cursor, wanted: set[tuple[str, str]]) -> rollup.Lookup:
         """A lookup over the stored spans named in `wanted`, fetched up front a chunk of traces at a time."""
@@ -270,12 +302,12 @@ class SQLStore(abc.ABC):
         traces = sorted({_rows.id_key(t) for t, _ in wanted})
         for i in range(0, len(traces), _CHUNK):
             chunk = traces[i:i + _CHUNK]
-            cur.execute(f"SELECT trace_id, span_id, kind, service, m_topic, start_ns, m_body_size FROM spans "
+            cur.execute(f"SELECT {_INFO_COLS} FROM spans "
                         f"WHERE {self._by_keys(f'trace_k IN ({self.dialect.marks(len(chunk))})')}", chunk)
-            for row in cur.fetchall():
-                if (row[0], row[1]) in wanted:
-                    found[(row[0], row[1])] = rollup.SpanInfo(row[0], row[1], SpanKind(row[2]), row[3], row[4],
-                                                              row[5], row[6])
+            for trace_id, span_id, kind, service, m_topic, start_ns, m_body_size in cur.fetchall():
+                if (trace_id, span_id) in wanted:
+                    found[(trace_id, span_id)] = rollup.SpanInfo(trace_id, span_id, SpanKind(kind), service, m_topic,
+                                                                 start_ns, m_body_size)
 
         def lookup(trace_id: str, span_id: str) -> rollup.SpanInfo | None:
             return found.get((trace_id, span_id))
@@ -286,7 +318,7 @@ class SQLStore(abc.ABC):
         """The (service, group) pairs known to emit process spans, read in every write transaction: another
         collector or ingest worker may have added some since this process last looked (a small table)."""
         cur.execute("SELECT service, grp FROM process_emitters")
-        return {(r[0], r[1]) for r in cur.fetchall()}
+        return {(service, grp) for service, grp in cur.fetchall()}
 
     def _update_rollups(self, cur: Cursor, new: list[SpanRecord], now: int, span_keys: list[int]) -> None:
         """Pair and count the new spans (`span_keys`: the batch's span id keys, for pending lookups)."""
@@ -354,16 +386,16 @@ class SQLStore(abc.ABC):
                 [(m, et, fp, svc, role.value, topic, a.first_seen_ns, a.last_seen_ns, a.count, a.errors)
                  for (m, et, fp, svc, role, topic), a in sorted(batch.sightings.items())])
 
-    def _pending_rows(self, cur: Cursor, where: str, params: Sequence[object]) -> list[tuple[Any, ...]]:
+    def _pending(self, cur: Cursor, where: str, params: Sequence[object]) -> list[tuple[Any, rollup.Consumption]]:
+        """The pending consumptions matching `where`, each with the key of its row."""
         cur.execute(f"SELECT {self.dialect.serial_key}, p_trace_id, p_span_id, consumer, grp, topic, consumed_ns, "
                     f"error, body_size, seen_ns FROM pending WHERE {where}", params)
-        return list(cur.fetchall())
+        return [(key, rollup.Consumption(p_trace_id, p_span_id, consumer, grp, topic, consumed_ns, bool(error),
+                                         body_size, seen_ns))
+                for key, p_trace_id, p_span_id, consumer, grp, topic, consumed_ns, error, body_size, seen_ns
+                in cur.fetchall()]
 
     retention_chunk = 20_000
-
-    @staticmethod
-    def _consumption(row: Sequence[Any]) -> rollup.Consumption:
-        return rollup.Consumption(row[1], row[2], row[3], row[4], row[5], row[6], bool(row[7]), row[8], row[9])
 
     def _resolve_pending(self, cur: Cursor, batch: rollup.RollupBatch, new: list[SpanRecord],
                          span_keys: list[int]) -> None:
@@ -375,11 +407,11 @@ class SQLStore(abc.ABC):
         done = []
         for i in range(0, len(keys), _CHUNK):
             chunk = keys[i:i + _CHUNK]
-            for row in self._pending_rows(cur, f"p_span_k IN ({self.dialect.marks(len(chunk))})", chunk):
-                span = by_id.get((row[1], row[2]))
+            for key, consumption in self._pending(cur, f"p_span_k IN ({self.dialect.marks(len(chunk))})", chunk):
+                span = by_id.get((consumption.producer_trace_id, consumption.producer_span_id))
                 if span is not None:
-                    batch.resolve(self._consumption(row), rollup.info_of(span))
-                    done.append((row[0],))
+                    batch.resolve(consumption, rollup.info_of(span))
+                    done.append((key,))
         if done:
             d = self.dialect
             cur.executemany(f"DELETE FROM pending WHERE {d.serial_key} = {d.placeholder}", done)
@@ -387,11 +419,12 @@ class SQLStore(abc.ABC):
     def _expire_pending(self, cur: Cursor, batch: rollup.RollupBatch, now: int) -> None:
         d = self.dialect
         cur.execute(f"DELETE FROM receive_counted WHERE seen_ns <= {d.placeholder}", (now - self.pending_ttl_ns,))
-        rows = self._pending_rows(cur, f"seen_ns <= {d.placeholder}", (now - self.pending_ttl_ns,))
-        for row in rows:
-            batch.partial(self._consumption(row))
-        if rows:
-            cur.executemany(f"DELETE FROM pending WHERE {d.serial_key} = {d.placeholder}", [(r[0],) for r in rows])
+        expired = self._pending(cur, f"seen_ns <= {d.placeholder}", (now - self.pending_ttl_ns,))
+        for _, consumption in expired:
+            batch.partial(consumption)
+        if expired:
+            cur.executemany(f"DELETE FROM pending WHERE {d.serial_key} = {d.placeholder}",
+                            [(key,) for key, _ in expired])
 
     def flush_pending(self, now_ns: int) -> int:
         """Turn pending consumptions older than the TTL into partial edges now; returns how many."""
@@ -404,8 +437,7 @@ class SQLStore(abc.ABC):
     def pending_count(self) -> int:
         """How many consumptions wait for their producer span."""
         with self._guard("pending_count"), self._read_cursor() as cur:
-            cur.execute("SELECT count(*) FROM pending")
-            return int(cur.fetchone()[0])
+            return int(scalar(cur, "SELECT count(*) FROM pending"))
 
     def write_lag_samples(self, samples: Sequence[LagSample]) -> None:
         """Store lag samples taken by the poller."""
@@ -464,8 +496,8 @@ class SQLStore(abc.ABC):
         res = self._resources.get(rid)
         if res is None:
             cur.execute(f"SELECT attributes FROM resources WHERE id = {self.dialect.placeholder}", (rid,))
-            row = cur.fetchone()
-            res = _rows.loads(row[0]) if row is not None else {}
+            found = cur.fetchone()
+            res = {} if found is None else _rows.loads(_only(found))
             if len(self._resources) > _KNOWN_MAX:
                 self._resources.clear()
             self._resources[rid] = res
@@ -478,10 +510,10 @@ class SQLStore(abc.ABC):
         keys = self._attr_keys.get(kid)
         if keys is None:
             cur.execute(f"SELECT keys FROM attr_keys WHERE id = {self.dialect.placeholder}", (kid,))
-            row = cur.fetchone()
-            if row is None:
+            found = cur.fetchone()
+            if found is None:
                 raise StoreError(f"attribute key sequence {kid} is missing from attr_keys")
-            keys = _rows.keys_from(row[0])
+            keys = _rows.keys_from(_only(found))
             if len(self._attr_keys) > _KNOWN_MAX:
                 self._attr_keys.clear()
             self._attr_keys[kid] = keys
@@ -490,8 +522,8 @@ class SQLStore(abc.ABC):
     def _spans(self, cur: Cursor, sql: str, params: Sequence[object]) -> list[SpanRecord]:
         cur.execute(sql, params)
         rows = cur.fetchall()
-        return [_rows.span_from_row(row, self._resource(cur, row[_rows.READ_RESOURCE]),
-                                    self._attribute_keys(cur, row[_rows.READ_ATTR_KEYS])) for row in rows]
+        return [_rows.span_from_row(row, partial(self._resource, cur), partial(self._attribute_keys, cur))
+                for row in rows]
 
     def get_trace(self, trace_id: str) -> list[SpanRecord]:
         """Every stored span of one trace, by start time."""
@@ -554,7 +586,7 @@ class SQLStore(abc.ABC):
             cond, args = (f"h = {p}", [h]) if end_ns is None else (f"h = {p} AND minute < {p}", [h, end_ns])
             sql = " UNION ".join(f"SELECT trace_k FROM {table} WHERE {cond}" for table in self._key_tables)
             cur.execute(sql, args * len(self._key_tables))
-            traces = [r[0] for r in cur.fetchall()]
+            traces = [trace_k for trace_k, in cur.fetchall()]
             found: list[SpanRecord] = []
             # The traces' key index finds the rows; the time index must not be walked instead.
             order = f" ORDER BY {d.unindexed('start_ns')} DESC, span_id DESC LIMIT {p}"
@@ -586,14 +618,12 @@ class SQLStore(abc.ABC):
         """Every service name seen, sorted."""
         with self._guard("services"), self._read_cursor() as cur:
             cur.execute("SELECT service FROM services ORDER BY service")
-            return [r[0] for r in cur.fetchall()]
+            return [service for service, in cur.fetchall()]
 
     def span_count(self) -> int:
         """How many spans are stored (a counter kept by writes and retention)."""
         with self._guard("span_count"), self._read_cursor() as cur:
-            cur.execute("SELECT value FROM meta WHERE name = 'span_count'")
-            row = cur.fetchone()
-            return int(row[0]) if row is not None else 0
+            return int(scalar(cur, "SELECT value FROM meta WHERE name = 'span_count'") or 0)
 
     def edge_rollups(self, start_ns: int, end_ns: int) -> list[EdgeRollup]:
         """Per-minute edge rollups whose minute falls in [start_ns, end_ns)."""
@@ -602,20 +632,22 @@ class SQLStore(abc.ABC):
             cur.execute(f"SELECT {', '.join(_EDGE_COLS)} FROM edge_minutes WHERE minute >= {p} AND minute < {p} "
                         "ORDER BY minute, producer, topic, grp, consumer", (start_ns, end_ns))
             rows = cur.fetchall()
-        return [EdgeRollup(r[0], _none(r[1]), r[2], _none(r[3]), _none(r[4]), r[5], r[6], r[7], float(r[8]),
-                           tuple(r[9:])) for r in rows]
+        return [EdgeRollup(minute, _none(producer), topic, _none(grp), _none(consumer), count, errors, nbytes,
+                           float(latency_sum_s), tuple(buckets))
+                for minute, producer, topic, grp, consumer, count, errors, nbytes, latency_sum_s, *buckets in rows]
 
     def schema_sightings(self, start_ns: int, end_ns: int) -> list[SchemaSighting]:
         """Schema sightings last seen in [start_ns, end_ns), aggregated over that window."""
         with self._guard("schema_sightings"), self._read_cursor() as cur:
             p = self.dialect.placeholder
-            cur.execute("SELECT event_type, fingerprint, service, role, topic, first_seen_ns, last_seen_ns, "
-                        f"count, errors FROM schema_minutes WHERE minute >= {p} AND minute < {p} "
+            cur.execute(f"SELECT {_SIGHTING_COLS} FROM schema_minutes WHERE minute >= {p} AND minute < {p} "
                         f"AND last_seen_ns >= {p} AND last_seen_ns < {p}",
                         (rollup.minute_of(start_ns), end_ns, start_ns, end_ns))
             rows = cur.fetchall()
-        return rollup.merge_sightings(SchemaSighting(r[0], r[1], r[2], Role(r[3]), r[4], r[5], r[6], r[7], r[8])
-                                      for r in rows)
+        return rollup.merge_sightings(
+            SchemaSighting(event_type, fingerprint, service, Role(role), topic, first_seen_ns, last_seen_ns, count,
+                           errors)
+            for event_type, fingerprint, service, role, topic, first_seen_ns, last_seen_ns, count, errors in rows)
 
     def lag_samples(self, *, group: str | None = None, since_ns: int | None = None,
                     until_ns: int | None = None) -> list[LagSample]:
@@ -627,12 +659,12 @@ class SQLStore(abc.ABC):
             if value is not None:
                 where.append(clause)
                 params.append(value)
-        sql = ("SELECT grp, topic, part, committed_offset, end_offset, observed_at_ns, lag_seconds, "
-               "lag_seconds_estimated FROM lag_samples")
+        sql = f"SELECT {_LAG_COLS} FROM lag_samples"
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY observed_at_ns, grp, topic, part"
         with self._guard("lag_samples"), self._read_cursor() as cur:
             cur.execute(sql, params)
             rows = cur.fetchall()
-        return [LagSample(r[0], r[1], r[2], r[3], r[4], r[5], r[6], bool(r[7])) for r in rows]
+        return [LagSample(grp, topic, part, committed_offset, end_offset, observed_at_ns, lag_seconds, bool(estimated))
+                for grp, topic, part, committed_offset, end_offset, observed_at_ns, lag_seconds, estimated in rows]

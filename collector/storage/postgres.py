@@ -20,7 +20,7 @@ import psycopg
 from eventlens.collector import rollup
 from eventlens.collector.storage import _rows
 from eventlens.collector.storage._dialect import POSTGRES
-from eventlens.collector.storage._sql import Cursor, SQLStore, check_schema_version
+from eventlens.collector.storage._sql import Cursor, SQLStore, check_schema_version, scalar
 from eventlens.collector.storage.api import StoreError
 
 SCHEMA_VERSION = 3
@@ -55,11 +55,11 @@ class PostgresStore(SQLStore):
             conn = self._conn()
             with conn.transaction():
                 conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
-                if _scalar(conn, "SELECT to_regclass('spans') IS NOT NULL"):
+                if scalar(conn, "SELECT to_regclass('spans') IS NOT NULL"):
                     found = None
-                    if _scalar(conn, "SELECT to_regclass('meta') IS NOT NULL"):
-                        row = conn.execute("SELECT value FROM meta WHERE name = 'schema_version'").fetchone()
-                        found = None if row is None else int(row[0])
+                    if scalar(conn, "SELECT to_regclass('meta') IS NOT NULL"):
+                        version = scalar(conn, "SELECT value FROM meta WHERE name = 'schema_version'")
+                        found = None if version is None else int(version)
                     check_schema_version(found, SCHEMA_VERSION, "PostgreSQL database",
                                          "use a new, empty database (or drop this one's eventlens tables) and "
                                          "let the collector create them")
@@ -114,7 +114,7 @@ class PostgresStore(SQLStore):
                 copy.write_row(row)
         pg_cur.execute(f"INSERT INTO spans ({_COLS}) SELECT {_COLS} FROM spans_in "
                        "ON CONFLICT (trace_k, span_k) DO NOTHING RETURNING trace_id, span_id")
-        inserted = {(r[0], r[1]) for r in pg_cur.fetchall()}
+        inserted = {(trace_id, span_id) for trace_id, span_id in pg_cur.fetchall()}
         return None if len(inserted) == len(rows) else inserted
 
     def close(self) -> None:
@@ -127,8 +127,3 @@ class PostgresStore(SQLStore):
             self._connections.clear()
         self._local = threading.local()
 
-
-def _scalar(conn: psycopg.Connection[Any], sql: str) -> Any:
-    """The first column of a one-row query."""
-    row = conn.execute(sql).fetchone()
-    return None if row is None else row[0]

@@ -26,12 +26,12 @@ from pathlib import Path
 from eventlens.collector import rollup
 from eventlens.collector.storage import _rows
 from eventlens.collector.storage._dialect import SQLITE
-from eventlens.collector.storage._sql import Cursor, SQLStore, check_schema_version
+from eventlens.collector.storage._sql import Cursor, SQLStore, check_schema_version, scalar
 from eventlens.collector.storage.api import StoreError
 
 SCHEMA_VERSION = 3
 _INSERT = (f"INSERT INTO spans ({', '.join(_rows.SPAN_COLUMNS)}) "
-           f"VALUES ({', '.join('?' * len(_rows.SPAN_COLUMNS))})")
+           f"VALUES ({SQLITE.marks(len(_rows.SPAN_COLUMNS))})")
 # The keys of the rows just appended (rowid > ?) that no stored span has: a stored key means a retried span.
 _REGISTER = ("INSERT INTO span_ids_new (trace_k, span_k, rid) SELECT trace_k, span_k, rowid FROM spans "
              "WHERE rowid > ? AND NOT EXISTS (SELECT 1 FROM span_ids o WHERE o.trace_k = spans.trace_k "
@@ -84,8 +84,8 @@ class SQLiteStore(SQLStore):
         with self._write_lock:
             conn.execute("BEGIN IMMEDIATE")
             try:
-                version = conn.execute("PRAGMA user_version").fetchone()[0]
-                tables = conn.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table'").fetchone()[0]
+                version = scalar(conn, "PRAGMA user_version")
+                tables = scalar(conn, "SELECT count(*) FROM sqlite_master WHERE type = 'table'")
                 if tables:
                     check_schema_version(version or _meta_version(conn), SCHEMA_VERSION, f"SQLite file {self.path}",
                                          "delete the file (or point EVENTLENS_STORE at a new one) and let the "
@@ -115,8 +115,8 @@ class SQLiteStore(SQLStore):
         writes each page of `msg_keys` it touches once.
         """
         cur.executemany("INSERT INTO msg_keys_new (h, trace_k, minute) VALUES (?, ?, ?)", keys)
-        cur.execute("SELECT coalesce(max(rowid), 0) FROM msg_keys_new")  # rowids restart at 1 once it is emptied
-        if cur.fetchone()[0] >= self.key_stage_rows:
+        # rowids restart at 1 once it is emptied
+        if scalar(cur, "SELECT coalesce(max(rowid), 0) FROM msg_keys_new") >= self.key_stage_rows:
             self._merge_staged_keys(cur)
 
     def _merge_staged_keys(self, cur: Cursor) -> None:
@@ -211,8 +211,7 @@ class SQLiteStore(SQLStore):
         `spans` has no unique index (see schema_sqlite.sql): the appended rows get rowids above the largest one,
         and their keys are checked against `span_ids` and registered in the small `span_ids_new` in one statement.
         """
-        cur.execute("SELECT coalesce(max(rowid), 0) FROM spans")
-        before = cur.fetchone()[0]
+        before = scalar(cur, "SELECT coalesce(max(rowid), 0) FROM spans")
         cur.executemany(_INSERT, rows)
         cur.execute(_REGISTER, (before,))
         registered = cur.rowcount
@@ -221,11 +220,9 @@ class SQLiteStore(SQLStore):
             cur.execute(_UNREGISTERED, (before,))
             cur.executemany("DELETE FROM spans WHERE rowid = ?", cur.fetchall())
             cur.execute("SELECT trace_id, span_id FROM spans WHERE rowid > ?", (before,))
-            inserted = {(r[0], r[1]) for r in cur.fetchall()}
-        if registered:
-            cur.execute("SELECT count(*) FROM span_ids_new")
-            if cur.fetchone()[0] >= self.id_stage_rows:
-                self._merge_staged_ids(cur)
+            inserted = {(trace_id, span_id) for trace_id, span_id in cur.fetchall()}
+        if registered and scalar(cur, "SELECT count(*) FROM span_ids_new") >= self.id_stage_rows:
+            self._merge_staged_ids(cur)
         return inserted
 
     def _merge_staged_ids(self, cur: Cursor) -> None:
@@ -269,10 +266,10 @@ class SQLiteStore(SQLStore):
 def _meta_version(conn: sqlite3.Connection) -> int | None:
     """The schema version a file written before `user_version` was set keeps in `meta` (None if absent)."""
     try:
-        row = conn.execute("SELECT value FROM meta WHERE name = 'schema_version'").fetchone()
+        version = scalar(conn, "SELECT value FROM meta WHERE name = 'schema_version'")
     except sqlite3.OperationalError:  # no meta table: older than schema versions
         return None
-    return None if row is None else int(row[0])
+    return None if version is None else int(version)
 
 
 def _statements(script: str) -> list[str]:
