@@ -145,3 +145,96 @@ def run(bootstrap: str, quick: bool = False) -> list[Result]:
         results.append(Result(f"traceparent header alone {side} added CPU",
                               best["plain+traceparent header"][i] - plain, "µs/msg"))
     return results
+
+
+def wrapper_costs(ratio: float, n: int) -> tuple[float, float]:
+    """(produce, poll) CPU µs per call of eventlens' confluent-kafka wrappers alone: stub client calls (the
+    delivery report called at once, messages from a list, 1 in 1/ratio with a sampled parent), the same span
+    and metrics pipeline as `bench_instr_wrappers` (spans encoded by eventlens' encoder, in-memory metrics)."""
+    from types import SimpleNamespace
+    from typing import Any
+
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+    from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
+
+    from eventlens.instrumentation import _confluent
+    from eventlens.instrumentation._consumer import ConsumerState, end_process
+    from eventlens.instrumentation._runtime import ClientFacts, Options, Runtime
+
+    class _Encode(SpanExporter):  # type: ignore[misc]
+        eventlens_fast_spans = True
+
+        def export(self, spans: Any) -> SpanExportResult:
+            from eventlens.instrumentation._otlp_encode import encode_spans
+
+            encode_spans(spans)
+            return SpanExportResult.SUCCESS
+
+    class _Message:
+        __slots__ = ("_headers", "_offset")
+
+        def __init__(self, offset: int, headers: list[tuple[str, bytes]]) -> None:
+            self._offset, self._headers = offset, headers
+
+        def topic(self) -> str:
+            return "orders"
+
+        def partition(self) -> int:
+            return 0
+
+        def offset(self) -> int:
+            return self._offset
+
+        def key(self) -> bytes:
+            return b"k"
+
+        def value(self) -> bytes:
+            return PAYLOAD
+
+        def headers(self) -> list[tuple[str, bytes]]:
+            return self._headers
+
+        def timestamp(self) -> tuple[int, int]:
+            return 1, 1_700_000_000_000
+
+        def error(self) -> None:
+            return None
+
+    every = 1 if ratio >= 1.0 else round(1 / ratio)
+    messages = iter([_Message(i, [("traceparent", b"00-4bf92f3577b34da6a3ce929d%08x-00f067aa0ba902b7-%s"
+                                   % (i, b"01" if i % every == 0 else b"00"))]) for i in range(n)])
+    acked = _Message(5, [])
+
+    def parent_produce(_instance: Any, _topic: str, _value: Any, _key: Any, **call: Any) -> None:
+        report = call.get("on_delivery")
+        if report is not None:
+            report(None, acked)
+
+    provider = TracerProvider(sampler=ParentBased(TraceIdRatioBased(ratio)))
+    provider.add_span_processor(BatchSpanProcessor(_Encode(), max_queue_size=4 * n, max_export_batch_size=512,
+                                                   schedule_delay_millis=200))
+    reader = InMemoryMetricReader()
+    meter_provider = MeterProvider(metric_readers=[reader])
+    runtime = Runtime.build(provider, meter_provider, Options())
+    producer = SimpleNamespace()
+    consumer = SimpleNamespace()
+    state = ConsumerState(ClientFacts(client_id="c1", group="g"), lambda _t, _p: n + 10)
+    setattr(consumer, "_eventlens_state", state)  # noqa: B010 (the name the wrappers look up)
+    try:
+        t0 = time.process_time()
+        for i in range(n):
+            _confluent.produce(runtime, producer, parent_produce, ("orders", PAYLOAD, b"k%d" % (i % 100)), {})
+        provider.force_flush()
+        t1 = time.process_time()
+        for _ in range(n):
+            _confluent.poll(runtime, consumer, lambda _c, *_a, **_k: next(messages), (), {})
+        end_process(runtime, state)
+        provider.force_flush()
+        reader.get_metrics_data()
+        return (t1 - t0) / n * 1e6, (time.process_time() - t1) / n * 1e6
+    finally:
+        provider.shutdown()
+        meter_provider.shutdown()

@@ -6,9 +6,9 @@ with eventlens at 1% (OTLP to a local sink, metrics on). Printed per client and 
 µs CPU per message: plain, header-only added, eventlens 1% added, and eventlens beyond the header alone
 (eventlens added − header added; the issue's goal: ≤ 5 µs).
 
-Then the same split at the wrapper level, without a broker (kafka-python's `send`/`__next__` wrappers on
-stub calls, as `bench_instr_wrappers`): eventlens' wrapper at 1% against a header-only wrapper that only
-writes a `traceparent` into the headers list (and reads it back on consume), in the same run.
+Then the same split at the wrapper level, without a broker (each client's send and consume wrappers on stub
+calls, as `bench_instr_wrappers`): eventlens' wrapper at 1% against a header-only wrapper that only writes a
+`traceparent` into the headers list (and reads it back on consume), alternating in the same run.
 """
 
 from __future__ import annotations
@@ -131,23 +131,110 @@ def _header_only_costs(n: int) -> tuple[float, float]:
     return send_us, (time.process_time() - t0) / n * 1e6
 
 
+def _confluent_header_only_costs(n: int) -> tuple[float, float]:
+    """(produce, poll) CPU µs per message of header-only confluent-kafka wrappers on stub calls like
+    `bench_confluent.wrapper_costs`: the produce call gets a `traceparent` appended, poll reads it back."""
+    from bench.bench_confluent import PAYLOAD
+
+    class _Message:
+        __slots__ = ("_headers",)
+
+        def __init__(self, headers: list[tuple[str, bytes]]) -> None:
+            self._headers = headers
+
+        def headers(self) -> list[tuple[str, bytes]]:
+            return self._headers
+
+        def error(self) -> None:
+            return None
+
+    def parent(_topic: str, _value: Any, _key: Any, **call: Any) -> None:
+        call.get("on_delivery")
+
+    def produce(topic: str, value: Any, key: Any, **kwargs: Any) -> None:
+        headers = kwargs.get("headers")
+        headers = [*headers, ("traceparent", _TP)] if headers else [("traceparent", _TP)]
+        parent(topic, value, key, **{**kwargs, "headers": headers})
+
+    messages = iter([_Message([("traceparent", _TP)]) for _ in range(n)])
+
+    def poll() -> Any:
+        msg = next(messages)
+        if msg is not None and msg.error() is None:
+            _found = [v for k, v in msg.headers() or () if k == "traceparent"]
+        return msg
+
+    t0 = time.process_time()
+    for i in range(n):
+        produce("orders", PAYLOAD, b"k%d" % (i % 100))
+    t1 = time.process_time()
+    for _ in range(n):
+        poll()
+    return (t1 - t0) / n * 1e6, (time.process_time() - t1) / n * 1e6
+
+
+def _aiokafka_header_only_costs(n: int) -> tuple[float, float]:
+    """(send, getone) CPU µs per message of header-only aiokafka wrappers on stub calls like
+    `bench_aiokafka.wrapper_costs`: `send` gets a `traceparent` list, `getone` reads it back."""
+    import asyncio
+
+    metadata = SimpleNamespace(offset=5, partition=0, timestamp=_TS)
+    records = iter([SimpleNamespace(headers=(("traceparent", _TP),)) for _ in range(n)])
+
+    async def stub_send(_topic: str, _value: Any = None, key: Any = None, headers: Any = None) -> Any:
+        future = asyncio.get_running_loop().create_future()
+        future.set_result(metadata)
+        return future
+
+    async def send(topic: str, value: Any, key: Any = None, headers: Any = None) -> Any:
+        return await stub_send(topic, value, key=key,
+                               headers=[*headers, ("traceparent", _TP)] if headers else [("traceparent", _TP)])
+
+    async def getone() -> Any:
+        record = next(records)
+        _found = [v for k, v in record.headers if k == "traceparent"]
+        return record
+
+    async def both() -> tuple[float, float]:
+        t0 = time.process_time()
+        for i in range(n):
+            await send("orders", b"x" * 200, key=b"k%d" % (i % 100))
+        await asyncio.sleep(0)
+        t1 = time.process_time()
+        for _ in range(n):
+            await getone()
+        return (t1 - t0) / n * 1e6, (time.process_time() - t1) / n * 1e6
+
+    return asyncio.run(both())
+
+
 def wrapper_split(n: int) -> list[Result]:
-    """kafka-python's wrappers at 1% beside the header-only wrappers, alternating, best of 3 each."""
+    """Each client's wrappers at 1% beside header-only wrappers on the same kind of stubs, alternating, best of
+    3 each (kafka-python `send`/`__next__`, confluent-kafka `produce`/`poll`, aiokafka `send`/`getone`)."""
+    from bench.bench_aiokafka import wrapper_costs as aiokafka_costs
+    from bench.bench_confluent import wrapper_costs as confluent_costs
     from bench.bench_instr_wrappers import measure
 
-    ours: list[tuple[float, float]] = []
-    header: list[tuple[float, float]] = []
-    for _ in range(3):
-        ours.append(measure(0.01, True, n, True))
-        header.append(_header_only_costs(n))
+    pairs: dict[str, tuple[tuple[str, str], Callable[[], tuple[float, float]], Callable[[], tuple[float, float]]]] = {
+        "kafka-python": (("send", "__next__"), lambda: measure(0.01, True, n, True), lambda: _header_only_costs(n)),
+        "confluent-kafka": (("produce", "poll"), lambda: confluent_costs(0.01, n),
+                            lambda: _confluent_header_only_costs(n)),
+        "aiokafka": (("send", "getone"), lambda: aiokafka_costs(0.01, n), lambda: _aiokafka_header_only_costs(n)),
+    }
     results: list[Result] = []
-    for side, i in (("send", 0), ("__next__", 1)):
-        base = min(h[i] for h in header)
-        mine = min(o[i] for o in ours)
-        results.append(Result(f"kafka-python {side} wrapper: header-only", base, "µs/msg"))
-        results.append(Result(f"kafka-python {side} wrapper: eventlens 1%", mine, "µs/msg", "header-only", base))
-        results.append(Result(f"kafka-python {side} wrapper: eventlens 1% beyond the header", mine - base, "µs/msg",
-                              goal="≤ 5 µs"))
+    for client, (sides, ours_of, header_of) in pairs.items():
+        ours: list[tuple[float, float]] = []
+        header: list[tuple[float, float]] = []
+        for _ in range(3):
+            ours.append(ours_of())
+            header.append(header_of())
+        for i, side in enumerate(sides):
+            base = min(h[i] for h in header)
+            mine = min(o[i] for o in ours)
+            results.append(Result(f"{client} {side} wrapper: header-only", base, "µs/msg"))
+            results.append(Result(f"{client} {side} wrapper: eventlens 1%", mine, "µs/msg", "header-only", base))
+            results.append(Result(f"{client} {side} wrapper: eventlens 1% beyond the header", mine - base,
+                                  "µs/msg", goal="≤ 5 µs"))
     return results
 
 

@@ -113,4 +113,22 @@ def run(bootstrap: str, quick: bool = False) -> list[Result]:
         send_us, next_us = min(measure(ratio, metrics, n, fast) for _ in range(3))
         results.append(Result(f"send wrapper {label}", send_us, "µs/msg"))
         results.append(Result(f"__next__ wrapper {label}", next_us, "µs/msg"))
+    results.extend(other_clients(n))
+    return results
+
+
+def other_clients(n: int) -> list[Result]:
+    """confluent-kafka's `produce`/`poll` and aiokafka's `send`/`getone` wrappers on stub calls, at 100% and 1%,
+    best of 3 (the same pipeline as above)."""
+    from bench.bench_aiokafka import wrapper_costs as aiokafka_costs
+    from bench.bench_confluent import wrapper_costs as confluent_costs
+
+    results: list[Result] = []
+    for label, ratio in (("100%", 1.0), ("1%", 0.01)):
+        produce_us, poll_us = min(confluent_costs(ratio, n) for _ in range(3))
+        send_us, getone_us = min(aiokafka_costs(ratio, n) for _ in range(3))
+        results.append(Result(f"confluent produce wrapper {label}", produce_us, "µs/msg"))
+        results.append(Result(f"confluent poll wrapper {label}", poll_us, "µs/msg"))
+        results.append(Result(f"aiokafka send wrapper {label}", send_us, "µs/msg"))
+        results.append(Result(f"aiokafka getone wrapper {label}", getone_us, "µs/msg"))
     return results
