@@ -71,7 +71,8 @@ def cpu_seconds(fn: Callable[[], object]) -> tuple[float, float]:
 
 @contextmanager
 def baseline_code(ref: str) -> Iterator[Path | None]:
-    """A directory whose `eventlens` and `bench` packages are the code of git `ref` (None when it cannot be made).
+    """A directory whose `eventlens` package is the code of git `ref` (None when it cannot be made), beside
+    this tree's `bench` (so both sides of a comparison are measured by the same code).
 
     Put it first on a child's PYTHONPATH (with PYTHONSAFEPATH=1) to run that ref's code beside this tree's.
     """
@@ -87,7 +88,7 @@ def baseline_code(ref: str) -> Iterator[Path | None]:
         shutil.copytree(src / "eventlens", shim / "eventlens")
         for part in ("collector", "instrumentation", "dashboard"):
             (shim / "eventlens" / part).symlink_to(src / part)
-        (shim / "bench").symlink_to(src / "bench")
+        (shim / "bench").symlink_to(ROOT / "bench")
         yield shim
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -1,8 +1,9 @@
 """Before/after in one run: `python -m bench.compare --ref REF [--rounds N] [--quick] NAME...`.
 
-Runs `python -m bench NAME...` alternately on the code of git `REF` (its `eventlens` and `bench` packages from a
-`git archive`, first on the child's PYTHONPATH) and on this tree, `--rounds` times each (order swapped every
-round), against one broker, then prints each figure's median on both sides and the ratio after/before.
+Runs `python -m bench NAME...` alternately on the code of git `REF` (its `eventlens` package from a `git archive`,
+first on the child's PYTHONPATH) and on this tree, both measured by this tree's `bench/`, `--rounds` times each
+(order swapped every round), against one broker, then prints each figure's median on both sides and the ratio
+after/before.
 Figures are matched by benchmark and name; a figure only one side prints is listed with a dash.
 """
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from conftest import Otel
+from instr_support import Otel
 
 from eventlens.instrumentation.aiokafka import AIOKafkaInstrumentor, active_runtime
 

@@ -14,7 +14,7 @@ from typing import Any
 import aiokafka
 import pytest
 from aiokafka_support import aio_instrument, aio_instrumented, consume_each, produce, run  # noqa: F401
-from conftest import Otel
+from instr_support import Otel
 from opentelemetry.instrumentation.aiokafka import AIOKafkaInstrumentor as UpstreamInstrumentor
 
 from eventlens.instrumentation import _coexist

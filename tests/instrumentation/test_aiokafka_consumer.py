@@ -16,7 +16,7 @@ from aiokafka_support import (  # noqa: F401
     produce,
     run,
 )
-from conftest import Otel
+from instr_support import Otel
 from opentelemetry import trace
 from opentelemetry.instrumentation.utils import suppress_instrumentation
 from opentelemetry.trace import SpanKind

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 from aiokafka_support import aio_instrument, aio_instrumented, consume_each, get_all, new_consumer, run  # noqa: F401
-from conftest import Otel, raw_send
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from instr_support import Otel, raw_send
 from test_headers_property import header_lists, payloads
 
 from eventlens.instrumentation import _safety

@@ -9,7 +9,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from aiokafka_support import aio_instrument, aio_instrumented, consume_each, produce, run  # noqa: F401
-from conftest import Otel
+from instr_support import Otel
 from opentelemetry.trace import SpanKind, StatusCode
 
 pytestmark = pytest.mark.kafka

@@ -13,8 +13,8 @@ import aiokafka
 import pytest
 from aiokafka import AIOKafkaProducer
 from aiokafka_support import aio_instrument, aio_instrumented, consume_each, new_consumer, produce, run  # noqa: F401
-from conftest import Otel
-from conftest import consume_each as kp_consume_each
+from instr_support import Otel
+from instr_support import consume_each as kp_consume_each
 from kafka import KafkaProducer
 from opentelemetry import trace
 

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from aiokafka import AIOKafkaProducer
 from aiokafka_support import aio_instrument, aio_instrumented, consume_each, run  # noqa: F401
-from conftest import Otel, raw_send
 from header_vectors import VECTORS, Outcome, Vector, check
+from instr_support import Otel, raw_send
 from opentelemetry import baggage, trace
 
 pytestmark = pytest.mark.kafka

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import kafka
 import pytest
-from conftest import Otel, consume_each
+from instr_support import Otel, consume_each
 from kafka import KafkaProducer
 from opentelemetry.instrumentation.kafka import KafkaInstrumentor as UpstreamInstrumentor
 

@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 from confluent_support import consumer, poll_one, produce_sync, producer
-from conftest import consume_each
+from instr_support import consume_each
 from kafka import KafkaProducer
 
 pytestmark = pytest.mark.kafka

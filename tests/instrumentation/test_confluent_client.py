@@ -15,7 +15,7 @@ from confluent_support import (
     producer,
     raw_produce,
 )
-from conftest import Otel
+from instr_support import Otel
 from opentelemetry import trace
 from opentelemetry.instrumentation.utils import suppress_instrumentation
 from opentelemetry.trace import SpanKind, StatusCode

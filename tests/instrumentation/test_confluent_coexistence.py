@@ -13,7 +13,7 @@ import confluent_kafka
 import pytest
 from confluent_kafka import cimpl
 from confluent_support import consumer, poll_one, produce_sync, producer
-from conftest import Otel
+from instr_support import Otel
 from opentelemetry.instrumentation.confluent_kafka import ConfluentKafkaInstrumentor as UpstreamInstrumentor
 
 from eventlens.instrumentation.confluent_kafka import TracedConsumer, TracedProducer

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from confluent_support import TIMEOUT_S, consume_n, consumer, poll_one, produce_sync, producer
-from conftest import Otel
+from instr_support import Otel
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF

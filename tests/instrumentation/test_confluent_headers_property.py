@@ -6,9 +6,9 @@ import uuid
 
 import pytest
 from confluent_support import consumer, poll_one, raw_produce
-from conftest import Otel
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from instr_support import Otel
 from test_headers_property import names, payloads, values
 
 from eventlens.instrumentation import _safety

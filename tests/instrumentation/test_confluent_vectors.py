@@ -14,8 +14,8 @@ from confluent_support import (
     producer,
     raw_produce,
 )
-from conftest import Otel
 from header_vectors import VECTORS, Outcome, Vector, check
+from instr_support import Otel
 from opentelemetry import baggage, trace
 
 pytestmark = pytest.mark.kafka

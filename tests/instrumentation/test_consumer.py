@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from conftest import Otel, consume_each, new_consumer, poll_all
+from instr_support import Otel, consume_each, new_consumer, poll_all
 from kafka import KafkaProducer
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind

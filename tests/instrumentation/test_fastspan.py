@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 import pytest
-from conftest import new_consumer, poll_all
+from instr_support import new_consumer, poll_all
 from kafka import KafkaProducer
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans as standard_encode
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest

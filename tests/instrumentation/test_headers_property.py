@@ -5,9 +5,9 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from conftest import Otel, _null_sized_as_zero, new_consumer, wire_headers
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from instr_support import Otel, _null_sized_as_zero, new_consumer, wire_headers
 from kafka import KafkaProducer
 from opentelemetry.instrumentation.utils import suppress_instrumentation
 

@@ -6,7 +6,7 @@ import threading
 import time
 
 import pytest
-from conftest import Otel, consume_each, new_consumer, poll_all
+from instr_support import Otel, consume_each, new_consumer, poll_all
 from kafka import KafkaProducer
 from opentelemetry.sdk.trace import SpanLimits, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor

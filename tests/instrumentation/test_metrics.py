@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import Otel, consume_each, new_consumer, poll_all
+from instr_support import Otel, consume_each, new_consumer, poll_all
 from kafka import KafkaProducer
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import Otel, consume_each
+from instr_support import Otel, consume_each
 from kafka import KafkaProducer
 from opentelemetry import trace
 from opentelemetry.instrumentation.utils import suppress_instrumentation

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import Otel, consume_each
+from instr_support import Otel, consume_each
 from kafka import KafkaProducer
 from opentelemetry.sdk.trace import IdGenerator, TracerProvider
 from opentelemetry.trace import SpanKind, StatusCode

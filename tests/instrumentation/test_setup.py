@@ -9,7 +9,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from conftest import Otel
+from instr_support import Otel
 from otlp_sink import otlp_sink
 
 from eventlens.instrumentation import AIOKafkaInstrumentor, ConfluentKafkaInstrumentor, KafkaInstrumentor, instrument

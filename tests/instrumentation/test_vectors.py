@@ -11,8 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import Otel, consume_each, raw_send
 from header_vectors import VECTORS, Outcome, Vector, check
+from instr_support import Otel, consume_each, raw_send
 from kafka import KafkaProducer
 from opentelemetry import baggage, trace
 
