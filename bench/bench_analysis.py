@@ -28,7 +28,7 @@ from eventlens.collector.analysis import query
 from eventlens.collector.analysis.coupling import build_coupling
 from eventlens.collector.analysis.topology import build_topology
 from eventlens.collector.model import NS_PER_S, Messaging, Operation, SpanKind, SpanLink, SpanRecord
-from eventlens.collector.storage.api import Store, open_store
+from eventlens.collector.storage.protocol import Store, open_store
 
 SERVICES = 50
 TOPICS = 100

@@ -27,7 +27,7 @@ from pathlib import Path
 from bench._common import Result
 from bench.bench_analysis import SPANS_PER_CHAIN, chain
 from eventlens.collector.model import NS_PER_S, LagSample
-from eventlens.collector.storage.api import open_store
+from eventlens.collector.storage.protocol import open_store
 from eventlens.dashboard import settings
 from eventlens.dashboard.cli import ENTRYPOINT
 from eventlens.local_kafka import free_port

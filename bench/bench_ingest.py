@@ -32,7 +32,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from bench._common import Result, cpu_seconds
 from eventlens.collector.otlp import decode_traces
-from eventlens.collector.storage.api import open_store
+from eventlens.collector.storage.protocol import open_store
 
 SPANS_PER_BATCH = 512
 _LISTENING = re.compile(rb"listening http=(\d+)")

@@ -23,7 +23,7 @@ from kafka.structs import OffsetAndMetadata
 
 from bench._common import Result
 from eventlens.collector.lag.poller import LagPoller, PollReport
-from eventlens.collector.storage.api import Store, open_store
+from eventlens.collector.storage.protocol import Store, open_store
 
 RECORDS_PER_PARTITION = 10
 

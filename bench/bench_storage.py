@@ -50,7 +50,7 @@ from eventlens.collector.model import (
     SpanRecord,
 )
 from eventlens.collector.storage import _rows
-from eventlens.collector.storage.api import Store
+from eventlens.collector.storage.protocol import Store
 
 BATCH = 512
 T0 = 1_780_000_000 * NS_PER_S

@@ -22,7 +22,7 @@ from eventlens import __version__
 from eventlens.collector import http_front, query, timerange
 from eventlens.collector.http_front import BadQuery, Handler, int_param, json_ok, text_param
 from eventlens.collector.redact import public_error
-from eventlens.collector.storage.api import SpanReader
+from eventlens.collector.storage.protocol import SpanReader
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ from eventlens.collector.auth import UNAUTHORIZED_MESSAGE, authorised
 from eventlens.collector.jsonable import to_jsonable
 from eventlens.collector.params import BadQuery
 from eventlens.collector.redact import public_error
-from eventlens.collector.storage.api import StoreError
+from eventlens.collector.storage.protocol import StoreError
 
 __all__ = ["BadQuery", "Handler", "duration_ns", "endpoint", "error", "int_param", "json_ok", "require_token",
            "store_failure", "text_param", "time_range", "unauthorized"]

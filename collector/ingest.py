@@ -20,7 +20,7 @@ from eventlens.collector.budget import MemoryBudget, MemoryLimitReached, Reserva
 from eventlens.collector.metrics import CollectorMetrics
 from eventlens.collector.otlp import DecodedTraces
 from eventlens.collector.pipeline import BatchResult, IngestPipeline, PipelineClosed, QueueFull
-from eventlens.collector.storage.api import StoreDataError
+from eventlens.collector.storage.protocol import StoreDataError
 from eventlens.collector.workers import StoredBody, WorkerPool
 
 

@@ -21,7 +21,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 
 from eventlens.collector.model import SpanRecord
-from eventlens.collector.storage.api import SpanWriter
+from eventlens.collector.storage.protocol import SpanWriter
 
 log = logging.getLogger(__name__)
 

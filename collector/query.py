@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 
 from eventlens.collector.model import SpanRecord
-from eventlens.collector.storage.api import SpanReader
+from eventlens.collector.storage.protocol import SpanReader
 
 __all__ = ["TRACE_PAGE_DEFAULT", "TRACE_PAGE_MAX", "TracePage", "normalise_id", "parse_cursor", "services",
            "trace_page"]

@@ -35,7 +35,7 @@ from eventlens.collector.pipeline import IngestPipeline
 from eventlens.collector.receivers.http import HttpReceiver
 from eventlens.collector.receivers.http_guard import ClientLimits, guarded_protocol
 from eventlens.collector.redact import public_error, redact_url
-from eventlens.collector.storage.api import DeadLetterStore, Store, open_store
+from eventlens.collector.storage.protocol import DeadLetterStore, Store, open_store
 from eventlens.collector.workers import BYTES_PER_SPAN, WorkerPool
 
 log = logging.getLogger(__name__)

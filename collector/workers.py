@@ -28,7 +28,7 @@ from eventlens.collector import gctune
 from eventlens.collector.model import SpanRecord
 from eventlens.collector.otlp import DecodeError, SpanLimits, decode_trace_request, set_span_limits
 from eventlens.collector.pipeline import PipelineClosed, PipelineObserver, QueueFull, admits, batch_length
-from eventlens.collector.storage.api import Store, StoreDataError, StoreError, open_store
+from eventlens.collector.storage.protocol import Store, StoreDataError, StoreError, open_store
 
 log = logging.getLogger(__name__)
 

@@ -37,7 +37,7 @@ from eventlens.collector.model import (
     SpanRecord,
     Topology,
 )
-from eventlens.collector.storage.api import Store, open_store
+from eventlens.collector.storage.protocol import Store, open_store
 from eventlens.dashboard import settings
 
 T = TypeVar("T")

@@ -15,7 +15,7 @@ app = typer.Typer(no_args_is_help=True, add_completion=False,
                   help="Topology, lineage, coupling and schemas from the store; dependency-graph export.")
 
 def _open(store: str | None) -> Any:
-    from eventlens.collector.storage.api import open_store
+    from eventlens.collector.storage.protocol import open_store
 
     url = store_url(store)
     path = url.removeprefix("sqlite:///") if url.startswith("sqlite:///") else None

@@ -32,7 +32,7 @@ from eventlens.collector.http_front import (
     text_param,
     time_range,
 )
-from eventlens.collector.storage.api import Store, open_store
+from eventlens.collector.storage.protocol import Store, open_store
 
 MAX_LINEAGE_NODES = 5000
 """`/api/lineage?max_nodes=` is clamped to 1..this (default 500): one answer's size stays bounded."""

@@ -32,7 +32,7 @@ from eventlens.collector.model import (
     SpanRecord,
     Topology,
 )
-from eventlens.collector.storage.api import Store
+from eventlens.collector.storage.protocol import Store
 from eventlens.instrumentation.attributes import PAYLOAD
 
 __all__ = ["EXPORT_FORMATS", "coupling", "export_graph", "lineage", "schemas", "topology"]

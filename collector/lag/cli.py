@@ -23,7 +23,7 @@ from eventlens.collector.lag.poller import GroupFilter, LagPoller, PollReport
 from eventlens.collector.lag.query import group_status_json, group_statuses
 from eventlens.collector.model import GroupStatus, LagStatus
 from eventlens.collector.params import BadQuery
-from eventlens.collector.storage.api import LagStore
+from eventlens.collector.storage.protocol import LagStore
 from eventlens.collector.timerange import parse_duration
 
 app = typer.Typer(add_completion=False, help="Consumer lag in offsets and seconds, with Burrow-style status.")
@@ -75,7 +75,7 @@ def _caption(report: PollReport | None) -> str:
 def _open(store_url: str | None) -> LagStore:
     if store_url is None:
         return MemoryLagStore()
-    from eventlens.collector.storage.api import open_store
+    from eventlens.collector.storage.protocol import open_store
 
     return open_store(store_url)
 

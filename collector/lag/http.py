@@ -17,7 +17,7 @@ from starlette.routing import Route
 from eventlens.collector import timerange
 from eventlens.collector.http_front import duration_ns, endpoint, time_range
 from eventlens.collector.lag.query import group_history, group_status_json, group_statuses, sample_json
-from eventlens.collector.storage.api import LagStore
+from eventlens.collector.storage.protocol import LagStore
 
 StoreFn = Callable[[Request], LagStore]
 DEFAULT_WINDOW = "600s"

@@ -14,7 +14,7 @@ from prometheus_client.registry import CollectorRegistry
 from eventlens.collector.lag.evaluator import DEFAULT_THRESHOLDS, Thresholds
 from eventlens.collector.lag.query import group_statuses
 from eventlens.collector.model import GroupStatus
-from eventlens.collector.storage.api import LagStore
+from eventlens.collector.storage.protocol import LagStore
 
 PARTITION_LABELS = ("group", "topic", "partition")
 GROUP_LABELS = ("group",)

@@ -32,7 +32,7 @@ from kafka.errors import KafkaError
 
 from eventlens.collector.lag.interpolate import OffsetTimeTable, lag_seconds
 from eventlens.collector.model import NS_PER_S, LagSample
-from eventlens.collector.storage.api import LagStore, StoreError
+from eventlens.collector.storage.protocol import LagStore, StoreError
 
 log = logging.getLogger(__name__)
 

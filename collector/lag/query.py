@@ -15,7 +15,7 @@ from eventlens.collector.lag.evaluator import (
     sample_lag,
 )
 from eventlens.collector.model import ConsumerLag, GroupStatus, LagSample, Operation
-from eventlens.collector.storage.api import LagStore, SpanReader
+from eventlens.collector.storage.protocol import LagStore, SpanReader
 
 __all__ = ["consumer_reported_lag", "group_history", "group_status_json", "group_statuses", "partition_history",
            "sample_json"]

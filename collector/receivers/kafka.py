@@ -24,7 +24,7 @@ from kafka import KafkaConsumer, TopicPartition
 from eventlens.collector.ingest import Ingest, Refused
 from eventlens.collector.model import DeadLetter, SpanRecord
 from eventlens.collector.otlp import DecodedTraces, DecodeError, decode_trace_request
-from eventlens.collector.storage.api import DeadLetterStore, StoreError
+from eventlens.collector.storage.protocol import DeadLetterStore, StoreError
 from eventlens.collector.workers import StoredBody
 
 log = logging.getLogger(__name__)

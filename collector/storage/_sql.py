@@ -32,7 +32,7 @@ from eventlens.collector.model import (
 )
 from eventlens.collector.storage import _rows
 from eventlens.collector.storage._dialect import Dialect
-from eventlens.collector.storage.api import StoreDataError, StoreError
+from eventlens.collector.storage.protocol import StoreDataError, StoreError
 
 _CHUNK = 400
 _KNOWN_MAX = 10_000

@@ -21,7 +21,7 @@ from eventlens.collector import rollup
 from eventlens.collector.storage import _rows
 from eventlens.collector.storage._dialect import POSTGRES
 from eventlens.collector.storage._sql import Cursor, SQLStore, check_schema_version, scalar
-from eventlens.collector.storage.api import StoreError
+from eventlens.collector.storage.protocol import StoreError
 
 SCHEMA_VERSION = 3
 _SCHEMA_LOCK = 0x6576656E746C656E  # "eventlen": serialises schema creation between collectors

@@ -27,7 +27,7 @@ from eventlens.collector import rollup
 from eventlens.collector.storage import _rows
 from eventlens.collector.storage._dialect import SQLITE
 from eventlens.collector.storage._sql import Cursor, SQLStore, check_schema_version, scalar
-from eventlens.collector.storage.api import StoreError
+from eventlens.collector.storage.protocol import StoreError
 
 SCHEMA_VERSION = 3
 _INSERT = (f"INSERT INTO spans ({', '.join(_rows.SPAN_COLUMNS)}) "

@@ -18,7 +18,7 @@ sys.path.insert(0, str(HERE.parent / "collector" / "ingest"))
 from collector_proc import CollectorProcess  # noqa: E402
 from otlp_builders import body, span  # noqa: E402
 
-from eventlens.collector.storage.api import Store  # noqa: E402
+from eventlens.collector.storage.protocol import Store  # noqa: E402
 
 PB = "application/x-protobuf"
 JSON = "application/json"

@@ -15,7 +15,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from adversarial_support import Running, start_collector
 
-from eventlens.collector.storage.api import open_store
+from eventlens.collector.storage.protocol import open_store
 
 
 @pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

@@ -20,7 +20,7 @@ from hostile_bodies import attributes_for, many_attributes
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
 from otlp_builders import body, request, span
 
-from eventlens.collector.storage.api import open_store
+from eventlens.collector.storage.protocol import open_store
 
 MAX_BODY = 16 * 1024 * 1024
 

@@ -13,7 +13,7 @@ from adversarial_support import Running, start_collector
 from kafka import KafkaAdminClient, KafkaProducer
 from otlp_builders import body, span
 
-from eventlens.collector.storage.api import open_store
+from eventlens.collector.storage.protocol import open_store
 
 GARBAGE = b"\x0a\xff\xff not OTLP at all"
 

@@ -29,7 +29,7 @@ from eventlens.collector.model import (
 )
 from eventlens.collector.otlp import decode_traces
 from eventlens.collector.rollup import bucket_index, minute_of, plan
-from eventlens.collector.storage.api import Store, StoreDataError, StoreError
+from eventlens.collector.storage.protocol import Store, StoreDataError, StoreError
 from eventlens.testing import (
     T0_NS,
     messaging,

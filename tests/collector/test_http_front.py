@@ -13,7 +13,7 @@ from starlette.responses import JSONResponse, Response
 from eventlens.collector import http_front
 from eventlens.collector.auth import authorised, bearer_matches
 from eventlens.collector.http_front import BadQuery
-from eventlens.collector.storage.api import StoreError
+from eventlens.collector.storage.protocol import StoreError
 
 
 def _request(query: str = "", authorization: str | None = None) -> Request:

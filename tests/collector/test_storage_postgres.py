@@ -6,8 +6,8 @@ import psycopg
 import pytest
 from storage_contract import StoreContract
 
-from eventlens.collector.storage.api import StoreError, open_store
 from eventlens.collector.storage.postgres import SCHEMA_VERSION, PostgresStore
+from eventlens.collector.storage.protocol import StoreError, open_store
 from eventlens.testing import producer_consumer_pair
 
 pytestmark = pytest.mark.postgres

@@ -8,7 +8,7 @@ import sqlite3
 import pytest
 from storage_contract import StoreContract
 
-from eventlens.collector.storage.api import StoreError, open_store
+from eventlens.collector.storage.protocol import StoreError, open_store
 from eventlens.collector.storage.sqlite import SCHEMA_VERSION, SQLiteStore
 from eventlens.testing import messaging, process_span, send_span, span_record
 

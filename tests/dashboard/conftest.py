@@ -11,7 +11,7 @@ from dashboard_browser import CHROMIUM_ARGS, TIMEOUT_MS
 from dashboard_seed import Seeded, seed
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from eventlens.collector.storage.api import open_store
+from eventlens.collector.storage.protocol import open_store
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from eventlens.collector.model import NS_PER_S, LagSample, Messaging, Operation, SpanKind, SpanRecord, StatusCode
-from eventlens.collector.storage.api import Store
+from eventlens.collector.storage.protocol import Store
 from eventlens.testing import new_span_id, new_trace_id, span_record
 
 XSS = "<img src=x onerror=alert(1)>"

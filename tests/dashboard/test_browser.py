@@ -16,7 +16,7 @@ from dashboard_browser import PAGES, choose_first, dashboard, open_first_recent_
 from dashboard_seed import ORDERS, XSS, Seeded, order_flow
 from playwright.sync_api import Page, expect
 
-from eventlens.collector.storage.api import open_store
+from eventlens.collector.storage.protocol import open_store
 
 pytestmark = pytest.mark.browser
 

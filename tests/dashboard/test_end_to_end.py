@@ -22,7 +22,7 @@ from playwright.sync_api import Page, expect
 
 from eventlens.collector.analysis.query import lineage
 from eventlens.collector.lag.query import group_statuses
-from eventlens.collector.storage.api import open_store
+from eventlens.collector.storage.protocol import open_store
 
 pytestmark = [pytest.mark.kafka, pytest.mark.browser]
 

@@ -8,7 +8,7 @@ import pytest
 from dashboard_seed import ORDERS, XSS, seed
 from streamlit.testing.v1 import AppTest
 
-from eventlens.collector.storage.api import open_store
+from eventlens.collector.storage.protocol import open_store
 from eventlens.dashboard.cli import ENTRYPOINT
 
 pytestmark = pytest.mark.postgres

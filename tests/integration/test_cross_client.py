@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from eventlens.collector.model import SpanKind
-from eventlens.collector.storage.api import open_store
+from eventlens.collector.storage.protocol import open_store
 from eventlens.demo.processes import ManagedProcess, port_open
 from eventlens.local_kafka import free_port
 

@@ -21,7 +21,7 @@ import pytest
 
 from eventlens.collector.analysis import query
 from eventlens.collector.model import LineageRelation, SpanKind
-from eventlens.collector.storage.api import Store, open_store
+from eventlens.collector.storage.protocol import Store, open_store
 from eventlens.demo.events import INVENTORY_RESERVED, ORDER_PLACED, STOCK_LEVEL
 from eventlens.demo.services import SERVICES
 from eventlens.demo.topics import Topics

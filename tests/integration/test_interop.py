@@ -22,7 +22,7 @@ from interop.services import Service, Shape, otel_env, python_command
 
 from eventlens.collector.analysis.query import lineage, topology
 from eventlens.collector.model import LineageNode, LineageNodeKind, SpanRecord
-from eventlens.collector.storage.api import Store, open_store
+from eventlens.collector.storage.protocol import Store, open_store
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 

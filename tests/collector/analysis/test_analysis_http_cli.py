@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 
 from eventlens.cli import app as root_app
 from eventlens.collector.analysis.http import routes
-from eventlens.collector.storage.api import open_store
+from eventlens.collector.storage.protocol import open_store
 
 NOW_MS = (time.time_ns() - T0) / 1_000_000 - 60_000  # a minute ago, relative to the builders' T0
 

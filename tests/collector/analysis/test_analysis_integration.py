@@ -17,7 +17,7 @@ import pytest
 
 from eventlens.collector.analysis import query
 from eventlens.collector.model import NS_PER_S, LineageNodeKind, LineageRelation
-from eventlens.collector.storage.api import open_store
+from eventlens.collector.storage.protocol import open_store
 
 HERE = Path(__file__).parent
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]

@@ -11,7 +11,7 @@ from analysis_builders import T0, process, send
 
 from eventlens.collector.analysis import query
 from eventlens.collector.model import NS_PER_MINUTE, Messaging, Operation, SpanKind, SpanLink, SpanRecord
-from eventlens.collector.storage.api import open_store
+from eventlens.collector.storage.protocol import open_store
 from eventlens.instrumentation.attributes import CORRELATION_ID, PAYLOAD, REPLY_TO
 
 WINDOW = (T0 - NS_PER_MINUTE, T0 + 10 * NS_PER_MINUTE)

@@ -14,7 +14,7 @@ from otlp_builders import request, span
 
 from eventlens.collector.config import CollectorConfig
 from eventlens.collector.service import Collector
-from eventlens.collector.storage.api import StoreError
+from eventlens.collector.storage.protocol import StoreError
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from otlp_builders import body, span
 
 from eventlens.collector.config import CollectorConfig
 from eventlens.collector.service import Collector
-from eventlens.collector.storage.api import StoreError
+from eventlens.collector.storage.protocol import StoreError
 
 PB = {"Content-Type": "application/x-protobuf"}
 

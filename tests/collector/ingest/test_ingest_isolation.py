@@ -16,7 +16,7 @@ from eventlens.collector.config import CollectorConfig
 from eventlens.collector.model import SpanKind, SpanRecord
 from eventlens.collector.pipeline import IngestPipeline, QueueFull
 from eventlens.collector.service import Collector
-from eventlens.collector.storage.api import StoreDataError, StoreError
+from eventlens.collector.storage.protocol import StoreDataError, StoreError
 from eventlens.collector.workers import _OK, _STORE_ERROR, _UNSTORABLE, decode_and_store
 
 PB = {"Content-Type": "application/x-protobuf"}

@@ -9,7 +9,7 @@ import pytest
 
 from eventlens.collector.model import SpanKind, SpanRecord
 from eventlens.collector.pipeline import IngestPipeline, PipelineClosed, QueueFull
-from eventlens.collector.storage.api import StoreError
+from eventlens.collector.storage.protocol import StoreError
 
 
 def spans(n: int, prefix: str = "a") -> list[SpanRecord]:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from eventlens.collector.lag.query import consumer_reported_lag
 from eventlens.collector.model import NS_PER_S, ConsumerLag, Messaging, Operation, SpanKind, SpanRecord
-from eventlens.collector.storage.api import open_store
+from eventlens.collector.storage.protocol import open_store
 
 NOW = 1_700_000_000 * NS_PER_S
 

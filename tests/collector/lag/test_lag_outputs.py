@@ -163,7 +163,7 @@ def test_cli_without_broker_or_store_explains_itself() -> None:
 
 def test_cli_window_reads_the_shared_duration_grammar(tmp_path) -> None:
     """`--window 2m` keeps a sample from five minutes ago out of the evaluation that `--window 600` sees."""
-    from eventlens.collector.storage.api import open_store
+    from eventlens.collector.storage.protocol import open_store
 
     url = f"sqlite:///{tmp_path / 'lag.db'}"
     store = open_store(url)
@@ -186,7 +186,7 @@ def test_cli_refuses_a_malformed_window() -> None:
 
 def test_memory_store_answers_like_the_sqlite_store(tmp_path) -> None:
     """The standalone CLI's in-memory store filters, orders and forgets exactly as the SQLite backend does."""
-    from eventlens.collector.storage.api import open_store
+    from eventlens.collector.storage.protocol import open_store
 
     sqlite = open_store(f"sqlite:///{tmp_path / 'lag.db'}")
     memory = MemoryLagStore()

@@ -17,7 +17,7 @@ from eventlens.collector.lag.cli import app as lag_app
 from eventlens.collector.lag.poller import LagPoller
 from eventlens.collector.lag.query import group_history, group_statuses
 from eventlens.collector.model import NS_PER_S, GroupStatus, LagStatus
-from eventlens.collector.storage.api import Store, open_store
+from eventlens.collector.storage.protocol import Store, open_store
 from eventlens.local_kafka import LocalKafka, free_port
 
 pytestmark = pytest.mark.kafka

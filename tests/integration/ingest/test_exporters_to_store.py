@@ -14,7 +14,7 @@ from eventlens.collector.config import CollectorConfig
 from eventlens.collector.model import Operation
 from eventlens.collector.model import SpanKind as Kind
 from eventlens.collector.service import Collector
-from eventlens.collector.storage.api import open_store
+from eventlens.collector.storage.protocol import open_store
 
 
 @pytest.fixture

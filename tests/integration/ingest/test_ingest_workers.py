@@ -18,7 +18,7 @@ from test_exporters_to_store import check_stored, emit
 
 from eventlens.collector.config import CollectorConfig
 from eventlens.collector.service import Collector
-from eventlens.collector.storage.api import open_store
+from eventlens.collector.storage.protocol import open_store
 
 PROTOBUF = {"Content-Type": "application/x-protobuf"}
 

@@ -14,7 +14,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from eventlens.collector.config import CollectorConfig
 from eventlens.collector.model import Operation
 from eventlens.collector.service import Collector
-from eventlens.collector.storage.api import open_store
+from eventlens.collector.storage.protocol import open_store
 from eventlens.instrumentation import KafkaInstrumentor
 
 

@@ -13,7 +13,7 @@ from otlp_builders import body, span
 
 from eventlens.collector.config import CollectorConfig
 from eventlens.collector.service import Collector
-from eventlens.collector.storage.api import open_store
+from eventlens.collector.storage.protocol import open_store
 
 
 def wait_until(cond, timeout=120.0, what="condition"):

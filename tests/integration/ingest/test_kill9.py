@@ -11,7 +11,7 @@ import requests
 from collector_proc import CollectorProcess, alive, children
 from otlp_builders import body, span
 
-from eventlens.collector.storage.api import open_store
+from eventlens.collector.storage.protocol import open_store
 
 
 @pytest.mark.slow

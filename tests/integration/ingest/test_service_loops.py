@@ -9,7 +9,7 @@ import pytest
 from eventlens.collector.config import CollectorConfig
 from eventlens.collector.model import NS_PER_S, SpanKind, SpanRecord
 from eventlens.collector.service import Collector, RetentionLoop
-from eventlens.collector.storage.api import open_store
+from eventlens.collector.storage.protocol import open_store
 
 HOUR = 3600 * NS_PER_S
 
