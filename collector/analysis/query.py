@@ -8,7 +8,7 @@ indexes (`find_spans`, `get_trace`, `spans_linking_to`, `get_span`) with a bound
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from eventlens.collector.analysis.coupling import DEFAULT_REPLY_WINDOW_S, build_coupling
@@ -20,6 +20,7 @@ from eventlens.collector.analysis.exports import (
     build_asyncapi,
 )
 from eventlens.collector.analysis.lineage import DEFAULT_MAX_NODES, build_lineage, is_event, is_handling
+from eventlens.collector.analysis.sampling import EdgeSide, SamplingCheck, check, estimate
 from eventlens.collector.analysis.schemas import build_schemas, load_deprecations
 from eventlens.collector.analysis.topology import LagByGroupTopic, build_topology
 from eventlens.collector.model import (
@@ -35,7 +36,7 @@ from eventlens.collector.model import (
 from eventlens.collector.storage.api import Store
 from eventlens.instrumentation.attributes import PAYLOAD
 
-__all__ = ["EXPORT_FORMATS", "coupling", "export_graph", "lineage", "schemas", "topology"]
+__all__ = ["EXPORT_FORMATS", "coupling", "export_graph", "lineage", "sampling_check", "schemas", "topology"]
 
 LAG_LOOKBACK_NS = 10 * NS_PER_MINUTE
 """Topology lag: the latest sample per partition from the last ten minutes of the window."""
@@ -45,6 +46,8 @@ PAYLOAD_SPAN_SAMPLE = 5000
 """AsyncAPI: how many of the window's newest spans are looked at for opted-in payload samples."""
 PAYLOADS_PER_MESSAGE = 20
 SEED_LIMIT = 50
+SAMPLING_SPAN_LIMIT = 200_000
+"""Sampling check: how many of the window's newest spans are read for the estimate."""
 
 
 def latest_lag(samples: Iterable[LagSample]) -> LagByGroupTopic:
@@ -202,3 +205,11 @@ def export_graph(store: Store, fmt: str, start_ns: int, end_ns: int) -> str:
     document = build_asyncapi(topo, store.schema_sightings(start_ns, end_ns),
                               payload_samples(store, start_ns, end_ns))
     return asyncapi_json(document) if fmt == "asyncapi-json" else asyncapi_yaml(document)
+
+
+def sampling_check(store: Store, start_ns: int, end_ns: int,
+                   exact: Mapping[EdgeSide, int]) -> list[SamplingCheck]:
+    """Per edge side: messages estimated from the window's sampled spans (adjusted counts) against `exact`
+    (the instrumentation's counters over the same window), with the ratio."""
+    spans = store.find_spans(start_ns=start_ns, end_ns=end_ns, limit=SAMPLING_SPAN_LIMIT)
+    return check(estimate(spans), exact)
