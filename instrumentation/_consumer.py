@@ -172,7 +172,7 @@ def start_process(runtime: Runtime, st: ConsumerState | None, record: Any) -> tu
     fast = runtime.fast
     if fast is not None:
         parent_sc = creation if process_parent else get_current_span().get_span_context()
-        ids = fast.decide(parent_sc)
+        ids = fast.decide(parent_sc, False, None if process_parent else creation)
         if ids is not None:
             span: Span
             if not ids[2] & _SAMPLED:  # unsampled: a non-recording span carrying the context, nothing else computed
