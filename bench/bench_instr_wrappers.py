@@ -43,10 +43,11 @@ def _stub_send(*_args: Any, **_kwargs: Any) -> _Future:
     return _Future()
 
 
-def measure(ratio: float, metrics: bool, n: int, fast_spans: bool = True) -> tuple[float, float]:
+def measure(ratio: float, metrics: bool, n: int, fast_spans: bool = True, sampler: Any = None) -> tuple[float, float]:
     """(send, next) CPU µs per message with the given sampling ratio and metrics on or off.
 
     `fast_spans=False` makes the exporter refuse eventlens' own spans, so sampled spans go through the SDK.
+    `sampler`: the provider's sampler (default `ParentBased(TraceIdRatioBased(ratio))`).
     """
     from kafka.consumer.fetcher import ConsumerRecord
     from opentelemetry.sdk.metrics import MeterProvider
@@ -66,7 +67,7 @@ def measure(ratio: float, metrics: bool, n: int, fast_spans: bool = True) -> tup
             encode_spans(spans)
             return SpanExportResult.SUCCESS
 
-    provider = TracerProvider(sampler=ParentBased(TraceIdRatioBased(ratio)))
+    provider = TracerProvider(sampler=sampler if sampler is not None else ParentBased(TraceIdRatioBased(ratio)))
     provider.add_span_processor(BatchSpanProcessor(_Encode(), max_queue_size=4 * n, max_export_batch_size=512,
                                                    schedule_delay_millis=200))
     reader = InMemoryMetricReader()

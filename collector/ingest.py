@@ -14,9 +14,11 @@ import enum
 from collections.abc import Iterator
 from concurrent.futures import Future
 
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
 from eventlens.collector.budget import MemoryBudget, MemoryLimitReached, Reservation
+from eventlens.collector.exact_counts import ExactCounts
 from eventlens.collector.metrics import CollectorMetrics
 from eventlens.collector.otlp import DecodedTraces
 from eventlens.collector.pipeline import BatchResult, IngestPipeline, PipelineClosed, QueueFull
@@ -77,6 +79,8 @@ class Ingest:
         """Worker processes that decode and store trace bodies (None: the receivers decode in process)."""
         self.budget = budget
         """The global memory limit (None: unlimited)."""
+        self.exact = ExactCounts()
+        """The instrumentation's exact sent/consumed counters received at /v1/metrics (sampling check)."""
 
     def reserve(self, receiver: str, body_bytes: int, signal: str = "traces") -> Reservation | None:
         """Reserve the memory a request of `body_bytes` will take until it is answered (release it then);
@@ -133,8 +137,12 @@ class Ingest:
         """Count an acknowledged request."""
         self.metrics.requests.labels(receiver, "traces", "ok").inc()
 
-    def metrics_received(self, receiver: str, points: int) -> None:
-        """Count an accepted /v1/metrics request and its data points (validated, not stored)."""
+    def metrics_received(self, receiver: str, points: int,
+                         request: ExportMetricsServiceRequest | None = None) -> None:
+        """Count an accepted /v1/metrics request and its data points (not stored; its messaging counters are
+        kept in memory for the sampling check)."""
+        if request is not None:
+            self.exact.add_request(request)
         self.metrics.metric_points.labels(receiver).inc(points)
         self.metrics.requests.labels(receiver, "metrics", "ok").inc()
 

@@ -396,6 +396,29 @@ class LineageEdge:
     queue_ns: int | None = None
 
 
+class HopStatus(enum.StrEnum):
+    """Whether a lineage hop's spans are in the store, and if not, why (docs/analysis.md "Completeness")."""
+
+    PRESENT = "present"
+    SAMPLED_OUT = "missing: sampled out"
+    NOT_INSTRUMENTED = "missing: not instrumented"
+    UNKNOWN = "missing: unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class LineageHop:
+    """One hop of a lineage and whether its spans are present: a node of the lineage (`node` set, status
+    PRESENT), a missing input of a handling (`node` is the handling, `span_id` the missing send, when known),
+    or a consumer group that did not handle an event (`node` is the event, `consumer_group` the group)."""
+
+    status: HopStatus
+    node: str | None
+    topic: str | None
+    consumer_group: str | None = None
+    trace_id: str | None = None
+    span_id: str | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class Lineage:
     """The causal DAG of one event (or of every event matching a lookup) across services and traces.
@@ -410,6 +433,8 @@ class Lineage:
     story: tuple[str, ...] = ()
     trace_ids: tuple[str, ...] = ()
     truncated: bool = False
+    hops: tuple[LineageHop, ...] = ()
+    """Every hop with its completeness (filled by `query.lineage`; empty from `build_lineage` alone)."""
 
     @property
     def text(self) -> str:

@@ -29,6 +29,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
+from eventlens.collector.adjusted import SAMPLING_THRESHOLD, threshold_text
 from eventlens.collector.model import AttrValue, SpanKind, SpanLink, SpanRecord, StatusCode
 from eventlens.collector.normalise import messaging_fields
 
@@ -138,11 +139,14 @@ def _clean_value(text: str, limit: int) -> str:
 
 def decode_metric_points(body: bytes, content_type: str) -> int:
     """Validate an OTLP ExportMetricsServiceRequest and return how many data points it carries."""
+    return count_metric_points(decode_metric_request(body, content_type))
+
+
+def decode_metric_request(body: bytes, content_type: str) -> ExportMetricsServiceRequest:
+    """Parse an OTLP ExportMetricsServiceRequest (protobuf or JSON)."""
     if is_json(content_type):
-        request = parse_json(body, ExportMetricsServiceRequest())
-    else:
-        request = parse_protobuf(body, ExportMetricsServiceRequest())
-    return count_metric_points(request)
+        return parse_json(body, ExportMetricsServiceRequest())
+    return parse_protobuf(body, ExportMetricsServiceRequest())
 
 
 def count_metric_points(request: ExportMetricsServiceRequest) -> int:
@@ -314,6 +318,14 @@ def _with_dropped(attrs: dict[str, AttrValue], s: Span, dropped_links: int) -> d
     return attrs
 
 
+def _add_threshold(attrs: dict[str, AttrValue], trace_state: str) -> None:
+    """Normalise a span's sampling threshold (`ot=th:…` in its trace state) into `eventlens.sampling.threshold`."""
+    if trace_state:
+        th = threshold_text(trace_state)
+        if th is not None:
+            attrs[SAMPLING_THRESHOLD] = th
+
+
 def flatten(request: ExportTraceServiceRequest) -> DecodedTraces:
     """Turn a parsed trace export request into normalised span records (a `DecodeError` for nesting too deep)."""
     try:
@@ -370,6 +382,7 @@ def _flatten(request: ExportTraceServiceRequest) -> DecodedTraces:
                     links = ()
                 if dropped_links or len(s.attributes) > max_attributes:
                     attrs = _with_dropped(attrs, s, dropped_links)
+                _add_threshold(attrs, s.trace_state)
                 # Positional arguments, in SpanRecord's field order (cheaper than keywords on this hot path).
                 spans.append(SpanRecord(
                     trace_id.hex(), span_id.hex(), parent.hex() if parent and parent != _ZERO_SPAN else None,

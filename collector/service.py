@@ -72,6 +72,7 @@ def build_app(ingest: Ingest, store: Store, config: CollectorConfig) -> Starlett
     routes: list[BaseRoute] = [*receiver.routes(), *api.routes(), Route("/metrics", metrics_endpoint)]
     app = Starlette(routes=routes, exception_handlers={Exception: internal_error})
     app.state.store = store  # the analysis and lag parts' routes read the store from here
+    app.state.exact_counts = ingest.exact  # the sampling check's exact counts (/api/sampling)
     if "*" not in config.host_allow_list:
         app.add_middleware(TrustedHostMiddleware, allowed_hosts=config.host_allow_list, www_redirect=False)
     return app

@@ -13,6 +13,7 @@ from eventlens.collector.model import (
     NS_PER_S,
     CouplingReport,
     GroupStatus,
+    HopStatus,
     LagSample,
     LagStatus,
     Lineage,
@@ -224,9 +225,42 @@ def _ordered(lineage: Lineage) -> list[LineageNode]:
 
 def lineage_node_rows(lineage: Lineage) -> list[Row]:
     """One row per lineage node (event or handling), by start time, with its message coordinates and the
-    language of the service's SDK (lineage crosses Python, Java and Node services)."""
+    language of the service's SDK (lineage crosses Python, Java and Node services); then one row per missing
+    hop. The `spans` column says whether the hop's spans are present, or why they are missing."""
+    return [*_present_rows(lineage), *_missing_rows(lineage)]
+
+
+def lineage_completeness(lineage: Lineage) -> str:
+    """One line for the lineage page: how many hops are present and how many are missing, by reason."""
+    counts: dict[HopStatus, int] = {}
+    for h in lineage.hops:
+        counts[h.status] = counts.get(h.status, 0) + 1
+    present = counts.pop(HopStatus.PRESENT, len(lineage.nodes))
+    if not counts:
+        return f"Complete: all {present} hops' spans are present."
+    missing = ", ".join(f"{n} {status.value.removeprefix('missing: ')}" for status, n in counts.items())
+    return f"{present} hops present; {sum(counts.values())} missing ({missing}): see the `spans` column."
+
+
+def _missing_rows(lineage: Lineage) -> list[Row]:
+    """A row per hop whose spans are missing: a handling's input or a consumer group that did not handle."""
     return [
         {
+            "spans": h.status.value,
+            "kind": "consumer" if h.consumer_group is not None else "input",
+            "topic": h.topic,
+            "group": h.consumer_group,
+            "trace_id": h.trace_id,
+            "span_id": h.span_id,
+        }
+        for h in lineage.hops if h.status is not HopStatus.PRESENT
+    ]
+
+
+def _present_rows(lineage: Lineage) -> list[Row]:
+    return [
+        {
+            "spans": HopStatus.PRESENT.value,
             "service": n.service,
             "language": n.language,
             "kind": n.kind.value,

@@ -171,7 +171,7 @@ def start_process(runtime: Runtime, st: ConsumerState | None, record: Any) -> tu
     creation, extracted = _propagation.extract_parts(record.headers)
     process_parent = runtime.options.process_parent
     parent_sc = creation if process_parent else get_current_span().get_span_context()
-    ids = decide(runtime, parent_sc)
+    ids = decide(runtime, parent_sc, link=None if process_parent else creation)
     span: Span
     if unsampled(ids):  # a non-recording span carrying the context, nothing else computed
         span = NonRecordingSpan(SpanContext(ids[0], ids[1], is_remote=False, trace_flags=TraceFlags(ids[2]),

@@ -127,11 +127,12 @@ class Runtime:
         return value if isinstance(value, str) and value else None
 
 
-def decide(runtime: Runtime, parent: SpanContext, send: bool = False) -> Ids | None:
+def decide(runtime: Runtime, parent: SpanContext, send: bool = False, link: SpanContext | None = None) -> Ids | None:
     """The fast path's ids for a new span under `parent` (its decision in the flags' sampled bit); None when the
-    SDK decides (no fast path, or the tracer is disabled). `send`: a send span (always-keep rules apply)."""
+    SDK decides (no fast path, or the tracer is disabled). `send`: a send span (always-keep rules apply);
+    `link`: the one input context a link-only span takes its randomness from (docs "Sampling and lineage")."""
     fast = runtime.fast
-    return fast.decide(parent, send) if fast is not None else None
+    return fast.decide(parent, send, link) if fast is not None else None
 
 
 def unsampled(ids: Ids | None) -> TypeGuard[Ids]:

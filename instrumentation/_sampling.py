@@ -21,6 +21,7 @@ from opentelemetry.sdk.trace.id_generator import IdGenerator
 from opentelemetry.trace import SpanContext, TraceFlags, TraceState
 
 from eventlens.instrumentation import _sdk_compat
+from eventlens.instrumentation._consistent import context_randomness
 from eventlens.instrumentation.sampling import ConsistentProbabilitySampler
 
 _SAMPLED = 0x01
@@ -131,17 +132,20 @@ class FastSampling:
             return None
         return ids
 
-    def decide(self, parent: SpanContext, send: bool = False) -> tuple[int, int, int, TraceState | None] | None:
+    def decide(self, parent: SpanContext, send: bool = False,
+               link: SpanContext | None = None) -> tuple[int, int, int, TraceState | None] | None:
         """The ids the SDK would give a new span under `parent`: (trace id, span id, flags, trace state).
 
         The sampled bit of the flags carries the decision. None when the tracer is disabled (the SDK then
         hands out a non-recording span of the parent's context). `send`: the span is a send (the consistent
-        sampler's always-keep rules apply to sends only).
+        sampler's always-keep rules apply to sends only). `link`: the one input context a new span links to
+        (a process span that links to its record instead of taking it as parent): a new root takes its
+        randomness, as the consistent sampler does with the links the SDK hands it.
         """
         if not self.enabled():
             return None
         if self.consistent is not None:
-            return self.decide_consistent(parent, send)
+            return self.decide_consistent(parent, send, link)
         if parent.is_valid:
             trace_id = parent.trace_id
             pflags = parent.trace_flags
@@ -155,7 +159,8 @@ class FastSampling:
         flags = (_RANDOM if self.ids.is_trace_id_random() else 0) | sampled
         return trace_id, self.ids.generate_span_id(), flags, None
 
-    def decide_consistent(self, parent: SpanContext, send: bool) -> tuple[int, int, int, TraceState | None]:
+    def decide_consistent(self, parent: SpanContext, send: bool,
+                          link: SpanContext | None = None) -> tuple[int, int, int, TraceState | None]:
         """`decide` for eventlens' `ConsistentProbabilitySampler` (the same rule as its `should_sample`)."""
         sampler = self.consistent
         assert sampler is not None
@@ -165,5 +170,8 @@ class FastSampling:
         else:
             trace_id = self.ids.generate_trace_id()
             flags = _RANDOM if self.ids.is_trace_id_random() else 0
-        sampled, state = sampler.decide(parent, trace_id, send)
+        inputs = None
+        if link is not None and link.is_valid and not parent.is_valid and sampler.fan_in:
+            inputs = context_randomness(link)
+        sampled, state = sampler.decide(parent, trace_id, send, inputs)
         return trace_id, self.ids.generate_span_id(), flags | (_SAMPLED if sampled else 0), state

@@ -2,8 +2,9 @@
 
 Parent-based: a child follows its parent's sampled flag and keeps its `ot=th:…;rv:…`. A new root is kept iff
 its randomness R >= the sampler's threshold T (`ot=th:…` written when kept). A new root started from input
-contexts — its links, or the consumer batch open on this thread or task — takes R = the largest input
-randomness and writes it as `rv`, so it is kept whenever an input at the same or a lower rate was kept
+contexts — its links (except those marked `eventlens.link.kind`, e.g. a CloudEvent's origin), or the
+consumer batch open on this thread or task — takes R = the largest input randomness and writes it as
+`rv`, so it is kept whenever an input at the same or a lower rate was kept
 (docs/instrumentation.md "Sampling and lineage"). Sends an on-call engineer needs are always kept (`th:0`):
 dead-letter sends, retries, and sends made while an exception is being handled. Select it with
 `OTEL_TRACES_SAMPLER=eventlens_consistent` and `OTEL_TRACES_SAMPLER_ARG=0.01`, or
@@ -22,6 +23,7 @@ from opentelemetry.util.types import Attributes
 
 from eventlens.instrumentation import _consistent
 from eventlens.instrumentation._batch import pending_batch_randomness
+from eventlens.instrumentation.attributes import LINK_KIND
 from eventlens.instrumentation.patterns import SEND_OPTIONS
 
 _KEEP = _consistent.OtValue(th=0)
@@ -53,7 +55,8 @@ class ConsistentProbabilitySampler(Sampler):
         parent = get_current_span(parent_context).get_span_context()
         inputs = None
         if not parent.is_valid and links and self.fan_in:
-            inputs = _consistent.fan_in_randomness(link.context for link in links)
+            inputs = _consistent.fan_in_randomness(
+                link.context for link in links if not link.attributes or link.attributes.get(LINK_KIND) is None)
         sampled, state = self.decide(parent, trace_id, kind is SpanKind.PRODUCER, inputs)
         return SamplingResult(Decision.RECORD_AND_SAMPLE if sampled else Decision.DROP, None, state)
 

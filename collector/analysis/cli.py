@@ -175,3 +175,50 @@ def schemas_cmd(
     finally:
         s.close()
     typer.echo(json.dumps(_jsonable(report), indent=2))
+
+
+@app.command("sampling")
+def sampling_cmd(
+    *,
+    window: WindowOpt = "15m",
+    start: FromOpt = None,
+    end: ToOpt = None,
+    store: StoreOpt = None,
+    collector: Annotated[str | None, typer.Option(
+        "--collector", help="A running collector's URL (http://host:4318): compare with the exact counters it "
+                            "received. Without it, only the estimate from the store.")] = None,
+    token: Annotated[str | None, typer.Option("--token", envvar="EVENTLENS_TOKEN",
+                                              help="The collector's bearer token, if it has one.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Messages per edge estimated from sampled spans (adjusted counts) against the exact counters, with the ratio."""
+    if collector:
+        import urllib.parse
+        import urllib.request
+
+        if not collector.startswith(("http://", "https://")):
+            raise typer.BadParameter("--collector must be an http:// or https:// URL")
+        wanted = {"window": window, **({"from": start} if start else {}), **({"to": end} if end else {})}
+        url = collector.rstrip("/") + "/api/sampling?" + urllib.parse.urlencode(wanted)
+        req = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"} if token else {})  # noqa: S310
+        with urllib.request.urlopen(req, timeout=30) as response:  # noqa: S310 (checked: http or https)
+            rows: list[dict[str, Any]] = json.loads(response.read())
+    else:
+        from eventlens.collector.analysis.query import sampling_check
+
+        start_ns, end_ns = _window(window, start, end)
+        s = _open(store)
+        try:
+            rows = _jsonable(sampling_check(s, start_ns, end_ns, {}))
+        finally:
+            s.close()
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    typer.echo(f"{'side':<8} {'service':<20} {'topic':<24} {'group':<16} {'spans':>7} {'estimated':>11} "
+               f"{'± 1σ':>9} {'exact':>9} {'ratio':>6}")
+    for r in rows:
+        exact = "-" if r["exact"] is None else str(r["exact"])
+        ratio = "-" if r["ratio"] is None else f"{r['ratio']:.3f}"
+        typer.echo(f"{r['side']:<8} {r['service']:<20} {r['topic']:<24} {r['group'] or '-':<16} {r['spans']:>7} "
+                   f"{r['estimated']:>11.1f} {r['stderr']:>9.1f} {exact:>9} {ratio:>6}")

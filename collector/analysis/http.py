@@ -1,4 +1,4 @@
-"""Starlette routes of the analysis API: /api/topology, /api/lineage, /api/coupling, /api/schemas,
+"""Starlette routes of the analysis API: /api/topology, /api/lineage, /api/coupling, /api/schemas, /api/sampling,
 /api/export/{fmt}. The collector's API mounts `routes`; handlers read in a worker thread.
 
 The store comes from `request.app.state.store` when the host app sets it, else one store opened from
@@ -114,8 +114,18 @@ def _export(request: Request, store: Store) -> Response:
         "Content-Disposition": f'inline; filename="eventlens.{extension}"'})
 
 
+def _sampling(request: Request, store: Store) -> Response:
+    """Per edge side: messages estimated from sampled spans (adjusted counts) against the exact counters the
+    collector received over the window, with their ratio."""
+    start, end = window(request)
+    exact = getattr(request.app.state, "exact_counts", None)
+    totals = exact.totals(start, end) if exact is not None else {}
+    return json_ok(query.sampling_check(store, start, end, totals))
+
+
 routes = [
     Route("/api/topology", _handler(_topology), methods=["GET"]),
+    Route("/api/sampling", _handler(_sampling), methods=["GET"]),
     Route("/api/lineage", _handler(_lineage), methods=["GET"]),
     Route("/api/coupling", _handler(_coupling), methods=["GET"]),
     Route("/api/schemas", _handler(_schemas), methods=["GET"]),

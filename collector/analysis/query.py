@@ -8,9 +8,12 @@ indexes (`find_spans`, `get_trace`, `spans_linking_to`, `get_span`) with a bound
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from pathlib import Path
 
+from eventlens.collector.adjusted import SAMPLING_THRESHOLD
+from eventlens.collector.analysis.completeness import lineage_hops
 from eventlens.collector.analysis.coupling import DEFAULT_REPLY_WINDOW_S, build_coupling
 from eventlens.collector.analysis.exports import (
     EXPORT_FORMATS,
@@ -20,14 +23,18 @@ from eventlens.collector.analysis.exports import (
     build_asyncapi,
 )
 from eventlens.collector.analysis.lineage import DEFAULT_MAX_NODES, build_lineage, is_event, is_handling
+from eventlens.collector.analysis.sampling import EdgeSide, SamplingCheck, check, estimate
 from eventlens.collector.analysis.schemas import build_schemas, load_deprecations
 from eventlens.collector.analysis.topology import LagByGroupTopic, build_topology
+from eventlens.collector.consumed import creation_links
 from eventlens.collector.model import (
     NS_PER_MINUTE,
     CouplingReport,
     Deprecation,
     LagSample,
     Lineage,
+    LineageHop,
+    LineageNodeKind,
     SchemaReport,
     SpanRecord,
     Topology,
@@ -35,7 +42,7 @@ from eventlens.collector.model import (
 from eventlens.collector.storage.protocol import Store
 from eventlens.instrumentation.attributes import PAYLOAD
 
-__all__ = ["EXPORT_FORMATS", "coupling", "export_graph", "lineage", "schemas", "topology"]
+__all__ = ["EXPORT_FORMATS", "coupling", "export_graph", "lineage", "sampling_check", "schemas", "topology"]
 
 LAG_LOOKBACK_NS = 10 * NS_PER_MINUTE
 """Topology lag: the latest sample per partition from the last ten minutes of the window."""
@@ -45,6 +52,12 @@ PAYLOAD_SPAN_SAMPLE = 5000
 """AsyncAPI: how many of the window's newest spans are looked at for opted-in payload samples."""
 PAYLOADS_PER_MESSAGE = 20
 SEED_LIMIT = 50
+MISSING_INPUT_LOOKUPS = 200
+"""Lineage completeness: at most this many linked inputs are looked up in the store one by one."""
+COMPLETENESS_MARGIN_NS = 10 * NS_PER_MINUTE
+"""Lineage completeness: rollups and lag samples this long before and after the lineage are read."""
+SAMPLING_SPAN_LIMIT = 200_000
+"""Sampling check: how many of the window's newest spans are read for the estimate."""
 
 
 def latest_lag(samples: Iterable[LagSample]) -> LagByGroupTopic:
@@ -158,7 +171,65 @@ def lineage(store: Store, *, event_id: str | None = None, trace_id: str | None =
     if not seeds:
         return Lineage()
     spans = gather_lineage_spans(store, seeds, max_spans=max(100, 20 * max_nodes))
-    return build_lineage(spans, [(s.trace_id, s.span_id) for s in seeds], max_nodes=max_nodes)
+    built = build_lineage(spans, [(s.trace_id, s.span_id) for s in seeds], max_nodes=max_nodes)
+    return replace(built, hops=_hops(store, built, spans)) if built.nodes else built
+
+
+def _hops(store: Store, built: Lineage, spans: list[SpanRecord]) -> tuple[LineageHop, ...]:
+    """The lineage's hops with their completeness, from the store's spans, rollups and lag samples around it."""
+    missing, contextless, sampled = _node_facts(store, built, {(s.trace_id, s.span_id): s for s in spans})
+    start = min(n.start_ns for n in built.nodes) - COMPLETENESS_MARGIN_NS
+    end = max(n.start_ns for n in built.nodes) + COMPLETENESS_MARGIN_NS
+    rollups = store.edge_rollups(start, end)
+    span_groups: dict[str, set[str]] = {}
+    for r in rollups:
+        if r.consumer_group is not None:
+            span_groups.setdefault(r.topic, set()).add(r.consumer_group)
+    broker_groups: dict[str, set[str]] = {}
+    for sample in store.lag_samples(since_ns=start, until_ns=end):
+        broker_groups.setdefault(sample.topic, set()).add(sample.group)
+    return lineage_hops(built, missing_inputs=missing, contextless=contextless, sampled_events=sampled,
+                        producer_topics={r.topic for r in rollups if r.producer is not None},
+                        span_groups=span_groups, broker_groups=broker_groups)
+
+
+def _node_facts(store: Store, built: Lineage, loaded: dict[tuple[str, str], SpanRecord]
+                ) -> tuple[dict[str, list[tuple[str, str]]], set[str], set[str]]:
+    """(handling → its inputs not in the store, handlings whose record had no context, events kept by a
+    probability sampler)."""
+    missing: dict[str, list[tuple[str, str]]] = {}
+    contextless: set[str] = set()
+    sampled: set[str] = set()
+    lookups = [MISSING_INPUT_LOOKUPS]
+    for node in built.nodes:
+        span = loaded.get((node.trace_id, node.span_id))
+        if span is None:
+            continue
+        if node.kind is LineageNodeKind.EVENT:
+            th = span.attributes.get(SAMPLING_THRESHOLD)
+            if isinstance(th, str) and th != "0":
+                sampled.add(node.id)
+            continue
+        refs = list(creation_links(span))
+        if span.parent_span_id is not None:
+            refs.append((span.trace_id, span.parent_span_id))
+        if not refs:
+            contextless.add(node.id)
+        absent = [ref for ref in refs if ref not in loaded and not _stored(store, ref, span.trace_id, lookups)]
+        if absent:
+            missing[node.id] = absent
+    return missing, contextless, sampled
+
+
+def _stored(store: Store, ref: tuple[str, str], own_trace: str, lookups: list[int]) -> bool:
+    """Whether a referenced span not loaded is in the store (a linked record; its own trace is fully loaded).
+    Past the lookup budget, assume it is (never report a hop missing without looking)."""
+    if ref[0] == own_trace:
+        return False
+    if lookups[0] <= 0:
+        return True
+    lookups[0] -= 1
+    return store.get_span(*ref) is not None
 
 
 def coupling(store: Store, start_ns: int, end_ns: int, *, reply_window_s: float = DEFAULT_REPLY_WINDOW_S,
@@ -202,3 +273,11 @@ def export_graph(store: Store, fmt: str, start_ns: int, end_ns: int) -> str:
     document = build_asyncapi(topo, store.schema_sightings(start_ns, end_ns),
                               payload_samples(store, start_ns, end_ns))
     return asyncapi_json(document) if fmt == "asyncapi-json" else asyncapi_yaml(document)
+
+
+def sampling_check(store: Store, start_ns: int, end_ns: int,
+                   exact: Mapping[EdgeSide, int]) -> list[SamplingCheck]:
+    """Per edge side: messages estimated from the window's sampled spans (adjusted counts) against `exact`
+    (the instrumentation's counters over the same window), with the ratio."""
+    spans = store.find_spans(start_ns=start_ns, end_ns=end_ns, limit=SAMPLING_SPAN_LIMIT)
+    return check(estimate(spans), exact)

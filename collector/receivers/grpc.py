@@ -201,7 +201,7 @@ class MetricsServicer(metrics_service_pb2_grpc.MetricsServiceServicer):
                context: grpc.ServicerContext) -> ExportMetricsServiceResponse:
         """Count the data points."""
         _check_token(context, self.token, self.ingest, "metrics")
-        self.ingest.metrics_received(RECEIVER, count_metric_points(request))
+        self.ingest.metrics_received(RECEIVER, count_metric_points(request), request)
         return ExportMetricsServiceResponse()
 
 

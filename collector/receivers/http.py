@@ -30,7 +30,8 @@ from eventlens.collector.otlp import (
     DecodedTraces,
     DecodeError,
     UnsupportedContentType,
-    decode_metric_points,
+    count_metric_points,
+    decode_metric_request,
     decode_trace_request,
     is_json,
 )
@@ -144,8 +145,9 @@ class HttpReceiver:
             body = await self._body(request)
             if reservation is not None:
                 self._grow(reservation, len(body), "metrics")
-            points = await _off_loop_if_large(decode_metric_points, body,
-                                              "application/json" if as_json else "application/x-protobuf")
+            metrics_request = await _off_loop_if_large(decode_metric_request, body,
+                                                       "application/json" if as_json else "application/x-protobuf")
+            points = count_metric_points(metrics_request)
         except BodyTooLarge as exc:
             return self._refuse("metrics", "too_large", 413, str(exc), as_json)
         except DecodeError as exc:
@@ -155,7 +157,7 @@ class HttpReceiver:
         finally:
             if reservation is not None:
                 reservation.release()
-        self.ingest.metrics_received(RECEIVER, points)
+        self.ingest.metrics_received(RECEIVER, points, metrics_request)
         return _message(ExportMetricsServiceResponse(), 200, as_json)
 
     async def _prelude(self, request: Request, signal: str) -> tuple[bool, Response | None]:

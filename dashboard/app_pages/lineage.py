@@ -64,6 +64,7 @@ def render() -> None:
         y=alt.Y("hop:N", sort=None, title=None), color=alt.Color("service:N", scale=alt.Scale(scheme="tableau10")),
         tooltip=["service", "hop", "start_ms", "end_ms", "error"]), width="stretch")
     st.subheader("Hops")
+    st.caption(tables.lineage_completeness(lineage))
     st.dataframe(pd.DataFrame(tables.lineage_node_rows(lineage)), hide_index=True, key="lineage_nodes")
     nodes = sorted(lineage.nodes, key=lambda n: (n.start_ns, n.id))
     chosen = st.selectbox("Inspect a span", range(len(nodes)), index=None, key="lineage_span",

@@ -250,3 +250,25 @@ def test_factory_falls_back_to_always_for_a_missing_or_bad_argument():
     assert consistent_sampler(None).threshold == 0
     assert consistent_sampler("nope").threshold == 0
     assert consistent_sampler("0.5").threshold == 0x80000000000000
+
+
+def test_a_cloudevents_origin_link_is_not_an_input():
+    """A link marked `eventlens.link.kind` (a CloudEvent's origin) gives no randomness; record links do."""
+    origin = Link(SpanContext(0xf0000000000000, 1, True), {"eventlens.link.kind": "cloudevents.origin"})
+    record = Link(SpanContext(0x01, 2, True), {"messaging.kafka.offset": 3})
+    result = SAMPLER.should_sample(None, 0xffffffffffffff, "process t", links=[origin, record])
+    assert not result.decision.is_sampled()
+    assert result.trace_state is not None and result.trace_state.get("ot") == "rv:00000000000001"
+
+
+def test_fast_path_link_only_process_spans_take_the_records_randomness_like_the_sdk():
+    """A process span that only links to its record (process_parent=False): the fast decision uses the
+    record's randomness, as the SDK hook does with the link it is handed."""
+    fast = _fast(SAMPLER)[1]
+    rng = random.Random(5)
+    for _ in range(200):
+        creation = SpanContext(rng.getrandbits(128) or 1, 7, True, trace_flags=TraceFlags(0x03))
+        ids = fast.decide(trace.INVALID_SPAN_CONTEXT, False, creation)
+        assert ids is not None
+        result = SAMPLER.should_sample(None, ids[0], "process t", links=[Link(creation)])
+        assert bool(ids[2] & 0x01) is result.decision.is_sampled() and ids[3] == result.trace_state

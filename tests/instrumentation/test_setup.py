@@ -80,3 +80,17 @@ def test_cli_passes_exit_code_through(tmp_path: Path):
     done = subprocess.run([str(tool), "instrument", "--", "python", "-c", "import sys; sys.exit(7)"], env=env,
                           check=False, timeout=120)
     assert done.returncode == 7
+
+
+@pytest.mark.parametrize(("code", "env"), [
+    ("instrument(service_name='s')", {"OTEL_TRACES_SAMPLER": "eventlens_consistent", "OTEL_TRACES_SAMPLER_ARG": "0.5"}),
+    ("from eventlens.instrumentation.sampling import ConsistentProbabilitySampler as C\n"
+     "instrument(service_name='s', sampler=C(0.5))", {}),
+])
+def test_the_consistent_sampler_is_selected_by_environment_or_argument(code, env):
+    """`OTEL_TRACES_SAMPLER=eventlens_consistent` (entry point) or `instrument(sampler=…)` sets the sampler."""
+    app = ("from opentelemetry import trace\nfrom eventlens.instrumentation import instrument\n" + code +
+           "\nprint(trace.get_tracer_provider().sampler.get_description())\n")
+    out = subprocess.run([sys.executable, "-c", app], env=_env("http://127.0.0.1:9") | env, check=True,
+                         timeout=120, capture_output=True, text=True).stdout
+    assert out.strip() == "ConsistentProbabilitySampler{0.500000}"

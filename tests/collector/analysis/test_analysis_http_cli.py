@@ -184,3 +184,21 @@ def test_cli_lineage_draws_dot(store_url):
     assert result.exit_code == 0, result.output
     (graph,) = pydot.graph_from_dot_data(result.output)
     assert len(graph.get_edges()) == 1
+
+
+def test_sampling_route_answers_estimates_per_edge_side(server):
+    """GET /api/sampling: per edge side the stored spans' estimate (no exact counters in this app)."""
+    status, _, body = _get(f"{server}/api/sampling?window=1h")
+    rows = json.loads(body)
+    assert status == 200
+    assert {(r["side"], r["service"], r["topic"], r["estimated"], r["exact"]) for r in rows} == {
+        ("send", "orders", "orders.placed", 1.0, None), ("consume", "billing", "orders.placed", 1.0, None)}
+
+
+def test_graph_sampling_prints_the_check_from_the_store_or_a_collector(store_url, server):
+    """`eventlens graph sampling` prints one line per edge side, from the store or through a collector's API."""
+    local = CliRunner().invoke(root_app, ["graph", "sampling", "--window", "1h", "--store", store_url])
+    remote = CliRunner().invoke(root_app, ["graph", "sampling", "--window", "1h", "--collector", server])
+    for result in (local, remote):
+        assert result.exit_code == 0, result.output
+        assert "orders.placed" in result.output and "billing" in result.output
