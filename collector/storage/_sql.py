@@ -31,6 +31,7 @@ from eventlens.collector.model import (
     SpanRecord,
 )
 from eventlens.collector.storage import _rows
+from eventlens.collector.storage._alerting_sql import AlertingSQL, delete_expired_alerting
 from eventlens.collector.storage._dialect import Dialect
 from eventlens.collector.storage.protocol import StoreDataError, StoreError
 
@@ -116,7 +117,7 @@ def scalar(db: Executes, sql: str, params: Sequence[object] = ()) -> Any:
     return None if row is None else _only(row)
 
 
-class SQLStore(abc.ABC):
+class SQLStore(AlertingSQL, abc.ABC):
     """Store protocol implementation over a DB-API connection; subclasses bring the connections."""
 
     def __init__(self, *, pending_ttl_ns: int = rollup.DEFAULT_PENDING_TTL_NS,
@@ -456,8 +457,8 @@ class SQLStore(abc.ABC):
             cur.execute(f"DELETE FROM lag_samples WHERE grp = {self.dialect.placeholder}", (group,))
 
     def apply_retention(self, now_ns: int, *, spans_max_age_ns: int, rollups_max_age_ns: int) -> int:
-        """Delete raw spans older than `spans_max_age_ns` and rollups/lag samples older than theirs; also turns
-        expired pending consumptions into partial edges. Returns rows deleted."""
+        """Delete raw spans older than `spans_max_age_ns` and rollups, lag samples and alerting rows older than
+        theirs; also turns expired pending consumptions into partial edges. Returns rows deleted."""
         self.flush_pending(now_ns)
         span_cut = now_ns - spans_max_age_ns
         rollup_cut = now_ns - rollups_max_age_ns
@@ -481,6 +482,7 @@ class SQLStore(abc.ABC):
                                        ("lag_samples", "observed_at_ns", rollup_cut)):
                 cur.execute(f"DELETE FROM {table} WHERE {column} < {p}", (cut,))
                 deleted += max(0, cur.rowcount)
+            deleted += delete_expired_alerting(cur, p, rollup_cut)
         return deleted
 
     def _delete_spans_before(self, cur: Cursor, cut_ns: int) -> int:

@@ -14,6 +14,7 @@ from typing import Any, Protocol, runtime_checkable
 from urllib.parse import parse_qs
 
 from eventlens.collector.model import DeadLetter, EdgeRollup, LagSample, SchemaSighting, SpanRecord
+from eventlens.collector.storage.alerting import AlertState, AlertTransition, NewNotification, Notification
 
 
 class StoreError(RuntimeError):
@@ -116,6 +117,67 @@ class DeadLetterStore(Protocol):
     def dead_letter_count(self) -> int:
         """How many dead letters are parked."""
         ...
+
+
+@runtime_checkable
+class AlertHistoryStore(Protocol):
+    def record_alert_transitions(self, rows: Sequence[AlertTransition], *,
+                                 notifications: Sequence[NewNotification] = ()) -> int:
+        """Store transitions (a retried one once), move each alert's latest state forward and enqueue
+        `notifications`, in one transaction; returns how many transitions were new."""
+        ...
+
+    def alert_history(self, start_ns: int, end_ns: int, *, rule: str | None = None,
+                      fingerprint: str | None = None, limit: int = 1000) -> list[AlertTransition]:
+        """Transitions at [start_ns, end_ns), newest first, optionally of one rule (and one alert)."""
+        ...
+
+    def alert_states(self, *, rule: str | None = None) -> list[AlertState]:
+        """The latest state of every alert, by rule and fingerprint."""
+        ...
+
+
+@runtime_checkable
+class NotificationOutbox(Protocol):
+    def enqueue_notifications(self, rows: Sequence[NewNotification]) -> int:
+        """Queue notifications (a (receiver, key) already queued is stored once); returns how many were new."""
+        ...
+
+    def due_notifications(self, now_ns: int, *, limit: int = 100) -> list[Notification]:
+        """Unsent notifications due at `now_ns`, the longest due first."""
+        ...
+
+    def notification(self, notification_id: int) -> Notification | None:
+        """One notification by id, sent or not."""
+        ...
+
+    def mark_sent(self, notification_id: int, now_ns: int) -> bool:
+        """Record a delivery; False when already sent or unknown."""
+        ...
+
+    def mark_failed(self, notification_id: int, now_ns: int, next_attempt_ns: int, error: str) -> bool:
+        """Record a failed attempt and when to retry; False when already sent or unknown."""
+        ...
+
+
+@runtime_checkable
+class LeaseStore(Protocol):
+    def try_acquire_lease(self, name: str, holder: str, now_ns: int, ttl_ns: int) -> bool:
+        """Take (if free or expired) or renew (if held by `holder`) a lease; True when `holder` holds it."""
+        ...
+
+    def release_lease(self, name: str, holder: str) -> bool:
+        """Give up a lease `holder` holds; False when it did not hold it."""
+        ...
+
+    def lease_holder(self, name: str, now_ns: int) -> str | None:
+        """Who holds a lease at `now_ns`, if anyone."""
+        ...
+
+
+@runtime_checkable
+class AlertStore(AlertHistoryStore, NotificationOutbox, LeaseStore, Protocol):
+    """What alert evaluation and delivery need of a store (both SQL backends provide it)."""
 
 
 @runtime_checkable

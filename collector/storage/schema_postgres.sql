@@ -184,3 +184,55 @@ CREATE TABLE IF NOT EXISTS dead_letters (
     reason TEXT NOT NULL,
     payload BYTEA NOT NULL
 );
+
+-- Alerting (docs/storage.md, "Alerting tables"). Added with IF NOT EXISTS, so a store of schema version 3 made
+-- before them gets them on open, without a version change.
+-- Alert state transitions: (rule, fingerprint of the label set) names an alert; a retried write is stored once.
+CREATE TABLE IF NOT EXISTS alert_transitions (
+    id BIGSERIAL PRIMARY KEY,
+    rule TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    labels TEXT NOT NULL,
+    from_state TEXT NOT NULL,
+    to_state TEXT NOT NULL,
+    at_ns BIGINT NOT NULL,
+    value DOUBLE PRECISION,
+    annotations TEXT NOT NULL,
+    UNIQUE (rule, fingerprint, at_ns, to_state)
+);
+CREATE INDEX IF NOT EXISTS alert_transitions_at ON alert_transitions (at_ns);
+
+-- The latest state of each alert, moved forward in the transaction that records its transitions.
+CREATE TABLE IF NOT EXISTS alert_states (
+    rule TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    labels TEXT NOT NULL,
+    state TEXT NOT NULL,
+    since_ns BIGINT NOT NULL,
+    value DOUBLE PRECISION,
+    annotations TEXT NOT NULL,
+    PRIMARY KEY (rule, fingerprint)
+);
+
+-- Notification outbox: one row per (receiver, idempotency key); unsent rows are due at next_attempt_ns.
+CREATE TABLE IF NOT EXISTS notifications (
+    id BIGSERIAL PRIMARY KEY,
+    receiver TEXT NOT NULL,
+    idem_key TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    created_at_ns BIGINT NOT NULL,
+    next_attempt_ns BIGINT NOT NULL,
+    attempts BIGINT NOT NULL DEFAULT 0,
+    last_error TEXT,
+    sent_at_ns BIGINT,
+    UNIQUE (receiver, idem_key)
+);
+CREATE INDEX IF NOT EXISTS notifications_due ON notifications (next_attempt_ns) WHERE sent_at_ns IS NULL;
+CREATE INDEX IF NOT EXISTS notifications_created ON notifications (created_at_ns);
+
+-- Leases ("one evaluator at a time"): a named lease is held by one holder until expires_ns.
+CREATE TABLE IF NOT EXISTS leases (
+    name TEXT PRIMARY KEY,
+    holder TEXT NOT NULL,
+    expires_ns BIGINT NOT NULL
+);

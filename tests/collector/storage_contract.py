@@ -7,6 +7,7 @@ calling it twice in one test opens the same database twice (a second collector o
 from __future__ import annotations
 
 import dataclasses
+import threading
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -29,7 +30,8 @@ from eventlens.collector.model import (
 )
 from eventlens.collector.otlp import decode_traces
 from eventlens.collector.rollup import bucket_index, minute_of, plan
-from eventlens.collector.storage.protocol import Store, StoreDataError, StoreError
+from eventlens.collector.storage.alerting import AlertTransition, NewNotification, label_fingerprint
+from eventlens.collector.storage.protocol import AlertStore, Store, StoreDataError, StoreError
 from eventlens.testing import (
     T0_NS,
     messaging,
@@ -84,6 +86,19 @@ def flows(store: Store) -> dict[tuple[str | None, str, str | None, str | None], 
         if r.consumer is not None:
             out[(r.producer, r.topic, r.consumer_group, r.consumer)] += r.count
     return {k: v for k, v in out.items() if v}
+
+
+def transition(to_state: str, at_ns: int, *, rule: str = "lag-high", labels: dict[str, str] | None = None,
+               from_state: str = "inactive", value: float | None = 12.5) -> AlertTransition:
+    """A transition of one alert (a rule and a label set), fingerprinted like the evaluator does."""
+    labels = {"group": "billing", "topic": "orders"} if labels is None else labels
+    return AlertTransition(rule, label_fingerprint(labels), labels, from_state, to_state, at_ns, value,
+                           {"summary": f"{rule} {to_state}"})
+
+
+def note(key: str, *, receiver: str = "am", at_ns: int = T0_NS) -> NewNotification:
+    """A notification to `receiver` with idempotency key `key`, created at `at_ns`."""
+    return NewNotification(receiver, key, {"key": key, "alerts": [{"labels": {"a": "b"}, "n": 1.5}]}, at_ns)
 
 
 class StoreContract:
@@ -605,3 +620,220 @@ class StoreContract:
         assert store.apply_retention(T0_NS + 3 * HOUR, spans_max_age_ns=2 * HOUR, rollups_max_age_ns=10 * HOUR) == 30
         assert store.span_count() == 1
         assert store.find_spans() == [new]
+
+    # -- alert history (issue #17) ---------------------------------------------------------------------------
+    def test_both_backends_are_alert_stores(self, make_store):
+        """Every backend offers history, the notification outbox and leases."""
+        assert isinstance(make_store(), AlertStore)
+
+    def test_recorded_transitions_read_back_equal_newest_first(self, make_store):
+        """Transitions read back field for field (labels, annotations, value), the newest first."""
+        store = make_store()
+        rows = [transition("pending", T0_NS), transition("firing", T0_NS + 60, from_state="pending", value=None)]
+        assert store.record_alert_transitions(rows) == 2
+        assert store.alert_history(T0_NS, T0_NS + HOUR) == rows[::-1]
+
+    def test_a_retried_transition_is_stored_once(self, make_store):
+        """The same rule, fingerprint, time and target state recorded again (a retried write) adds nothing."""
+        store = make_store()
+        store.record_alert_transitions([transition("pending", T0_NS)])
+        assert store.record_alert_transitions([transition("pending", T0_NS), transition("firing", T0_NS)]) == 1
+        assert [t.to_state for t in store.alert_history(T0_NS, T0_NS + 1)] == ["firing", "pending"]
+
+    def test_history_is_a_half_open_window_filtered_by_rule_and_limited(self, make_store):
+        """Only transitions at [start, end) of the asked rule come back, at most `limit`, newest first."""
+        store = make_store()
+        store.record_alert_transitions([transition("pending", T0_NS + i) for i in range(5)]
+                                       + [transition("pending", T0_NS + 2, rule="dlq")])
+        assert [t.at_ns for t in store.alert_history(T0_NS + 1, T0_NS + 4, rule="lag-high")] == [
+            T0_NS + 3, T0_NS + 2, T0_NS + 1]
+        assert [t.at_ns for t in store.alert_history(T0_NS, T0_NS + 5, limit=2)] == [T0_NS + 4, T0_NS + 3]
+        assert [t.rule for t in store.alert_history(T0_NS, T0_NS + 5, rule="dlq")] == ["dlq"]
+
+    def test_history_filters_by_one_alerts_fingerprint(self, make_store):
+        """Two label sets of one rule are two alerts; the fingerprint selects one."""
+        store = make_store()
+        a, b = transition("firing", T0_NS, labels={"group": "a"}), transition("firing", T0_NS, labels={"group": "b"})
+        store.record_alert_transitions([a, b])
+        assert store.alert_history(T0_NS, T0_NS + 1, fingerprint=b.fingerprint) == [b]
+
+    def test_alert_states_are_each_alerts_latest_transition(self, make_store):
+        """The state of an alert is its newest transition's target, whatever order they were recorded in."""
+        store = make_store()
+        other = transition("pending", T0_NS + 5, labels={"group": "other"})
+        store.record_alert_transitions([transition("firing", T0_NS + 60, from_state="pending"),
+                                        transition("pending", T0_NS), other])
+        store.record_alert_transitions([transition("inactive", T0_NS + 30, from_state="resolved")])  # late, older
+        states = {s.fingerprint: s for s in store.alert_states()}
+        mine = states[label_fingerprint({"group": "billing", "topic": "orders"})]
+        assert (mine.state, mine.since_ns, mine.labels, mine.value) == (
+            "firing", T0_NS + 60, {"group": "billing", "topic": "orders"}, 12.5)
+        assert states[other.fingerprint].state == "pending"
+
+    def test_alert_states_of_one_rule(self, make_store):
+        """`rule=` keeps the states of that rule only."""
+        store = make_store()
+        store.record_alert_transitions([transition("firing", T0_NS), transition("pending", T0_NS, rule="dlq")])
+        assert [s.rule for s in store.alert_states(rule="dlq")] == ["dlq"]
+
+    def test_alert_states_survive_a_restart(self, make_store):
+        """A reopened store (a restarted collector) knows which alerts were firing."""
+        store = make_store()
+        store.record_alert_transitions([transition("firing", T0_NS)])
+        store.close()
+        assert [s.state for s in make_store().alert_states()] == ["firing"]
+
+    def test_retention_drops_old_history_and_settled_states_but_keeps_active_ones(self, make_store):
+        """History older than the rollup retention goes, and so do old resolved states; an alert that has been
+        firing since before the cut keeps its state."""
+        store = make_store()
+        store.record_alert_transitions([transition("firing", T0_NS, labels={"g": "long"}),
+                                        transition("resolved", T0_NS, labels={"g": "done"}),
+                                        transition("pending", T0_NS + 3 * HOUR, labels={"g": "new"})])
+        store.apply_retention(T0_NS + 4 * HOUR, spans_max_age_ns=HOUR, rollups_max_age_ns=2 * HOUR)
+        assert [t.labels for t in store.alert_history(0, 2**62)] == [{"g": "new"}]
+        assert sorted(s.labels["g"] for s in store.alert_states()) == ["long", "new"]
+
+    def test_transitions_and_their_notifications_are_written_together(self, make_store):
+        """`notifications=` queues the deliveries of the transitions in the same call (one transaction)."""
+        store = make_store()
+        store.record_alert_transitions([transition("firing", T0_NS)], notifications=[note("t1")])
+        assert [n.key for n in store.due_notifications(T0_NS)] == ["t1"]
+        assert len(store.alert_history(0, 2**62)) == 1
+
+    # -- notification outbox (issue #17) ---------------------------------------------------------------------
+    def test_enqueueing_the_same_key_twice_stores_it_once(self, make_store):
+        """A (receiver, key) queued again is not stored again: the second call adds nothing."""
+        store = make_store()
+        assert store.enqueue_notifications([note("k1"), note("k1")]) == 1
+        assert store.enqueue_notifications([note("k1", at_ns=T0_NS + 5)]) == 0
+        assert [(n.key, n.created_at_ns) for n in store.due_notifications(T0_NS + 10)] == [("k1", T0_NS)]
+
+    def test_one_key_is_queued_once_per_receiver(self, make_store):
+        """The key is unique per receiver: two receivers of one transition each get it."""
+        store = make_store()
+        assert store.enqueue_notifications([note("k1", receiver="am"), note("k1", receiver="slack")]) == 2
+        assert sorted(n.receiver for n in store.due_notifications(T0_NS)) == ["am", "slack"]
+
+    def test_a_queued_notification_reads_back_with_its_payload(self, make_store):
+        """Payload JSON, receiver, key and bookkeeping read back; a new notification is due when created."""
+        store = make_store()
+        store.enqueue_notifications([note("k1")])
+        (n,) = store.due_notifications(T0_NS)
+        assert (n.receiver, n.key, n.payload, n.created_at_ns, n.next_attempt_ns, n.attempts, n.last_error,
+                n.sent_at_ns) == ("am", "k1", note("k1").payload, T0_NS, T0_NS, 0, None, None)
+        assert store.notification(n.id) == n
+
+    def test_due_notifications_are_unsent_and_due_oldest_first_limited(self, make_store):
+        """Not-yet-due notifications wait; due ones come longest-due first, at most `limit`."""
+        store = make_store()
+        store.enqueue_notifications([note("later", at_ns=T0_NS + 10), note("b", at_ns=T0_NS + 1), note("a")])
+        assert [n.key for n in store.due_notifications(T0_NS + 5)] == ["a", "b"]
+        assert [n.key for n in store.due_notifications(T0_NS + 10, limit=1)] == ["a"]
+
+    def test_a_sent_notification_is_never_due_again(self, make_store):
+        """mark_sent records the delivery once; the notification leaves the due list."""
+        store = make_store()
+        store.enqueue_notifications([note("k1")])
+        (n,) = store.due_notifications(T0_NS)
+        assert store.mark_sent(n.id, T0_NS + 3) is True
+        assert store.due_notifications(T0_NS + HOUR) == []
+        assert store.mark_sent(n.id, T0_NS + 4) is False
+        sent = store.notification(n.id)
+        assert sent is not None and (sent.sent_at_ns, sent.attempts) == (T0_NS + 3, 1)
+
+    def test_a_failed_attempt_is_counted_and_retried_at_its_next_attempt(self, make_store):
+        """mark_failed counts the attempt, keeps the error and makes the notification due again later."""
+        store = make_store()
+        store.enqueue_notifications([note("k1")])
+        (n,) = store.due_notifications(T0_NS)
+        store.mark_failed(n.id, T0_NS + 1, T0_NS + 100, "503 from alertmanager")
+        store.mark_failed(n.id, T0_NS + 100, T0_NS + 300, "timeout")
+        assert store.due_notifications(T0_NS + 299) == []
+        (again,) = store.due_notifications(T0_NS + 300)
+        assert (again.attempts, again.last_error, again.next_attempt_ns) == (2, "timeout", T0_NS + 300)
+
+    def test_marking_a_sent_notification_failed_changes_nothing(self, make_store):
+        """A late failure report for a delivered notification does not make it due again."""
+        store = make_store()
+        store.enqueue_notifications([note("k1")])
+        (n,) = store.due_notifications(T0_NS)
+        store.mark_sent(n.id, T0_NS)
+        assert store.mark_failed(n.id, T0_NS, T0_NS, "late") is False
+        assert store.due_notifications(T0_NS + HOUR) == []
+
+    def test_due_notifications_survive_a_restart_and_sent_ones_stay_sent(self, make_store):
+        """A reopened store still has every undelivered notification, and none that was delivered."""
+        store = make_store()
+        store.enqueue_notifications([note("sent"), note("pending"), note("retry")])
+        by_key = {n.key: n for n in store.due_notifications(T0_NS)}
+        store.mark_sent(by_key["sent"].id, T0_NS)
+        store.mark_failed(by_key["retry"].id, T0_NS, T0_NS + 50, "down")
+        store.close()
+        again = make_store()
+        assert [n.key for n in again.due_notifications(T0_NS + 50)] == ["pending", "retry"]
+        assert again.enqueue_notifications([note("sent")]) == 0
+
+    def test_retention_drops_notifications_older_than_the_rollups(self, make_store):
+        """Notifications created before the rollup retention cut are deleted, sent or not."""
+        store = make_store()
+        store.enqueue_notifications([note("old"), note("new", at_ns=T0_NS + 3 * HOUR)])
+        store.apply_retention(T0_NS + 4 * HOUR, spans_max_age_ns=HOUR, rollups_max_age_ns=2 * HOUR)
+        assert [n.key for n in store.due_notifications(T0_NS + 4 * HOUR)] == ["new"]
+
+    # -- leases: one evaluator at a time (issue #17) ---------------------------------------------------------
+    def test_a_free_lease_is_taken_and_then_refused_to_others(self, make_store):
+        """The first holder gets the lease; another holder is refused while it has not expired."""
+        store = make_store()
+        assert store.try_acquire_lease("evaluator", "a", T0_NS, 10) is True
+        assert store.try_acquire_lease("evaluator", "b", T0_NS + 9, 10) is False
+        assert store.lease_holder("evaluator", T0_NS + 9) == "a"
+
+    def test_the_holder_renews_its_lease(self, make_store):
+        """Acquiring again as the holder extends the lease from the new time."""
+        store = make_store()
+        store.try_acquire_lease("evaluator", "a", T0_NS, 10)
+        assert store.try_acquire_lease("evaluator", "a", T0_NS + 8, 10) is True
+        assert store.try_acquire_lease("evaluator", "b", T0_NS + 15, 10) is False
+        assert store.lease_holder("evaluator", T0_NS + 17) == "a"
+
+    def test_an_expired_lease_is_taken_over(self, make_store):
+        """Once the holder stops renewing, another holder takes the lease at its expiry."""
+        store = make_store()
+        store.try_acquire_lease("evaluator", "a", T0_NS, 10)
+        assert store.try_acquire_lease("evaluator", "b", T0_NS + 10, 10) is True
+        assert store.lease_holder("evaluator", T0_NS + 10) == "b"
+        assert store.try_acquire_lease("evaluator", "a", T0_NS + 11, 10) is False
+
+    def test_a_released_lease_is_free_at_once_and_only_the_holder_releases(self, make_store):
+        """release_lease by a non-holder does nothing; by the holder, another may take it immediately."""
+        store = make_store()
+        store.try_acquire_lease("evaluator", "a", T0_NS, HOUR)
+        assert store.release_lease("evaluator", "b") is False
+        assert store.release_lease("evaluator", "a") is True
+        assert store.lease_holder("evaluator", T0_NS) is None
+        assert store.try_acquire_lease("evaluator", "b", T0_NS + 1, HOUR) is True
+
+    def test_leases_are_independent_by_name(self, make_store):
+        """Holding one lease says nothing about another name."""
+        store = make_store()
+        store.try_acquire_lease("evaluator", "a", T0_NS, HOUR)
+        assert store.try_acquire_lease("delivery", "b", T0_NS, HOUR) is True
+
+    def test_two_stores_on_one_database_racing_for_a_lease_give_it_to_exactly_one(self, make_store):
+        """Collectors (two store objects on one database, several threads each) racing at the same instant:
+        for every lease exactly one holder wins."""
+        stores = [make_store(), make_store()]
+        contenders = [(store, f"collector-{i}-{j}") for i, store in enumerate(stores) for j in range(3)]
+        names = [f"lease-{n}" for n in range(15)]
+        start = threading.Barrier(len(contenders))
+
+        def race(contender):
+            store, holder = contender
+            start.wait()
+            return [(name, holder) for name in names if store.try_acquire_lease(name, holder, T0_NS, HOUR)]
+
+        with ThreadPoolExecutor(max_workers=len(contenders)) as pool:
+            wins = [win for result in pool.map(race, contenders) for win in result]
+        assert sorted(name for name, _ in wins) == sorted(names)
+        assert all(stores[0].lease_holder(name, T0_NS) == holder for name, holder in wins)

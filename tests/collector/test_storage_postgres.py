@@ -8,7 +8,7 @@ from storage_contract import StoreContract
 
 from eventlens.collector.storage.postgres import SCHEMA_VERSION, PostgresStore
 from eventlens.collector.storage.protocol import StoreError, open_store
-from eventlens.testing import producer_consumer_pair
+from eventlens.testing import producer_consumer_pair, span_record
 
 pytestmark = pytest.mark.postgres
 
@@ -66,3 +66,19 @@ def test_new_database_records_schema_version_and_reopens(postgres_dsn):
         row = conn.execute("SELECT value FROM meta WHERE name = 'schema_version'").fetchone()
     assert row is not None and row[0] == SCHEMA_VERSION
     PostgresStore(postgres_dsn).close()
+
+
+def test_a_schema_3_database_made_before_the_alerting_tables_opens_and_gets_them(postgres_dsn):
+    """A database of the current schema version without the alerting tables (made before they existed) opens,
+    keeps its spans and gains the tables, without a version change."""
+    store = PostgresStore(postgres_dsn)
+    span = span_record()
+    store.write_spans([span])
+    store.close()
+    with psycopg.connect(postgres_dsn, autocommit=True) as conn:
+        conn.execute("DROP TABLE alert_transitions, alert_states, notifications, leases")
+    again = PostgresStore(postgres_dsn)
+    assert again.get_span(span.trace_id, span.span_id) == span
+    assert again.try_acquire_lease("evaluator", "a", 0, 10) is True
+    assert again.alert_states() == [] and again.due_notifications(0) == []
+    again.close()

@@ -244,3 +244,21 @@ def test_retention_drops_span_keys_from_both_tables_with_their_spans(make_store)
     assert (_keys_in(store, "span_ids"), _keys_in(store, "span_ids_new")) == (1, 0)
     assert store.get_trace(young.trace_id) == [young]
     assert store.get_trace(merged_old.trace_id) == store.get_trace(staged_old.trace_id) == []
+
+
+def test_a_schema_3_file_made_before_the_alerting_tables_opens_and_gets_them(tmp_path):
+    """A file of the current schema version without the alerting tables (made before they existed) opens,
+    keeps its spans and gains the tables, without a version change."""
+    path = tmp_path / "before-alerts.db"
+    store = SQLiteStore(path)
+    span = span_record()
+    store.write_spans([span])
+    store.close()
+    with sqlite3.connect(path) as conn:
+        for table in ("alert_transitions", "alert_states", "notifications", "leases"):
+            conn.execute(f"DROP TABLE {table}")
+    again = SQLiteStore(path)
+    assert again.get_span(span.trace_id, span.span_id) == span
+    assert again.try_acquire_lease("evaluator", "a", 0, 10) is True
+    assert again.alert_states() == [] and again.due_notifications(0) == []
+    again.close()
