@@ -40,6 +40,11 @@ class AlertTransition:
     """The rule's measured value at the transition (None when there was no data)."""
     annotations: Mapping[str, str] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        for state in (self.from_state, self.to_state):
+            if state not in STATES:
+                raise ValueError(f"alert {self.rule!r}: unknown state {state!r}; one of {', '.join(STATES)}")
+
 
 @dataclass(frozen=True, slots=True)
 class AlertState:

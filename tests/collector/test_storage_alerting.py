@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from eventlens.collector.storage.alerting import dumps, label_fingerprint, loads
+import pytest
+
+from eventlens.collector.storage.alerting import AlertTransition, dumps, label_fingerprint, loads
 
 
 def test_a_label_fingerprint_ignores_label_order():
@@ -26,3 +28,8 @@ def test_mappings_round_trip_through_their_json_text_whatever_their_key_order():
     assert dumps({"b": [1, {"c": None}], "a": "é"}) == dumps({"a": "é", "b": [1, {"c": None}]})
     assert loads(dumps({"a": "é", "b": [1, 2.5]})) == {"a": "é", "b": [1, 2.5]}
     assert loads(None) == {}
+
+
+def test_a_transition_to_an_unknown_state_is_refused_with_the_states_named() -> None:
+    with pytest.raises(ValueError, match=r"unknown state 'burning'; one of inactive, pending, firing, resolved"):
+        AlertTransition("lag", "f", {}, "pending", "burning", 1)
