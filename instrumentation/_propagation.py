@@ -31,7 +31,7 @@ from opentelemetry.trace import (
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from eventlens.instrumentation import _sdk_compat
-from eventlens.instrumentation._consistent import MASK, context_randomness
+from eventlens.instrumentation._consistent import context_randomness
 from eventlens.instrumentation._safety import log_once
 
 Headers = list[tuple[str, bytes | None]]
@@ -415,13 +415,11 @@ def _canonical_randomness(headers: Sequence[Any] | None) -> int | None:
         return None
     if tracestate is not None or type(value) is not bytes or len(value) != _CANONICAL_LEN:
         return None if value is not None or tracestate is not None else -1
-    canonical = _CANONICAL.fullmatch(value)
-    if canonical is None:
+    if _CANONICAL.fullmatch(value) is None:
         return None
-    version, trace_id, span_id = canonical.group(1, 2, 3)
-    if trace_id == _ZERO_TRACE_B or span_id == _ZERO_SPAN_B or version == b"ff":
+    if value[3:35] == _ZERO_TRACE_B or value[36:52] == _ZERO_SPAN_B or value[:2] == b"ff":
         return -1
-    return int(trace_id, 16) & MASK
+    return int(value[21:35], 16)  # the trace id's last 14 hex digits: its low 56 bits
 
 
 def span_context_of(context: Context) -> SpanContext:
