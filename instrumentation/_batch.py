@@ -81,7 +81,11 @@ def pending_batch_randomness() -> int | None:
     if value is None:
         if not _current_batch():
             return None
-        found = fan_in_randomness(link.context for link in pending_batch_links())
+        links = _LINKS.get()
+        if links is not None:
+            found = fan_in_randomness(link.context for link in links)
+        else:  # read from the headers directly: cheaper than building the links of a batch that may be dropped
+            found = _propagation.batch_randomness(_current_batch() or ())
         value = -1 if found is None else found
         _RANDOMNESS.set(value)
     return None if value < 0 else value

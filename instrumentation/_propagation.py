@@ -12,7 +12,7 @@ from __future__ import annotations
 import codecs
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from opentelemetry import baggage, propagate
@@ -31,6 +31,7 @@ from opentelemetry.trace import (
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from eventlens.instrumentation import _sdk_compat
+from eventlens.instrumentation._consistent import context_randomness
 from eventlens.instrumentation._safety import log_once
 
 Headers = list[tuple[str, bytes | None]]
@@ -375,6 +376,50 @@ def extract_parts(headers: Sequence[Any] | None) -> tuple[SpanContext, Context |
             return INVALID_SPAN_CONTEXT, None
     context = extract(headers)
     return span_context_of(context), context
+
+
+def batch_randomness(records: Iterable[Any]) -> int | None:
+    """The largest consistent-sampling randomness among records' creation contexts (`rv`, else the trace id's
+    low 56 bits); None when none carries a valid context. The answer of `fan_in_randomness` over their
+    `extract_parts` contexts, read straight from canonical `traceparent`s (with no `tracestate`) without
+    building span contexts (a batch that is dropped costs one match per record)."""
+    w3c = _is_w3c_default(propagate.get_global_textmap())
+    best = -1
+    for record in records:
+        value = _canonical_randomness(record.headers) if w3c else None
+        if value is None:
+            creation = extract_parts(record.headers)[0]
+            if not creation.is_valid:
+                continue
+            value = context_randomness(creation)
+        elif value < 0:
+            continue
+        best = max(best, value)
+    return best if best >= 0 else None
+
+
+def _canonical_randomness(headers: Sequence[Any] | None) -> int | None:
+    """A canonical traceparent's trace-id randomness (-1: no valid context); None when it needs the full parse."""
+    if not headers:
+        return -1
+    traceparent = tracestate = None
+    try:
+        for item in headers:
+            name = item[0]
+            if name == "traceparent":
+                traceparent = item
+            elif name == "tracestate":
+                tracestate = item
+        value = traceparent[1] if traceparent is not None else None
+    except (TypeError, IndexError):
+        return None
+    if tracestate is not None or type(value) is not bytes or len(value) != _CANONICAL_LEN:
+        return None if value is not None or tracestate is not None else -1
+    if _CANONICAL.fullmatch(value) is None:
+        return None
+    if value[3:35] == _ZERO_TRACE_B or value[36:52] == _ZERO_SPAN_B or value[:2] == b"ff":
+        return -1
+    return int(value[21:35], 16)  # the trace id's last 14 hex digits: its low 56 bits
 
 
 def span_context_of(context: Context) -> SpanContext:

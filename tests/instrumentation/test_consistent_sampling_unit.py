@@ -272,3 +272,27 @@ def test_fast_path_link_only_process_spans_take_the_records_randomness_like_the_
         assert ids is not None
         result = SAMPLER.should_sample(None, ids[0], "process t", links=[Link(creation)])
         assert bool(ids[2] & 0x01) is result.decision.is_sampled() and ids[3] == result.trace_state
+
+
+def test_batch_randomness_from_headers_matches_the_parsed_contexts():
+    """The header shortcut gives the largest randomness of the records' parsed creation contexts, skipping
+    records without a valid context and honouring `rv` in a tracestate."""
+    from types import SimpleNamespace
+
+    from eventlens.instrumentation._propagation import batch_randomness, extract_parts
+
+    rng = random.Random(9)
+    variants = [
+        lambda t: [("traceparent", b"00-%032x-00f067aa0ba902b7-01" % t)],
+        lambda t: [("traceparent", b"00-%032x-00f067aa0ba902b7-00" % t),
+                   ("tracestate", b"ot=rv:%014x" % (t & 0xffff))],
+        lambda t: [("traceparent", b"00-%032x-0000000000000000-01" % t)],  # invalid span id
+        lambda t: [("traceparent", b"garbage")],
+        lambda t: [],
+        lambda t: [("traceparent", f"00-{t:032x}-00f067aa0ba902b7-01".encode()), ("baggage", b"k=v")],
+    ]
+    for _ in range(200):
+        records = [SimpleNamespace(headers=rng.choice(variants)(rng.getrandbits(128) or 1))
+                   for _ in range(rng.randint(1, 6))]
+        expected = c.fan_in_randomness(extract_parts(r.headers)[0] for r in records)
+        assert batch_randomness(records) == expected
