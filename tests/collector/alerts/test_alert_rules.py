@@ -190,10 +190,10 @@ def test_load_rules_reads_a_file(tmp_path: Path):
     assert [r.name for r in load_rules(path)] == ["r"]
 
 
-def test_the_built_in_defaults_load_and_cover_lag_latency_errors_and_dead_letters():
+def test_the_built_in_defaults_load_and_cover_lag_latency_errors_dead_letters_and_schemas():
     kinds = set(default_rules().by_kind())
     assert {RuleKind.LAG_STATUS, RuleKind.LAG_SECONDS, RuleKind.EDGE_LATENCY, RuleKind.ERROR_RATE,
-            RuleKind.DEAD_LETTER_RATE} <= kinds
+            RuleKind.DEAD_LETTER_RATE, RuleKind.NEW_SCHEMA_FINGERPRINT} <= kinds
 
 
 def test_the_built_in_defaults_include_no_flow_objective_since_flows_are_specific_to_each_system():
