@@ -18,6 +18,7 @@ SUBCOMMANDS: tuple[tuple[str, str, str, str], ...] = (
     ("collector", "eventlens.collector.cli", "collector", "Run the collector: OTLP receivers, store, API."),
     ("graph", "eventlens.collector.analysis.cli", "collector", "Topology, lineage, coupling; graph export."),
     ("lag", "eventlens.collector.lag.cli", "collector", "Consumer lag in offsets and seconds, with status."),
+    ("rules", "eventlens.collector.alerts.cli", "collector", "Alert rules: check a rules file."),
     ("dashboard", "eventlens.dashboard.cli", "dashboard", "Run the Streamlit dashboard."),
     ("demo", "eventlens.demo.cli", "all", "Run the demo shop: broker, services, collector, dashboard."),
     ("kafka", "eventlens.kafka_cli", "", "Manage the local Kafka broker (start, stop, status)."),
