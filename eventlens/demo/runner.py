@@ -180,6 +180,25 @@ def consumers_caught_up(bootstrap: str, subscriptions: Mapping[str, Sequence[str
     return lags is not None and not any(lags.values())
 
 
+def drain_status(bootstrap: str, subscriptions: Mapping[str, Sequence[str]], outbox_db: Path) -> str:
+    """What is still behind, for the message of a drain that timed out: each lagging group and the outbox."""
+    parts = []
+    if outbox_db.exists():
+        conn = outbox.connect(outbox_db)
+        try:
+            pending = outbox.pending_count(conn)
+        finally:
+            conn.close()
+        if pending:
+            parts.append(f"outbox {pending} pending")
+    lags = group_lags(bootstrap, subscriptions)
+    if lags is None:
+        parts.append("group lag unknown (broker not answering)")
+    else:
+        parts.extend(f"{group} {lag} behind" for group, lag in sorted(lags.items()) if lag)
+    return ", ".join(parts) or "nothing behind any more"
+
+
 @dataclass
 class Demo:
     """One run of the demo: `run()` blocks until stopped (signal or end of traffic) and returns an exit code."""
@@ -364,7 +383,7 @@ class Demo:
                        self.options.drain_timeout_s, "the consumers to catch up", stop=self.stop_event)
             self.out(f"caught up in {time.monotonic() - started:.1f} s")
         except DemoError as exc:
-            self.out(f"not fully drained: {exc}")
+            self.out(f"not fully drained: {exc}; {drain_status(self.bootstrap, groups, db)}")
 
     def stop(self) -> None:
         """Stop services (they flush their spans), then the dashboard, the collector and the broker."""
