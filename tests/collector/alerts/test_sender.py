@@ -1,4 +1,4 @@
-"""The sender against a real HTTP receiver on loopback and a real SQLite outbox."""
+"""The sender against a real HTTP receiver on loopback and a real outbox (SQLite, and PostgreSQL)."""
 
 import json
 import threading
@@ -62,9 +62,15 @@ def receiving():
         r.close()
 
 
-@pytest.fixture
-def db(tmp_path):
-    return tmp_path / "eventlens.db"
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def open_db(request, tmp_path):
+    """Open (and reopen) a store on one real database: a SQLite file, or a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        return lambda: SQLiteStore(tmp_path / "eventlens.db")
+    from eventlens.collector.storage.postgres import PostgresStore
+
+    dsn = request.getfixturevalue("postgres_dsn")
+    return lambda: PostgresStore(dsn)
 
 
 def firing(at_ns=T0, fingerprint="fp1"):
@@ -82,9 +88,9 @@ def sender(store, *receivers):
     return Sender(store, receivers, jitter=lambda: 1.0)
 
 
-def test_due_notification_is_delivered_once_with_idempotency_key(db, receiving):
+def test_due_notification_is_delivered_once_with_idempotency_key(open_db, receiving):
     hook = receiving()
-    store = SQLiteStore(db)
+    store = open_db()
     enqueue(store, ["ops"])
     s = sender(store, Receiver("ops", ReceiverType.WEBHOOK, hook.url()))
     assert s.send_due(T0).sent == 1
@@ -97,9 +103,9 @@ def test_due_notification_is_delivered_once_with_idempotency_key(db, receiving):
     store.close()
 
 
-def test_alertmanager_receiver_gets_a_v2_alert_list(db, receiving):
+def test_alertmanager_receiver_gets_a_v2_alert_list(open_db, receiving):
     am = receiving()
-    store = SQLiteStore(db)
+    store = open_db()
     enqueue(store, ["am"])
     sender(store, Receiver("am", ReceiverType.ALERTMANAGER, am.url("/api/v2/alerts"))).send_due(T0)
     ((path, _, body),) = am.requests
@@ -107,9 +113,9 @@ def test_alertmanager_receiver_gets_a_v2_alert_list(db, receiving):
     store.close()
 
 
-def test_503_then_200_is_retried_after_backoff_and_delivered_once(db, receiving):
+def test_503_then_200_is_retried_after_backoff_and_delivered_once(open_db, receiving):
     hook = receiving([503])
-    store = SQLiteStore(db)
+    store = open_db()
     enqueue(store, ["ops"])
     s = sender(store, Receiver("ops", ReceiverType.WEBHOOK, hook.url()))
     first = s.send_due(T0)
@@ -124,18 +130,18 @@ def test_503_then_200_is_retried_after_backoff_and_delivered_once(db, receiving)
 
 
 @pytest.mark.parametrize("status", [429, 408, 500])
-def test_retryable_statuses_are_retried(db, receiving, status):
+def test_retryable_statuses_are_retried(open_db, receiving, status):
     hook = receiving([status])
-    store = SQLiteStore(db)
+    store = open_db()
     enqueue(store, ["ops"])
     assert sender(store, Receiver("ops", ReceiverType.WEBHOOK, hook.url())).send_due(T0).retrying == 1
     store.close()
 
 
 @pytest.mark.parametrize("status", [400, 404, 410])
-def test_other_4xx_is_permanent_and_never_retried(db, receiving, status):
+def test_other_4xx_is_permanent_and_never_retried(open_db, receiving, status):
     hook = receiving([status])
-    store = SQLiteStore(db)
+    store = open_db()
     enqueue(store, ["ops"])
     s = sender(store, Receiver("ops", ReceiverType.WEBHOOK, hook.url()))
     assert s.send_due(T0).dropped == 1
@@ -146,36 +152,36 @@ def test_other_4xx_is_permanent_and_never_retried(db, receiving, status):
     store.close()
 
 
-def test_connection_refused_is_retried(db, receiving):
+def test_connection_refused_is_retried(open_db, receiving):
     hook = receiving()
     url = hook.url()
     hook.close()
-    store = SQLiteStore(db)
+    store = open_db()
     enqueue(store, ["ops"])
     result = sender(store, Receiver("ops", ReceiverType.WEBHOOK, url, timeout_ns=2 * S)).send_due(T0)
     assert result.retrying == 1 and store.notification(1).next_attempt_ns == T0 + 10 * S
     store.close()
 
 
-def test_unconfigured_receiver_is_dropped_not_retried(db):
-    store = SQLiteStore(db)
+def test_unconfigured_receiver_is_dropped_not_retried(open_db):
+    store = open_db()
     enqueue(store, ["gone"])
     assert sender(store).send_due(T0).dropped == 1
     assert store.due_notifications(T0 + 365 * 86400 * S) == []
     store.close()
 
 
-def test_restart_delivers_what_was_due_and_nothing_twice(db, receiving):
+def test_restart_delivers_what_was_due_and_nothing_twice(open_db, receiving):
     hook = receiving([503])
     ops = Receiver("ops", ReceiverType.WEBHOOK, hook.url())
-    store = SQLiteStore(db)
+    store = open_db()
     enqueue(store, ["ops"], firing(T0, "a"))
     enqueue(store, ["ops"], firing(T0, "b"))
     first = sender(store, ops).send_due(T0)
     assert (first.sent, first.retrying) == (1, 1)
     store.close()
 
-    reopened = SQLiteStore(db)
+    reopened = open_db()
     enqueue(reopened, ["ops"], firing(T0, "a"))  # the evaluator retrying a transition queues nothing new
     second = sender(reopened, ops).send_due(T0 + 60 * S)
     assert (second.sent, second.retrying) == (1, 0)
@@ -185,9 +191,9 @@ def test_restart_delivers_what_was_due_and_nothing_twice(db, receiving):
     reopened.close()
 
 
-def test_run_loop_stops_when_asked(db, receiving):
+def test_run_loop_stops_when_asked(open_db, receiving):
     hook = receiving()
-    store = SQLiteStore(db)
+    store = open_db()
     enqueue(store, ["ops"])
     stop = threading.Event()
     s = sender(store, Receiver("ops", ReceiverType.WEBHOOK, hook.url()))
