@@ -97,6 +97,8 @@ class Rule:
     for_ns: int = 0
     keep_firing_for_ns: int = 0
     description: str = ""
+    receivers: tuple[str, ...] = ()
+    """Receiver names this rule notifies; empty means every receiver of the file."""
 
     def selects(self, param: str, value: str) -> bool:
         """Whether `value` matches the rule's selector `param` (a name or glob; absent matches everything)."""
@@ -104,12 +106,40 @@ class Rule:
         return pattern is None or fnmatch.fnmatchcase(value, str(pattern))
 
 
+class ReceiverType(enum.StrEnum):
+    """The body a receiver gets (`notify.py`)."""
+
+    ALERTMANAGER = "alertmanager"
+    WEBHOOK = "webhook"
+    SLACK = "slack"
+
+
+DEFAULT_RECEIVER_TIMEOUT_NS = 10 * 1_000_000_000
+"""How long one delivery may take when a receiver sets no `timeout`."""
+
+
+@dataclass(frozen=True, slots=True)
+class Receiver:
+    """Where notifications go: a name rules refer to, a body type, a URL, a timeout and extra headers."""
+
+    name: str
+    type: ReceiverType
+    url: str
+    timeout_ns: int = DEFAULT_RECEIVER_TIMEOUT_NS
+    headers: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
+
 @dataclass(frozen=True, slots=True)
 class RuleSet:
-    """The rules of one file, in file order, with unique names."""
+    """The rules of one file, in file order, with unique names, and the file's receivers."""
 
     rules: tuple[Rule, ...]
     source: str = ""
+    receivers: tuple[Receiver, ...] = ()
+
+    def receivers_of(self, rule: Rule) -> tuple[str, ...]:
+        """The receiver names `rule` notifies (its own list, else every receiver of the file)."""
+        return rule.receivers or tuple(r.name for r in self.receivers)
 
     def __iter__(self) -> Iterator[Rule]:
         return iter(self.rules)
@@ -206,7 +236,31 @@ def _rule(raw: Mapping[str, Any], index: int, errors: list[str]) -> Rule | None:
     return Rule(name=name, kind=kind, params=MappingProxyType(params),
                 labels=MappingProxyType({str(k): str(v) for k, v in (raw.get("labels") or {}).items()}),
                 severity=Severity(raw.get("severity", Severity.WARNING)), for_ns=timing["for"],
-                keep_firing_for_ns=timing["keep_firing_for"], description=str(raw.get("description", "")))
+                keep_firing_for_ns=timing["keep_firing_for"], description=str(raw.get("description", "")),
+                receivers=tuple(str(name) for name in raw.get("receivers") or ()))
+
+
+def _receivers(data: Mapping[str, Any], errors: list[str]) -> tuple[Receiver, ...]:
+    """The `receivers:` section (schema-valid), appending errors for duplicate names and bad timeouts."""
+    out: list[Receiver] = []
+    seen: set[str] = set()
+    for index, raw in enumerate(data.get("receivers") or ()):
+        name = str(raw["name"])
+        head = f"receivers[{index}] {name!r}"
+        if name in seen:
+            errors.append(f"{head}: name already used")
+            continue
+        seen.add(name)
+        timeout_ns = DEFAULT_RECEIVER_TIMEOUT_NS
+        if "timeout" in raw:
+            try:
+                timeout_ns = _duration(raw["timeout"], f"{head}: timeout", zero_ok=False)
+            except BadQuery as exc:
+                errors.append(str(exc))
+                continue
+        out.append(Receiver(name=name, type=ReceiverType(raw["type"]), url=str(raw["url"]), timeout_ns=timeout_ns,
+                            headers=MappingProxyType({str(k): str(v) for k, v in (raw.get("headers") or {}).items()})))
+    return tuple(out)
 
 
 def parse_rules(text: str, source: str = "<rules>") -> RuleSet:
@@ -231,9 +285,15 @@ def parse_rules(text: str, source: str = "<rules>") -> RuleSet:
         rule = _rule(raw, index, errors)
         if rule is not None:
             rules.append(rule)
+    receivers = _receivers(data, errors)
+    known = {r.name for r in receivers}
+    for index, rule in enumerate(rules):
+        for name in rule.receivers:
+            if name not in known:
+                errors.append(f"rules[{index}] {rule.name!r}: receivers: {name!r} is not in the file's receivers")
     if errors:
         raise RulesError(source, errors)
-    return RuleSet(tuple(rules), source)
+    return RuleSet(tuple(rules), source, receivers)
 
 
 def load_rules(path: str | Path) -> RuleSet:
