@@ -47,6 +47,11 @@ def open_batch(records: Sequence[Any] | None, links: list[Link] | None = None) -
     _RANDOMNESS.set(None)
 
 
+def keep_batch_links(links: list[Link]) -> None:
+    """Keep the links a poll span computed for the current batch (its randomness, if read, stays)."""
+    _LINKS.set(links)
+
+
 def forget_batches() -> None:
     """Close every thread's and task's batch (an instrumentation was removed: its batches end with it)."""
     _epoch[0] += 1

@@ -29,7 +29,7 @@ from opentelemetry.trace import (
 )
 
 from eventlens.instrumentation import _cloudevents, _current, _propagation, attributes
-from eventlens.instrumentation._batch import batch_links, open_batch
+from eventlens.instrumentation._batch import batch_links, keep_batch_links, open_batch
 from eventlens.instrumentation._fastspan import BaseAttributes
 from eventlens.instrumentation._runtime import (
     ClientFacts,
@@ -259,7 +259,8 @@ def record_batch(runtime: Runtime, st: ConsumerState, records: Sequence[Any], st
             for link in links:
                 span.add_link(link.context, link.attributes)
         span.end()
-    open_batch(records, links)
+    if links is not None:  # the batch stays open: the randomness its poll span's decision read is kept
+        keep_batch_links(links)
     if runtime.metrics is not None:
         now = _time_ns()
         if by_topic is None:

@@ -382,44 +382,65 @@ def batch_randomness(records: Iterable[Any]) -> int | None:
     """The largest consistent-sampling randomness among records' creation contexts (`rv`, else the trace id's
     low 56 bits); None when none carries a valid context. The answer of `fan_in_randomness` over their
     `extract_parts` contexts, read straight from canonical `traceparent`s (with no `tracestate`) without
-    building span contexts (a batch that is dropped costs one match per record)."""
-    w3c = _is_w3c_default(propagate.get_global_textmap())
+    parsing each one: their trace ids' last 14 hex digits compare as bytes like the numbers they spell, so
+    only the largest is checked and converted (all of them when it is malformed); other records are parsed."""
+    if not _is_w3c_default(propagate.get_global_textmap()):
+        return _parsed_randomness(records)
+    top_key = b""
+    top: bytes | None = None
     best = -1
     for record in records:
-        value = _canonical_randomness(record.headers) if w3c else None
-        if value is None:
-            creation = extract_parts(record.headers)[0]
-            if not creation.is_valid:
-                continue
-            value = context_randomness(creation)
-        elif value < 0:
-            continue
-        best = max(best, value)
+        headers = record.headers
+        value = _lone_traceparent(headers) if headers else None
+        if type(value) is bytes and len(value) == _CANONICAL_LEN:
+            key = value[21:35]  # the trace id's last 14 hex digits: its low 56 bits
+            if key > top_key:
+                top_key, top = key, value
+        elif value is not None:  # a tracestate, an unusual form or malformed headers: the full parse
+            creation = extract_parts(headers)[0]
+            if creation.is_valid:
+                best = max(best, context_randomness(creation))
+    if top is not None:
+        if _valid_canonical(top):
+            best = max(best, int(top_key, 16))
+        else:  # the largest is malformed: the next ones may be valid, so check them all
+            return _parsed_randomness(records)
     return best if best >= 0 else None
 
 
-def _canonical_randomness(headers: Sequence[Any] | None) -> int | None:
-    """A canonical traceparent's trace-id randomness (-1: no valid context); None when it needs the full parse."""
-    if not headers:
-        return -1
-    traceparent = tracestate = None
+_UNUSUAL = object()
+
+
+def _lone_traceparent(headers: Sequence[Any]) -> Any:
+    """The last `traceparent` value of headers without a `tracestate` (None when absent); `_UNUSUAL` when
+    they hold a `tracestate` or are malformed (the full parse decides)."""
+    value: Any = None
     try:
         for item in headers:
             name = item[0]
             if name == "traceparent":
-                traceparent = item
+                value = item[1]
             elif name == "tracestate":
-                tracestate = item
-        value = traceparent[1] if traceparent is not None else None
+                return _UNUSUAL
     except (TypeError, IndexError):
-        return None
-    if tracestate is not None or type(value) is not bytes or len(value) != _CANONICAL_LEN:
-        return None if value is not None or tracestate is not None else -1
-    if _CANONICAL.fullmatch(value) is None:
-        return None
-    if value[3:35] == _ZERO_TRACE_B or value[36:52] == _ZERO_SPAN_B or value[:2] == b"ff":
-        return -1
-    return int(value[21:35], 16)  # the trace id's last 14 hex digits: its low 56 bits
+        return _UNUSUAL
+    return value
+
+
+def _valid_canonical(value: bytes) -> bool:
+    """Whether a 55-byte traceparent is a valid canonical one (lower-case hex, non-zero ids, not version ff)."""
+    return (_CANONICAL.fullmatch(value) is not None and value[3:35] != _ZERO_TRACE_B
+            and value[36:52] != _ZERO_SPAN_B and value[:2] != b"ff")
+
+
+def _parsed_randomness(records: Iterable[Any]) -> int | None:
+    """`batch_randomness` from every record's parsed creation context (the exact, slower reading)."""
+    best = -1
+    for record in records:
+        creation = extract_parts(record.headers)[0]
+        if creation.is_valid:
+            best = max(best, context_randomness(creation))
+    return best if best >= 0 else None
 
 
 def span_context_of(context: Context) -> SpanContext:

@@ -296,3 +296,41 @@ def test_batch_randomness_from_headers_matches_the_parsed_contexts():
                    for _ in range(rng.randint(1, 6))]
         expected = c.fan_in_randomness(extract_parts(r.headers)[0] for r in records)
         assert batch_randomness(records) == expected
+
+
+def test_batch_randomness_skips_a_malformed_traceparent_whose_trace_id_sorts_highest():
+    """Only the largest canonical trace id is checked on the shortcut: when it is malformed (non-hex digits,
+    zero span id, version ff) the valid records below it still give the answer."""
+    from types import SimpleNamespace
+
+    from eventlens.instrumentation._propagation import batch_randomness
+
+    def record(traceparent: bytes) -> SimpleNamespace:
+        return SimpleNamespace(headers=[("traceparent", traceparent)])
+
+    valid = record(b"00-%032x-00f067aa0ba902b7-01" % 0x1234)
+    for malformed in (b"00-" + b"0" * 18 + b"zzzzzzzzzzzzzz-00f067aa0ba902b7-01",
+                      b"00-%032x-0000000000000000-01" % (c.MASK - 1),
+                      b"ff-%032x-00f067aa0ba902b7-01" % (c.MASK - 1)):
+        assert batch_randomness([record(malformed), valid, record(malformed)]) == 0x1234
+    assert batch_randomness([record(b"00-" + b"0" * 18 + b"zzzzzzzzzzzzzz-00f067aa0ba902b7-01")]) is None
+
+
+def test_a_batch_randomness_is_read_once_even_after_its_poll_span_keeps_its_links(monkeypatch):
+    """The poll span's decision reads the batch; keeping the links its span computed does not make the send
+    after it read the records again."""
+    from types import SimpleNamespace
+
+    from eventlens.instrumentation import _batch, _propagation
+
+    records = [SimpleNamespace(headers=[("traceparent", b"00-%032x-00f067aa0ba902b7-01" % 0x42)],
+                               partition=0, offset=0)]
+    _batch.open_batch(records)
+    try:
+        assert _batch.pending_batch_randomness() == 0x42
+        _batch.keep_batch_links(_batch.batch_links(records))
+        monkeypatch.setattr(_propagation, "batch_randomness", lambda _records: pytest.fail("read twice"))
+        monkeypatch.setattr(_batch, "fan_in_randomness", lambda _contexts: pytest.fail("read twice"))
+        assert _batch.pending_batch_randomness() == 0x42
+    finally:
+        _batch.open_batch(None)
