@@ -1,4 +1,4 @@
-"""One evaluation pass on a real SQLite store seeded with lag samples: transitions recorded, under a lease."""
+"""One evaluation pass on a real store (SQLite, PostgreSQL) seeded with lag samples: transitions, under a lease."""
 
 from __future__ import annotations
 
@@ -22,9 +22,17 @@ rules:
 """)
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def url(request, tmp_path) -> str:
+    """A fresh database of each backend."""
+    if request.param == "postgres":
+        return str(request.getfixturevalue("postgres_dsn"))
+    return f"sqlite:///{tmp_path / 'alerts.db'}"
+
+
 @pytest.fixture
-def store(tmp_path):
-    s = open_store(f"sqlite:///{tmp_path / 'alerts.db'}")
+def store(url):
+    s = open_store(url)
     yield s
     s.close()
 
@@ -65,9 +73,8 @@ def test_a_pass_with_nothing_changing_records_nothing(store):
     assert ev.run_once(T0 + MIN) == 0
 
 
-def test_only_the_lease_holder_evaluates(tmp_path):
+def test_only_the_lease_holder_evaluates(url):
     """Two evaluators on one database: the second does not write while the first holds the lease."""
-    url = f"sqlite:///{tmp_path / 'shared.db'}"
     first, second = open_store(url), open_store(url)
     try:
         a, b = Evaluator(first, RULES, holder="a"), Evaluator(second, RULES, holder="b")
@@ -82,9 +89,8 @@ def test_only_the_lease_holder_evaluates(tmp_path):
         second.close()
 
 
-def test_a_new_lease_holder_continues_from_the_stored_states(tmp_path):
+def test_a_new_lease_holder_continues_from_the_stored_states(url):
     """When the holder stops renewing, the other takes over and fires the alert the first left pending."""
-    url = f"sqlite:///{tmp_path / 'shared.db'}"
     first, second = open_store(url), open_store(url)
     try:
         a = Evaluator(first, RULES, holder="a", lease_ttl_ns=MIN)
