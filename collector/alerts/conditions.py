@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from eventlens.collector.alerts.rules import Rule, RuleKind
-from eventlens.collector.model import NS_PER_S, GroupStatus, PartitionStatus
+from eventlens.collector.model import NS_PER_S, GroupStatus, PartitionStatus, Topology, TopologyFlow
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,5 +83,72 @@ LAG_CONDITIONS: Mapping[RuleKind, Callable[[Rule, Sequence[GroupStatus]], list[H
 }
 """The kinds evaluated from consumer-group statuses (`collector/lag/query.py`)."""
 
-EVALUATED_KINDS: frozenset[RuleKind] = frozenset(LAG_CONDITIONS)
+
+
+def _flow_labels(flow: TopologyFlow) -> dict[str, str]:
+    """A flow's identifying labels; an uninstrumented or unseen side is the empty string."""
+    return {"producer": flow.producer or "", "topic": flow.topic, "consumer": flow.consumer or ""}
+
+
+def _selects_flow(rule: Rule, flow: TopologyFlow) -> bool:
+    """Whether the rule's `producer`, `topic` and `consumer` selectors match a flow (a missing side matches
+    only a selector left out)."""
+    sides = (("producer", flow.producer), ("topic", flow.topic), ("consumer", flow.consumer))
+    return all(rule.params.get(key) is None if value is None else rule.selects(key, value) for key, value in sides)
+
+
+def edge_latency(rule: Rule, topology: Topology) -> list[Holding]:
+    """Per producer → topic → consumer flow over the rule's window: the `quantile` latency, when above `above`."""
+    above_s = rule.params["above"] / NS_PER_S
+    attr = "p95_s" if rule.params.get("quantile") == "p95" else "p99_s"
+    out = []
+    for flow in topology.flows:
+        value = getattr(flow.latency, attr)
+        if value is not None and value > above_s and _selects_flow(rule, flow):
+            out.append(Holding(_flow_labels(flow), float(value)))
+    return out
+
+
+def edge_partial(rule: Rule, topology: Topology) -> list[Holding]:
+    """Per flow seen from one side only over the window (producer or consumer missing); the value is its
+    message count."""
+    return [Holding(_flow_labels(flow), float(flow.messages)) for flow in topology.flows
+            if flow.partial and _selects_flow(rule, flow)]
+
+
+def _service_topic(node: str, other: str, topic: str) -> tuple[str, str] | None:
+    """(service, topic) of an edge touching a `service:` node, else None."""
+    for end in (node, other):
+        if end.startswith("service:"):
+            return end.removeprefix("service:"), topic
+    return None
+
+
+def error_rate(rule: Rule, topology: Topology) -> list[Holding]:
+    """Per (service, topic) over the window: failed produce and handle operations over all of them, when above
+    `above` (edges into or out of a service; a service and topic with no messages does not hold)."""
+    above = float(rule.params["above"])
+    totals: dict[tuple[str, str], list[int]] = {}
+    for edge in topology.edges:
+        key = _service_topic(edge.source, edge.target, edge.topic)
+        if key is None or not rule.selects("service", key[0]) or not rule.selects("topic", key[1]):
+            continue
+        counts = totals.setdefault(key, [0, 0])
+        counts[0] += edge.errors
+        counts[1] += edge.messages
+    out = []
+    for (service, topic), (errors, messages) in sorted(totals.items()):
+        if messages and errors / messages > above:
+            out.append(Holding({"service": service, "topic": topic}, errors / messages))
+    return out
+
+
+TOPOLOGY_CONDITIONS: Mapping[RuleKind, Callable[[Rule, Topology], list[Holding]]] = {
+    RuleKind.EDGE_LATENCY: edge_latency,
+    RuleKind.EDGE_PARTIAL: edge_partial,
+    RuleKind.ERROR_RATE: error_rate,
+}
+"""The kinds evaluated from the topology over the rule's `window` (`collector/analysis/query.py`)."""
+
+EVALUATED_KINDS: frozenset[RuleKind] = frozenset(LAG_CONDITIONS) | frozenset(TOPOLOGY_CONDITIONS)
 """Every kind the evaluator can decide today; rules of other kinds are skipped (and logged once)."""

@@ -15,13 +15,14 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from eventlens.collector.alerts.conditions import LAG_CONDITIONS, Holding
+from eventlens.collector.alerts.conditions import EVALUATED_KINDS, LAG_CONDITIONS, TOPOLOGY_CONDITIONS, Holding
 from eventlens.collector.alerts.rules import Rule, RuleSet
 from eventlens.collector.alerts.state import Alert, AlertState, LabelSet, Timing, Transition, label_set, step
+from eventlens.collector.analysis.query import topology
 from eventlens.collector.lag.query import group_statuses
 from eventlens.collector.model import NS_PER_S
 from eventlens.collector.storage.alerting import AlertTransition, label_fingerprint
-from eventlens.collector.storage.protocol import AlertStore, LagStore
+from eventlens.collector.storage.protocol import AlertStore, LagStore, Store
 
 log = logging.getLogger(__name__)
 
@@ -55,18 +56,25 @@ class Evaluator:
         self.holder = holder
         self.lease_ttl_ns = lease_ttl_ns
         self._keep_firing_since: dict[tuple[str, LabelSet], int] = {}
-        skipped = sorted({str(r.kind) for r in rules if r.kind not in LAG_CONDITIONS})
+        skipped = sorted({str(r.kind) for r in rules if r.kind not in EVALUATED_KINDS})
         if skipped:
             log.info("alert rules of kinds %s are not evaluated yet (docs/alerts.md)", ", ".join(skipped))
 
     def _holding(self, rule: Rule, now_ns: int, cache: dict[str, Any]) -> list[Holding] | None:
         """The label sets where `rule` holds at `now_ns`; None for kinds not evaluated yet."""
-        condition = LAG_CONDITIONS.get(rule.kind)
-        if condition is None or not isinstance(self.store, LagStore):
-            return None
-        if "lag" not in cache:
-            cache["lag"] = group_statuses(self.store, now_ns)
-        return condition(rule, cache["lag"])
+        lag_condition = LAG_CONDITIONS.get(rule.kind)
+        if lag_condition is not None and isinstance(self.store, LagStore):
+            if "lag" not in cache:
+                cache["lag"] = group_statuses(self.store, now_ns)
+            return lag_condition(rule, cache["lag"])
+        topology_condition = TOPOLOGY_CONDITIONS.get(rule.kind)
+        if topology_condition is not None and isinstance(self.store, Store):
+            window = int(rule.params["window"])
+            key = f"topology:{window}"
+            if key not in cache:
+                cache[key] = topology(self.store, now_ns - window, now_ns)
+            return topology_condition(rule, cache[key])
+        return None
 
     def _previous(self, rule: str) -> dict[LabelSet, Alert]:
         """The rule's alerts as stored (inactive ones dropped), with this evaluator's keep-firing counts."""

@@ -1,4 +1,4 @@
-"""Rule conditions on hand-built consumer-group statuses: which label sets hold, with which value."""
+"""Rule conditions on hand-built group statuses and topologies: which label sets hold, with which value."""
 
 from __future__ import annotations
 
@@ -6,9 +6,24 @@ from dataclasses import replace
 
 import pytest
 
-from eventlens.collector.alerts.conditions import lag_offsets, lag_seconds, lag_status
+from eventlens.collector.alerts.conditions import (
+    edge_latency,
+    edge_partial,
+    error_rate,
+    lag_offsets,
+    lag_seconds,
+    lag_status,
+)
 from eventlens.collector.alerts.rules import parse_rules
-from eventlens.collector.model import GroupStatus, LagStatus, PartitionStatus
+from eventlens.collector.model import (
+    GroupStatus,
+    LagStatus,
+    LatencySummary,
+    PartitionStatus,
+    Topology,
+    TopologyEdge,
+    TopologyFlow,
+)
 
 
 def _rule(kind: str, params: str):
@@ -75,3 +90,60 @@ def test_lag_status_defaults_to_every_unhealthy_status():
     """Left out, `statuses` is WARN, ERR, STOP, STALL: a healthy group does not hold."""
     got = lag_status(_rule("lag_status", "{}"), [BILLING, SHIPPING])
     assert [dict(h.labels) for h in got] == [{"group": "shipping"}]
+
+
+def _flow(producer, topic, consumer, *, p95=None, p99=None, partial=False, messages=10):
+    return TopologyFlow(producer, topic, "g" if consumer else None, consumer, messages, 1.0, 0, 0,
+                        LatencySummary(messages, None, None, p95, p99), partial)
+
+
+def _edge(source, target, topic, messages, errors):
+    return TopologyEdge(source, target, topic, messages, 1.0, errors, 0)
+
+
+TOPOLOGY = Topology(0, 1, flows=(
+    _flow("orders-api", "orders", "billing", p95=2.0, p99=40.0),
+    _flow("orders-api", "orders", "shipping", p95=1.0, p99=5.0),
+    _flow(None, "refunds", "billing", p99=100.0, partial=True, messages=3),
+    _flow("audit", "audit-log", None, partial=True, messages=7),
+), edges=(
+    _edge("service:orders-api", "topic:orders", "orders", 100, 10),
+    _edge("topic:orders", "group:billing", "orders", 100, 0),
+    _edge("group:billing", "service:billing", "orders", 100, 2),
+    _edge("group:shipping", "service:shipping", "orders", 50, 0),
+))
+ORDERS_BILLING = {"producer": "orders-api", "topic": "orders", "consumer": "billing"}
+REFUNDS = {"producer": "", "topic": "refunds", "consumer": "billing"}
+AUDIT = {"producer": "audit", "topic": "audit-log", "consumer": ""}
+
+
+@pytest.mark.parametrize(("params", "expected"), [
+    ("{above: 30s}", [(ORDERS_BILLING, 40.0), (REFUNDS, 100.0)]),
+    ("{above: 30s, producer: 'orders-*'}", [(ORDERS_BILLING, 40.0)]),
+    ("{above: 1500ms, quantile: p95}", [(ORDERS_BILLING, 2.0)]),
+    ("{above: 30s, consumer: shipping}", []),
+], ids=["p99-default", "a-selected-side-excludes-a-missing-one", "p95", "consumer-selector"])
+def test_edge_latency_holds_per_flow_above_the_quantile(params, expected):
+    got = [(dict(h.labels), h.value) for h in edge_latency(_rule("edge_latency", params), TOPOLOGY)]
+    assert got == expected
+
+
+@pytest.mark.parametrize(("params", "expected"), [
+    ("{}", [(REFUNDS, 3.0), (AUDIT, 7.0)]),
+    ("{topic: audit-log}", [(AUDIT, 7.0)]),
+], ids=["every-one-sided-flow", "topic-selector"])
+def test_edge_partial_holds_for_one_sided_flows(params, expected):
+    got = [(dict(h.labels), h.value) for h in edge_partial(_rule("edge_partial", params), TOPOLOGY)]
+    assert got == expected
+
+
+@pytest.mark.parametrize(("params", "expected"), [
+    ("{above: 0.05}", [({"service": "orders-api", "topic": "orders"}, 0.1)]),
+    ("{above: 0.01}", [({"service": "billing", "topic": "orders"}, 0.02),
+                       ({"service": "orders-api", "topic": "orders"}, 0.1)]),
+    ("{above: 0.01, service: billing}", [({"service": "billing", "topic": "orders"}, 0.02)]),
+    ("{above: 0.5}", []),
+], ids=["produce-errors", "handle-errors-too", "service-selector", "none-above"])
+def test_error_rate_holds_per_service_and_topic(params, expected):
+    got = [(dict(h.labels), h.value) for h in error_rate(_rule("error_rate", params), TOPOLOGY)]
+    assert got == expected

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from eventlens.collector.alerts.evaluator import LEASE_NAME, Evaluator
-from eventlens.collector.alerts.rules import parse_rules
+from eventlens.collector.alerts.rules import default_rules, parse_rules
 from eventlens.collector.model import NS_PER_S, LagSample
 from eventlens.collector.storage.protocol import open_store
 
@@ -109,5 +109,11 @@ def test_a_new_lease_holder_continues_from_the_stored_states(url):
 
 def test_rules_of_kinds_not_evaluated_yet_are_skipped(store):
     """A rule set with only unevaluated kinds records nothing and does not fail."""
-    rules = parse_rules("rules: [{name: e, kind: edge_partial}]")
+    rules = parse_rules("rules: [{name: e, kind: dead_letter_rate}]")
     assert Evaluator(store, rules, holder="a").run_once(T0) == 0
+
+
+def test_the_built_in_rules_evaluate_on_an_empty_store(store):
+    """Every evaluated kind of the defaults (lag and topology) reads the real store; no data holds nothing."""
+    assert Evaluator(store, default_rules(), holder="a").run_once(T0) == 0
+    assert store.alert_states() == []
