@@ -150,5 +150,53 @@ TOPOLOGY_CONDITIONS: Mapping[RuleKind, Callable[[Rule, Topology], list[Holding]]
 }
 """The kinds evaluated from the topology over the rule's `window` (`collector/analysis/query.py`)."""
 
-EVALUATED_KINDS: frozenset[RuleKind] = frozenset(LAG_CONDITIONS) | frozenset(TOPOLOGY_CONDITIONS)
+
+
+def _flows(rule: Rule, topology: Topology) -> dict[tuple[tuple[str, str], ...], TopologyFlow]:
+    """The selected flows of a topology by their sorted labels."""
+    return {tuple(sorted(_flow_labels(f).items())): f for f in topology.flows if _selects_flow(rule, f)}
+
+
+def throughput_drop(rule: Rule, current: Topology, earlier: Topology) -> list[Holding]:
+    """Per flow that carried messages in the earlier window: now below `below_fraction` of then (a flow gone
+    silent is 0); the value is the fraction now / then."""
+    below = float(rule.params["below_fraction"])
+    now_flows = _flows(rule, current)
+    out = []
+    for key, then in sorted(_flows(rule, earlier).items()):
+        if then.messages <= 0:
+            continue
+        now = now_flows.get(key)
+        fraction = (now.messages if now is not None else 0) / then.messages
+        if fraction < below:
+            out.append(Holding(dict(key), fraction))
+    return out
+
+
+def edge_vanished(rule: Rule, current: Topology, earlier: Topology) -> list[Holding]:
+    """Per flow that carried messages in the earlier window and none in the current one; the value is what it
+    carried then."""
+    now_flows = _flows(rule, current)
+    return [Holding(dict(key), float(then.messages)) for key, then in sorted(_flows(rule, earlier).items())
+            if then.messages > 0 and (key not in now_flows or now_flows[key].messages == 0)]
+
+
+def edge_appeared(rule: Rule, current: Topology, earlier: Topology) -> list[Holding]:
+    """Per flow that carries messages in the current window and carried none in the earlier one; the value is
+    what it carries now."""
+    then_flows = _flows(rule, earlier)
+    return [Holding(dict(key), float(now.messages)) for key, now in sorted(_flows(rule, current).items())
+            if now.messages > 0 and (key not in then_flows or then_flows[key].messages == 0)]
+
+
+COMPARING_CONDITIONS: Mapping[RuleKind, Callable[[Rule, Topology, Topology], list[Holding]]] = {
+    RuleKind.THROUGHPUT_DROP: throughput_drop,
+    RuleKind.EDGE_VANISHED: edge_vanished,
+    RuleKind.EDGE_APPEARED: edge_appeared,
+}
+"""The kinds comparing the topology over `window` with an earlier one: `compared_to` earlier for
+`throughput_drop`, the window just before for `edge_vanished` and `edge_appeared`."""
+
+EVALUATED_KINDS: frozenset[RuleKind] = (frozenset(LAG_CONDITIONS) | frozenset(TOPOLOGY_CONDITIONS)
+                                        | frozenset(COMPARING_CONDITIONS))
 """Every kind the evaluator can decide today; rules of other kinds are skipped (and logged once)."""

@@ -15,7 +15,13 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from eventlens.collector.alerts.conditions import EVALUATED_KINDS, LAG_CONDITIONS, TOPOLOGY_CONDITIONS, Holding
+from eventlens.collector.alerts.conditions import (
+    COMPARING_CONDITIONS,
+    EVALUATED_KINDS,
+    LAG_CONDITIONS,
+    TOPOLOGY_CONDITIONS,
+    Holding,
+)
 from eventlens.collector.alerts.rules import Rule, RuleSet
 from eventlens.collector.alerts.state import Alert, AlertState, LabelSet, Timing, Transition, label_set, step
 from eventlens.collector.analysis.query import topology
@@ -67,14 +73,25 @@ class Evaluator:
             if "lag" not in cache:
                 cache["lag"] = group_statuses(self.store, now_ns)
             return lag_condition(rule, cache["lag"])
+        if not isinstance(self.store, Store):
+            return None
+        window = int(rule.params.get("window", 0))
         topology_condition = TOPOLOGY_CONDITIONS.get(rule.kind)
-        if topology_condition is not None and isinstance(self.store, Store):
-            window = int(rule.params["window"])
-            key = f"topology:{window}"
-            if key not in cache:
-                cache[key] = topology(self.store, now_ns - window, now_ns)
-            return topology_condition(rule, cache[key])
+        if topology_condition is not None:
+            return topology_condition(rule, self._topology(now_ns - window, now_ns, cache))
+        comparing = COMPARING_CONDITIONS.get(rule.kind)
+        if comparing is not None:
+            shift = int(rule.params.get("compared_to", window))
+            return comparing(rule, self._topology(now_ns - window, now_ns, cache),
+                             self._topology(now_ns - shift - window, now_ns - shift, cache))
         return None
+
+    def _topology(self, start_ns: int, end_ns: int, cache: dict[str, Any]) -> Any:
+        """The topology over [start_ns, end_ns), read once per pass."""
+        key = f"topology:{start_ns}:{end_ns}"
+        if key not in cache:
+            cache[key] = topology(self.store, start_ns, end_ns)
+        return cache[key]
 
     def _previous(self, rule: str) -> dict[LabelSet, Alert]:
         """The rule's alerts as stored (inactive ones dropped), with this evaluator's keep-firing counts."""

@@ -7,12 +7,15 @@ from dataclasses import replace
 import pytest
 
 from eventlens.collector.alerts.conditions import (
+    edge_appeared,
     edge_latency,
     edge_partial,
+    edge_vanished,
     error_rate,
     lag_offsets,
     lag_seconds,
     lag_status,
+    throughput_drop,
 )
 from eventlens.collector.alerts.rules import parse_rules
 from eventlens.collector.model import (
@@ -147,3 +150,44 @@ def test_edge_partial_holds_for_one_sided_flows(params, expected):
 def test_error_rate_holds_per_service_and_topic(params, expected):
     got = [(dict(h.labels), h.value) for h in error_rate(_rule("error_rate", params), TOPOLOGY)]
     assert got == expected
+
+
+EARLIER = Topology(0, 1, flows=(
+    _flow("orders-api", "orders", "billing", messages=100),
+    _flow("orders-api", "orders", "shipping", messages=100),
+    _flow("legacy", "orders", "billing", messages=5),
+))
+CURRENT = Topology(1, 2, flows=(
+    _flow("orders-api", "orders", "billing", messages=40),
+    _flow("orders-api", "orders", "shipping", messages=90),
+    _flow("audit", "audit-log", None, messages=7),
+))
+SHIPPING_FLOW = {"producer": "orders-api", "topic": "orders", "consumer": "shipping"}
+LEGACY = {"producer": "legacy", "topic": "orders", "consumer": "billing"}
+
+
+@pytest.mark.parametrize(("params", "expected"), [
+    ("{below_fraction: 0.5}", [(LEGACY, 0.0), (ORDERS_BILLING, 0.4)]),
+    ("{below_fraction: 0.95}", [(LEGACY, 0.0), (ORDERS_BILLING, 0.4), (SHIPPING_FLOW, 0.9)]),
+    ("{below_fraction: 0.5, producer: orders-api}", [(ORDERS_BILLING, 0.4)]),
+    ("{below_fraction: 0.1, consumer: shipping}", []),
+], ids=["dropped-and-silent", "fraction-threshold", "producer-selector", "none-below"])
+def test_throughput_drop_compares_each_flow_with_the_earlier_window(params, expected):
+    got = [(dict(h.labels), h.value) for h in throughput_drop(_rule("throughput_drop", params), CURRENT, EARLIER)]
+    assert got == expected
+
+
+def test_a_flow_new_since_the_earlier_window_is_no_throughput_drop():
+    """Nothing to compare with: the audit flow did not exist before."""
+    got = throughput_drop(_rule("throughput_drop", "{below_fraction: 0.99}"), CURRENT, EARLIER)
+    assert AUDIT not in [dict(h.labels) for h in got]
+
+
+def test_edge_vanished_holds_for_flows_silent_now_that_carried_messages_before():
+    got = [(dict(h.labels), h.value) for h in edge_vanished(_rule("edge_vanished", "{}"), CURRENT, EARLIER)]
+    assert got == [(LEGACY, 5.0)]
+
+
+def test_edge_appeared_holds_for_flows_carrying_messages_now_that_carried_none_before():
+    got = [(dict(h.labels), h.value) for h in edge_appeared(_rule("edge_appeared", "{}"), CURRENT, EARLIER)]
+    assert got == [(AUDIT, 7.0)]
