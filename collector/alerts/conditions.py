@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from eventlens.collector.alerts.rules import Rule, RuleKind
-from eventlens.collector.model import NS_PER_S, GroupStatus, PartitionStatus, Topology, TopologyFlow
+from eventlens.collector.model import NS_PER_S, GroupStatus, PartitionStatus, SchemaReport, Topology, TopologyFlow
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,6 +197,28 @@ COMPARING_CONDITIONS: Mapping[RuleKind, Callable[[Rule, Topology, Topology], lis
 """The kinds comparing the topology over `window` with an earlier one: `compared_to` earlier for
 `throughput_drop`, the window just before for `edge_vanished` and `edge_appeared`."""
 
+NEW_FINGERPRINT_RECENT_NS = 3600 * NS_PER_S
+"""`new_schema_fingerprint`: a version first seen this long before the evaluation counts as new."""
+SCHEMA_LOOKBACK_NS = 7 * 24 * 3600 * NS_PER_S
+"""`new_schema_fingerprint`: how far back earlier versions are looked for (the schemas report's window)."""
+
+
+def new_schema_fingerprint(rule: Rule, report: SchemaReport, now_ns: int) -> list[Holding]:
+    """Per (event type, fingerprint) produced and first seen in the last hour while an older version of the event
+    type exists in the report (a brand-new event type is not a schema change); the value is its message count."""
+    recent = now_ns - NEW_FINGERPRINT_RECENT_NS
+    out = []
+    for schemas in report.event_types:
+        if not rule.selects("event_type", schemas.event_type):
+            continue
+        oldest = min((v.first_seen_ns for v in schemas.versions), default=now_ns)
+        for version in schemas.versions:
+            if version.producers and version.first_seen_ns >= recent and version.first_seen_ns > oldest:
+                out.append(Holding({"event_type": schemas.event_type, "fingerprint": version.fingerprint},
+                                   float(version.count)))
+    return out
+
+
 EVALUATED_KINDS: frozenset[RuleKind] = (frozenset(LAG_CONDITIONS) | frozenset(TOPOLOGY_CONDITIONS)
-                                        | frozenset(COMPARING_CONDITIONS))
+                                        | frozenset(COMPARING_CONDITIONS) | {RuleKind.NEW_SCHEMA_FINGERPRINT})
 """Every kind the evaluator can decide today; rules of other kinds are skipped (and logged once)."""

@@ -19,12 +19,14 @@ from eventlens.collector.alerts.conditions import (
     COMPARING_CONDITIONS,
     EVALUATED_KINDS,
     LAG_CONDITIONS,
+    SCHEMA_LOOKBACK_NS,
     TOPOLOGY_CONDITIONS,
     Holding,
+    new_schema_fingerprint,
 )
-from eventlens.collector.alerts.rules import Rule, RuleSet
+from eventlens.collector.alerts.rules import Rule, RuleKind, RuleSet
 from eventlens.collector.alerts.state import Alert, AlertState, LabelSet, Timing, Transition, label_set, step
-from eventlens.collector.analysis.query import topology
+from eventlens.collector.analysis.query import schemas, topology
 from eventlens.collector.lag.query import group_statuses
 from eventlens.collector.model import NS_PER_S
 from eventlens.collector.storage.alerting import AlertTransition, label_fingerprint
@@ -75,6 +77,10 @@ class Evaluator:
             return lag_condition(rule, cache["lag"])
         if not isinstance(self.store, Store):
             return None
+        if rule.kind is RuleKind.NEW_SCHEMA_FINGERPRINT:
+            if "schemas" not in cache:
+                cache["schemas"] = schemas(self.store, now_ns - SCHEMA_LOOKBACK_NS, now_ns)
+            return new_schema_fingerprint(rule, cache["schemas"], now_ns)
         window = int(rule.params.get("window", 0))
         topology_condition = TOPOLOGY_CONDITIONS.get(rule.kind)
         if topology_condition is not None:

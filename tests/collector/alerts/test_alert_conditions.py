@@ -15,14 +15,19 @@ from eventlens.collector.alerts.conditions import (
     lag_offsets,
     lag_seconds,
     lag_status,
+    new_schema_fingerprint,
     throughput_drop,
 )
 from eventlens.collector.alerts.rules import parse_rules
 from eventlens.collector.model import (
+    NS_PER_S,
+    EventTypeSchemas,
     GroupStatus,
     LagStatus,
     LatencySummary,
     PartitionStatus,
+    SchemaReport,
+    SchemaVersion,
     Topology,
     TopologyEdge,
     TopologyFlow,
@@ -191,3 +196,34 @@ def test_edge_vanished_holds_for_flows_silent_now_that_carried_messages_before()
 def test_edge_appeared_holds_for_flows_carrying_messages_now_that_carried_none_before():
     got = [(dict(h.labels), h.value) for h in edge_appeared(_rule("edge_appeared", "{}"), CURRENT, EARLIER)]
     assert got == [(AUDIT, 7.0)]
+
+
+HOUR = 3600 * NS_PER_S
+NOW = 10 * HOUR
+
+
+def _version(fingerprint, first_seen_ns, producers=("orders-api",), count=4):
+    return SchemaVersion("OrderPlaced", fingerprint, "v", first_seen_ns, NOW, producers, (), count, 0)
+
+
+REPORT = SchemaReport(0, NOW, event_types=(
+    EventTypeSchemas("OrderPlaced", (_version("aaa", 1 * HOUR), _version("bbb", NOW - 10 * 60 * NS_PER_S),
+                                     _version("ccc", NOW - 5 * 60 * NS_PER_S, producers=()))),
+    EventTypeSchemas("Brand.New", (SchemaVersion("Brand.New", "zzz", "v1", NOW - 60 * NS_PER_S, NOW,
+                                                 ("svc",), (), 1, 0),)),
+))
+
+
+@pytest.mark.parametrize(("params", "expected"), [
+    ("{}", [({"event_type": "OrderPlaced", "fingerprint": "bbb"}, 4.0)]),
+    ("{event_type: 'Brand.*'}", []),
+], ids=["recent-produced-version-after-an-older-one", "a-new-event-types-first-schema-is-not-a-change"])
+def test_new_schema_fingerprint_holds_for_a_recently_first_produced_version(params, expected):
+    got = [(dict(h.labels), h.value) for h in new_schema_fingerprint(_rule("new_schema_fingerprint", params),
+                                                                      REPORT, NOW)]
+    assert got == expected
+
+
+def test_a_version_first_seen_over_an_hour_ago_is_no_longer_new():
+    got = new_schema_fingerprint(_rule("new_schema_fingerprint", "{}"), REPORT, NOW + 2 * HOUR)
+    assert got == []
