@@ -8,6 +8,7 @@ from eventlens.collector.alerts.evaluator import LEASE_NAME, Evaluator
 from eventlens.collector.alerts.rules import default_rules, parse_rules
 from eventlens.collector.model import NS_PER_S, LagSample
 from eventlens.collector.storage.protocol import open_store
+from eventlens.testing import producer_consumer_pair
 
 T0 = 1_800_000_000 * NS_PER_S
 MIN = 60 * NS_PER_S
@@ -117,3 +118,15 @@ def test_the_built_in_rules_evaluate_on_an_empty_store(store):
     """Every evaluated kind of the defaults (lag and topology) reads the real store; no data holds nothing."""
     assert Evaluator(store, default_rules(), holder="a").run_once(T0) == 0
     assert store.alert_states() == []
+
+
+def test_an_edge_latency_rule_fires_on_spans_written_through_the_store(store):
+    """Spans stored (rollups built at ingest) with 45 s from send to process: the p99 rule fires for that flow."""
+    rules = parse_rules("rules: [{name: slow, kind: edge_latency, params: {above: 30s, window: 5m}}]")
+    pairs = [producer_consumer_pair(producer="orders-api", consumer="billing", group="billing-g", offset=i,
+                                    delay_ns=45 * NS_PER_S) for i in range(5)]
+    store.write_spans([span for pair in pairs for span in pair])
+    start = min(pair[0].start_ns for pair in pairs)
+    assert Evaluator(store, rules, holder="a").run_once(start + 2 * MIN) == 1
+    assert _states(store) == [("slow", {"producer": "orders-api", "topic": "orders", "consumer": "billing"},
+                               "firing")]
