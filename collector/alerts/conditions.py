@@ -7,11 +7,20 @@ left out does not hold (`state.py`). Kinds without a function here are not evalu
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from eventlens.collector.alerts.rules import Rule, RuleKind
-from eventlens.collector.model import NS_PER_S, GroupStatus, PartitionStatus, SchemaReport, Topology, TopologyFlow
+from eventlens.collector.model import (
+    NS_PER_S,
+    Deprecation,
+    GroupStatus,
+    PartitionStatus,
+    SchemaReport,
+    Topology,
+    TopologyFlow,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,6 +228,33 @@ def new_schema_fingerprint(rule: Rule, report: SchemaReport, now_ns: int) -> lis
     return out
 
 
+def rule_deprecations(rule: Rule, report: SchemaReport) -> list[Deprecation]:
+    """The deprecations a `deprecated_version` rule declares itself (`version` and `after`), one per selected
+    event type of the report; none when it leaves them to the deprecations file (not evaluated yet)."""
+    after = rule.params.get("after")
+    version = rule.params.get("version")
+    if not isinstance(after, dt.date) or version is None:
+        return []
+    moment = dt.datetime.combine(after + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)  # in use after that day
+    after_ns = int(moment.timestamp()) * NS_PER_S
+    return [Deprecation(t.event_type, str(version), after_ns) for t in report.event_types
+            if rule.selects("event_type", t.event_type)]
+
+
+def deprecated_version(rule: Rule, report: SchemaReport) -> list[Holding]:
+    """Per (event type, fingerprint) of the report's deprecation violations still used as `usage` says
+    (`produced`, `consumed` or `any`); the value is the last use (Unix seconds)."""
+    usage = rule.params.get("usage", "any")
+    out = []
+    for v in report.violations:
+        used = {"produced": bool(v.producers), "consumed": bool(v.consumers)}.get(usage, True)
+        if used and rule.selects("event_type", v.deprecation.event_type):
+            out.append(Holding({"event_type": v.deprecation.event_type, "fingerprint": v.fingerprint},
+                               v.last_seen_ns / NS_PER_S))
+    return out
+
+
 EVALUATED_KINDS: frozenset[RuleKind] = (frozenset(LAG_CONDITIONS) | frozenset(TOPOLOGY_CONDITIONS)
-                                        | frozenset(COMPARING_CONDITIONS) | {RuleKind.NEW_SCHEMA_FINGERPRINT})
+                                        | frozenset(COMPARING_CONDITIONS)
+                                        | {RuleKind.NEW_SCHEMA_FINGERPRINT, RuleKind.DEPRECATED_VERSION})
 """Every kind the evaluator can decide today; rules of other kinds are skipped (and logged once)."""

@@ -19,10 +19,13 @@ from eventlens.collector.alerts.conditions import (
     COMPARING_CONDITIONS,
     EVALUATED_KINDS,
     LAG_CONDITIONS,
+    NEW_FINGERPRINT_RECENT_NS,
     SCHEMA_LOOKBACK_NS,
     TOPOLOGY_CONDITIONS,
     Holding,
+    deprecated_version,
     new_schema_fingerprint,
+    rule_deprecations,
 )
 from eventlens.collector.alerts.rules import Rule, RuleKind, RuleSet
 from eventlens.collector.alerts.state import Alert, AlertState, LabelSet, Timing, Transition, label_set, step
@@ -77,10 +80,8 @@ class Evaluator:
             return lag_condition(rule, cache["lag"])
         if not isinstance(self.store, Store):
             return None
-        if rule.kind is RuleKind.NEW_SCHEMA_FINGERPRINT:
-            if "schemas" not in cache:
-                cache["schemas"] = schemas(self.store, now_ns - SCHEMA_LOOKBACK_NS, now_ns)
-            return new_schema_fingerprint(rule, cache["schemas"], now_ns)
+        if rule.kind in {RuleKind.NEW_SCHEMA_FINGERPRINT, RuleKind.DEPRECATED_VERSION}:
+            return self._schema_holding(rule, now_ns, cache)
         window = int(rule.params.get("window", 0))
         topology_condition = TOPOLOGY_CONDITIONS.get(rule.kind)
         if topology_condition is not None:
@@ -91,6 +92,16 @@ class Evaluator:
             return comparing(rule, self._topology(now_ns - window, now_ns, cache),
                              self._topology(now_ns - shift - window, now_ns - shift, cache))
         return None
+
+    def _schema_holding(self, rule: Rule, now_ns: int, cache: dict[str, Any]) -> list[Holding]:
+        """The label sets where a schemas-report rule holds at `now_ns`."""
+        if rule.kind is RuleKind.NEW_SCHEMA_FINGERPRINT:
+            if "schemas" not in cache:
+                cache["schemas"] = schemas(self.store, now_ns - SCHEMA_LOOKBACK_NS, now_ns)
+            return new_schema_fingerprint(rule, cache["schemas"], now_ns)
+        start = now_ns - NEW_FINGERPRINT_RECENT_NS  # deprecated_version: used in the last hour
+        deprecations = rule_deprecations(rule, schemas(self.store, start, now_ns))
+        return deprecated_version(rule, schemas(self.store, start, now_ns, deprecations)) if deprecations else []
 
     def _topology(self, start_ns: int, end_ns: int, cache: dict[str, Any]) -> Any:
         """The topology over [start_ns, end_ns), read once per pass."""

@@ -7,6 +7,7 @@ from dataclasses import replace
 import pytest
 
 from eventlens.collector.alerts.conditions import (
+    deprecated_version,
     edge_appeared,
     edge_latency,
     edge_partial,
@@ -16,11 +17,14 @@ from eventlens.collector.alerts.conditions import (
     lag_seconds,
     lag_status,
     new_schema_fingerprint,
+    rule_deprecations,
     throughput_drop,
 )
 from eventlens.collector.alerts.rules import parse_rules
 from eventlens.collector.model import (
     NS_PER_S,
+    Deprecation,
+    DeprecationViolation,
     EventTypeSchemas,
     GroupStatus,
     LagStatus,
@@ -227,3 +231,33 @@ def test_new_schema_fingerprint_holds_for_a_recently_first_produced_version(para
 def test_a_version_first_seen_over_an_hour_ago_is_no_longer_new():
     got = new_schema_fingerprint(_rule("new_schema_fingerprint", "{}"), REPORT, NOW + 2 * HOUR)
     assert got == []
+
+
+def test_a_deprecated_version_rule_declares_its_deprecation_per_selected_event_type_after_its_day():
+    """`after: 2026-12-31`: in use from 2027-01-01T00:00Z on is a violation."""
+    rule = _rule("deprecated_version", "{event_type: 'Order*', version: v1, after: '2026-12-31'}")
+    deps = rule_deprecations(rule, REPORT)
+    assert deps == [Deprecation("OrderPlaced", "v1", 1_798_761_600 * NS_PER_S)]
+
+
+def test_a_deprecated_version_rule_without_version_and_date_declares_nothing():
+    """Left to the deprecations file, which the collector does not read yet."""
+    assert rule_deprecations(_rule("deprecated_version", "{}"), REPORT) == []
+
+
+VIOLATIONS = SchemaReport(0, NOW, violations=(
+    DeprecationViolation(Deprecation("OrderPlaced", "v1", 0), "aaa", ("orders-api",), (), 5 * NS_PER_S),
+    DeprecationViolation(Deprecation("Refund", "v1", 0), "rrr", (), ("billing",), 7 * NS_PER_S),
+))
+
+
+@pytest.mark.parametrize(("params", "expected"), [
+    ("{}", [({"event_type": "OrderPlaced", "fingerprint": "aaa"}, 5.0),
+            ({"event_type": "Refund", "fingerprint": "rrr"}, 7.0)]),
+    ("{usage: produced}", [({"event_type": "OrderPlaced", "fingerprint": "aaa"}, 5.0)]),
+    ("{usage: consumed}", [({"event_type": "Refund", "fingerprint": "rrr"}, 7.0)]),
+    ("{event_type: Refund, usage: produced}", []),
+], ids=["any-usage", "produced", "consumed", "selector-and-usage"])
+def test_deprecated_version_holds_per_violation_used_as_the_rule_says(params, expected):
+    got = [(dict(h.labels), h.value) for h in deprecated_version(_rule("deprecated_version", params), VIOLATIONS)]
+    assert got == expected
