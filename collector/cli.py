@@ -49,6 +49,8 @@ def collector(  # noqa: PLR0917 (Typer maps each parameter to a flag)
     kafka_group: str | None = _opt("kafka_group"),
     lag_bootstrap: str | None = _opt("lag_bootstrap"),
     lag_interval_s: float | None = _opt("lag_interval_s"),
+    alert_rules: str | None = _opt("alert_rules"),
+    alert_interval_s: float | None = _opt("alert_interval_s"),
     span_retention_h: float | None = _opt("span_retention_h"),
     rollup_retention_h: float | None = _opt("rollup_retention_h"),
     retention_interval_s: float | None = _opt("retention_interval_s"),
@@ -84,6 +86,7 @@ def collector(  # noqa: PLR0917 (Typer maps each parameter to a flag)
 
 def run(config: CollectorConfig) -> None:
     """Start the collector and block until SIGINT/SIGTERM, then stop it gracefully."""
+    from eventlens.collector.alerts.rules import RulesError
     from eventlens.collector.service import Collector
 
     logging.basicConfig(level=config.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -99,6 +102,9 @@ def run(config: CollectorConfig) -> None:
     except OSError as exc:  # a port in use, an unreadable store folder, a missing TLS file...
         typer.echo(f"eventlens collector: cannot start: {redact_text(str(exc), config.store)}", err=True)
         raise typer.Exit(1) from exc
+    except RulesError as exc:  # an invalid --alert-rules file
+        typer.echo(f"eventlens collector: cannot start: {exc}", err=True)
+        raise typer.Exit(2) from exc
     # One machine-readable line so scripts (and tests) learn the bound ports.
     typer.echo(f"eventlens collector listening http={collector.http_port} grpc={collector.grpc_port} "
                f"store={redact_url(config.store)}", err=True)

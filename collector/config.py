@@ -66,6 +66,10 @@ SETTINGS: tuple[Setting, ...] = (
             "Kafka bootstrap servers the consumer-lag poller watches; empty disables it."),
     Setting("lag_interval_s", "EVENTLENS_LAG_INTERVAL_S", "--lag-interval",
             "Seconds between two lag polls."),
+    Setting("alert_rules", "EVENTLENS_ALERT_RULES", "--alert-rules",
+            "Alert rules file (YAML, docs/alerts.md); unset: the built-in rules."),
+    Setting("alert_interval_s", "EVENTLENS_ALERT_INTERVAL_S", "--alert-interval",
+            "Seconds between two alert evaluations (one collector sharing a store evaluates); 0 disables them."),
     Setting("span_retention_h", "EVENTLENS_SPAN_RETENTION_H", "--span-retention-h",
             "Hours raw spans are kept; 0 keeps them forever."),
     Setting("rollup_retention_h", "EVENTLENS_ROLLUP_RETENTION_H", "--rollup-retention-h",
@@ -128,6 +132,8 @@ class CollectorConfig:
     kafka_group: str = "eventlens-collector"
     lag_bootstrap: str | None = None
     lag_interval_s: float = 15.0
+    alert_rules: str | None = None
+    alert_interval_s: float = 30.0
     span_retention_h: float = 72.0
     rollup_retention_h: float = 720.0
     retention_interval_s: float = 300.0
@@ -180,6 +186,8 @@ class CollectorConfig:
             raise ConfigError("ingest_workers must be 0 (in process) or more")
         if self.lag_interval_s <= 0 or self.retention_interval_s <= 0 or self.retry_after_s < 0:
             raise ConfigError("intervals must be positive and retry_after_s not negative")
+        if self.alert_interval_s < 0:
+            raise ConfigError("alert_interval_s must be 0 (no evaluation) or positive seconds")
         self._validate_transport()
 
     def _validate_transport(self) -> None:

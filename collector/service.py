@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 import resource
 import socket
 import ssl
 import threading
 import time
+import uuid
 from typing import Any, Protocol
 
 import uvicorn
@@ -35,7 +37,7 @@ from eventlens.collector.pipeline import IngestPipeline
 from eventlens.collector.receivers.http import HttpReceiver
 from eventlens.collector.receivers.http_guard import ClientLimits, guarded_protocol
 from eventlens.collector.redact import public_error, redact_url
-from eventlens.collector.storage.protocol import DeadLetterStore, Store, open_store
+from eventlens.collector.storage.protocol import AlertStore, DeadLetterStore, Store, open_store
 from eventlens.collector.workers import BYTES_PER_SPAN, WorkerPool
 
 log = logging.getLogger(__name__)
@@ -187,6 +189,19 @@ def lag_poller(store: Store, config: CollectorConfig) -> Startable | None:
     return poller
 
 
+def alert_loop(store: Store, config: CollectorConfig) -> Startable | None:
+    """The alert evaluation loop over `--alert-rules` (or the built-in rules); None when disabled or when the store
+    keeps no alerts. An invalid rules file raises `RulesError` (the collector does not start)."""
+    if not config.alert_interval_s or not isinstance(store, AlertStore):
+        return None
+    from eventlens.collector.alerts.evaluator import EvaluationLoop, Evaluator
+    from eventlens.collector.alerts.rules import default_rules, load_rules
+
+    rules = load_rules(config.alert_rules) if config.alert_rules else default_rules()
+    holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    return EvaluationLoop(Evaluator(store, rules, holder=holder), config.alert_interval_s)
+
+
 class Collector:
     """The whole collector in one process."""
 
@@ -215,6 +230,7 @@ class Collector:
         self.grpc: Any = None
         self.kafka: Startable | None = None
         self.lag: Startable | None = None
+        self.alerts: Startable | None = None
         self.retention = RetentionLoop(self.store, config)
         self._register_lag_metrics()
 
@@ -264,6 +280,9 @@ class Collector:
             self.lag = lag_poller(self.store, self.config)
             if self.lag is not None:
                 self.lag.start()
+            self.alerts = alert_loop(self.store, self.config)
+            if self.alerts is not None:
+                self.alerts.start()
             self.retention.start()
         except BaseException:
             self.stop()
@@ -289,11 +308,12 @@ class Collector:
         self.pipeline.stop()
         if self.pool is not None:
             self.pool.stop()
-        for component in (self.lag, self.retention):
+        for component in (self.lag, self.alerts, self.retention):
             if component is not None:
                 try:
                     component.stop()
                 except Exception:
                     log.exception("stopping a background loop failed")
         self.lag = None
+        self.alerts = None
         self.store.close()
