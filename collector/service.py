@@ -196,10 +196,12 @@ def alert_loop(store: Store, config: CollectorConfig) -> Startable | None:
         return None
     from eventlens.collector.alerts.evaluator import EvaluationLoop, Evaluator
     from eventlens.collector.alerts.rules import default_rules, load_rules
+    from eventlens.collector.alerts.sender import Sender
 
     rules = load_rules(config.alert_rules) if config.alert_rules else default_rules()
     holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-    return EvaluationLoop(Evaluator(store, rules, holder=holder), config.alert_interval_s)
+    sender = Sender(store, rules.receivers) if rules.receivers else None
+    return EvaluationLoop(Evaluator(store, rules, holder=holder), config.alert_interval_s, sender)
 
 
 class Collector:

@@ -27,12 +27,14 @@ from eventlens.collector.alerts.conditions import (
     new_schema_fingerprint,
     rule_deprecations,
 )
+from eventlens.collector.alerts.notify import new_notifications
 from eventlens.collector.alerts.rules import Rule, RuleKind, RuleSet
+from eventlens.collector.alerts.sender import Sender
 from eventlens.collector.alerts.state import Alert, AlertState, LabelSet, Timing, Transition, label_set, step
 from eventlens.collector.analysis.query import schemas, topology
 from eventlens.collector.lag.query import group_statuses
 from eventlens.collector.model import NS_PER_S
-from eventlens.collector.storage.alerting import AlertTransition, label_fingerprint
+from eventlens.collector.storage.alerting import AlertTransition, NewNotification, label_fingerprint
 from eventlens.collector.storage.protocol import AlertStore, LagStore, Store
 
 log = logging.getLogger(__name__)
@@ -133,6 +135,7 @@ class Evaluator:
             return None
         cache: dict[str, Any] = {}
         rows: list[AlertTransition] = []
+        notes: list[NewNotification] = []
         for rule in self.rules:
             holding = self._holding(rule, now_ns, cache)
             if holding is None:
@@ -150,10 +153,17 @@ class Evaluator:
                     self._keep_firing_since[key] = alert.keep_firing_since_ns
                 else:
                     self._keep_firing_since.pop(key, None)
-            rows.extend(_row(rule, t, by_labels) for t in transitions)
+            receivers = self.rules.receivers_of(rule)
+            for t in transitions:
+                row = _row(rule, t, by_labels)
+                rows.append(row)
+                if receivers:
+                    now_alert = after.get(t.labels)
+                    fired = now_alert.fired_at_ns if now_alert is not None and now_alert.fired_at_ns else t.at_ns
+                    notes.extend(new_notifications(row, receivers, starts_at_ns=fired, severity=str(rule.severity)))
         if not rows:
             return 0
-        return store.record_alert_transitions(rows)
+        return store.record_alert_transitions(rows, notifications=notes)
 
 
 def _row(rule: Rule, transition: Transition, holding: Mapping[LabelSet, Holding]) -> AlertTransition:
@@ -169,13 +179,18 @@ def _row(rule: Rule, transition: Transition, holding: Mapping[LabelSet, Holding]
 
 
 class EvaluationLoop:
-    """Runs `Evaluator.run_once` every `interval_s` seconds on a daemon thread (as the retention loop does)."""
+    """Runs `Evaluator.run_once` every `interval_s` seconds on a daemon thread (as the retention loop does), and
+    the notification `sender` (when the rules have receivers) on another, every `send_interval_s`."""
 
-    def __init__(self, evaluator: Evaluator, interval_s: float) -> None:
+    def __init__(self, evaluator: Evaluator, interval_s: float, sender: Sender | None = None,
+                 send_interval_s: float = 5.0) -> None:
         self.evaluator = evaluator
         self.interval_s = interval_s
+        self.sender = sender
+        self.send_interval_s = send_interval_s
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._sender_thread: threading.Thread | None = None
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval_s):
@@ -188,12 +203,17 @@ class EvaluationLoop:
         """Start the loop (first pass after one interval)."""
         self._thread = threading.Thread(target=self._run, name="eventlens-alerts", daemon=True)
         self._thread.start()
+        if self.sender is not None:
+            self._sender_thread = threading.Thread(target=self.sender.run, args=(self._stop, self.send_interval_s),
+                                                   name="eventlens-alert-sender", daemon=True)
+            self._sender_thread.start()
 
     def stop(self) -> None:
         """Stop the loop and release the lease so another collector takes over at once."""
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        for thread in (self._thread, self._sender_thread):
+            if thread is not None:
+                thread.join(timeout=5)
         try:
             self.evaluator.store.release_lease(LEASE_NAME, self.evaluator.holder)
         except Exception:

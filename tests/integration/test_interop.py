@@ -23,6 +23,7 @@ from interop.services import Service, Shape, otel_env, python_command
 from eventlens.collector.analysis.query import lineage, topology
 from eventlens.collector.model import LineageNode, LineageNodeKind, SpanRecord
 from eventlens.collector.storage.protocol import Store, open_store
+from eventlens.instrumentation._consistent import randomness
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
@@ -186,6 +187,17 @@ def test_services_continue_one_trace(flow: Flow) -> None:
     trace_id = traceparents[0].split("-")[1]
     assert flow.first("relay", "relay-in")["trace_id"] == trace_id
     assert flow.first("consumer", "consume")["trace_id"] == trace_id
+
+
+def test_foreign_producers_send_no_threshold_and_only_java_sets_the_random_flag(flow: Flow) -> None:
+    """What consistent sampling reads from foreign producers (default samplers): no `ot=th`/`rv` in
+    `tracestate`; the Java agent sets the W3C random flag (its trace id's low 56 bits are the randomness R that
+    eventlens' consistent sampler uses), kafkajs does not (R is then presumed from the trace id all the same)."""
+    sent = dict(flow.first("producer", "produce")["headers"])
+    _, trace_id, _, flags = sent["traceparent"].split("-")
+    assert "ot=" not in sent.get("tracestate", "")
+    assert bool(int(flags, 16) & 0x02) is (flow.spec.languages[0] == "java")
+    assert randomness(int(trace_id, 16), None) == int(trace_id[-14:], 16)
 
 
 def test_collector_holds_one_trace_end_to_end(flow: Flow) -> None:

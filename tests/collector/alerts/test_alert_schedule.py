@@ -35,6 +35,27 @@ def test_a_running_collector_evaluates_its_rules_file_and_records_a_firing_alert
         collector.stop()
 
 
+def test_a_running_collector_sends_a_firing_alert_to_the_rules_files_webhook(tmp_path, receiving):
+    """Evaluation queues the transition in the outbox and the collector's sender delivers it, once."""
+    hook = receiving()
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(f"receivers: [{{name: ops, type: webhook, url: '{hook.url()}'}}]\n"
+                     "rules: [{name: behind, kind: lag_offsets, params: {above: 5}}]\n")
+    collector = Collector(_config(tmp_path, alert_rules=str(rules), alert_interval_s=0.1)).start()
+    try:
+        collector.store.write_lag_samples([LagSample("billing", "orders", 0, 10, 100, time.time_ns())])
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not hook.requests:
+            time.sleep(0.1)
+        time.sleep(0.5)  # a second delivery, if any, would arrive meanwhile
+    finally:
+        collector.stop()
+    ((path, headers, body),) = hook.requests
+    assert (path, body["status"], body["alertname"], body["labels"]["group"]) == ("/hook", "firing", "behind",
+                                                                                  "billing")
+    assert headers["Idempotency-Key"]
+
+
 def test_stopping_the_collector_releases_the_evaluator_lease(tmp_path):
     """Another collector on the same database takes over at its next pass, not after the lease expires."""
     collector = Collector(_config(tmp_path, alert_interval_s=0.05)).start()
