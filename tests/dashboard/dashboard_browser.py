@@ -81,10 +81,10 @@ def choose_first(page: Page, label: str) -> None:
         option = page.get_by_role("option").first
         try:
             option.wait_for(state="visible", timeout=5_000)
+            option.click(timeout=5_000)  # a rerun may re-render the list between visible and click: open again
         except PlaywrightTimeoutError:
             page.keyboard.press("Escape")
             continue
-        option.click()
         return
     raise AssertionError(f"the {label!r} selectbox never opened")
 
