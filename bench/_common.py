@@ -70,9 +70,10 @@ def cpu_seconds(fn: Callable[[], object]) -> tuple[float, float]:
 
 
 @contextmanager
-def baseline_code(ref: str) -> Iterator[Path | None]:
+def baseline_code(ref: str, own_bench: bool = False) -> Iterator[Path | None]:
     """A directory whose `eventlens` package is the code of git `ref` (None when it cannot be made), beside
-    this tree's `bench` (so both sides of a comparison are measured by the same code).
+    this tree's `bench` (so both sides of a comparison are measured by the same code), or `ref`'s own `bench`
+    with `own_bench` (when this tree's bench needs code `ref` does not have).
 
     Put it first on a child's PYTHONPATH (with PYTHONSAFEPATH=1) to run that ref's code beside this tree's.
     """
@@ -88,7 +89,7 @@ def baseline_code(ref: str) -> Iterator[Path | None]:
         shutil.copytree(src / "eventlens", shim / "eventlens")
         for part in ("collector", "instrumentation", "dashboard"):
             (shim / "eventlens" / part).symlink_to(src / part)
-        (shim / "bench").symlink_to(ROOT / "bench")
+        (shim / "bench").symlink_to((src if own_bench else ROOT) / "bench")
         yield shim
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

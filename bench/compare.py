@@ -1,9 +1,9 @@
 """Before/after in one run: `python -m bench.compare --ref REF [--rounds N] [--quick] NAME...`.
 
 Runs `python -m bench NAME...` alternately on the code of git `REF` (its `eventlens` package from a `git archive`,
-first on the child's PYTHONPATH) and on this tree, both measured by this tree's `bench/`, `--rounds` times each
-(order swapped every round), against one broker, then prints each figure's median on both sides and the ratio
-after/before.
+first on the child's PYTHONPATH) and on this tree, both measured by this tree's `bench/` (`--ref-bench`: the REF
+side by REF's own), `--rounds` times each (order swapped every round), against one broker, then prints each
+figure's median on both sides and the ratio after/before.
 Figures are matched by benchmark and name; a figure only one side prints is listed with a dash.
 """
 
@@ -77,10 +77,12 @@ def main() -> int:
     parser.add_argument("--ref", default="main", help="git ref of the 'before' code (default: main)")
     parser.add_argument("--rounds", type=int, default=3, help="runs of each side, alternating (default 3)")
     parser.add_argument("--quick", action="store_true", help="smaller workloads, for a smoke run")
+    parser.add_argument("--ref-bench", action="store_true",
+                        help="measure the REF side with REF's own bench/ (when this tree's needs code REF lacks)")
     args = parser.parse_args()
     before: list[dict[tuple[str, str], tuple[float, str]]] = []
     after: list[dict[tuple[str, str], tuple[float, str]]] = []
-    with baseline_code(args.ref) as code, broker() as bootstrap:
+    with baseline_code(args.ref, args.ref_bench) as code, broker() as bootstrap:
         if code is None:
             raise SystemExit(f"bench.compare: git archive {args.ref} failed")
         for i in range(args.rounds):
