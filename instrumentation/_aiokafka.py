@@ -101,6 +101,18 @@ def _highwater_reader(instance: Any) -> Callable[[str, int], int | None]:
 # --- the producer -----------------------------------------------------------------------------------------
 
 
+def _failed(delivery: Any, future: asyncio.Future[Any]) -> bool:
+    """Report a cancelled or failed send future to `delivery` (`error`); False when the send succeeded."""
+    if future.cancelled():
+        delivery.error(asyncio.CancelledError(), "cancelled")
+        return True
+    exc = future.exception()
+    if exc is not None:
+        delivery.error(exc)
+        return True
+    return False
+
+
 class _FutureDelivery(Delivery):
     """A `Delivery` fed by an asyncio future resolving to `RecordMetadata` (or failing)."""
 
@@ -112,12 +124,7 @@ class _FutureDelivery(Delivery):
 
     def done(self, future: asyncio.Future[Any]) -> None:
         """The future's callback: the ack's offset (plus the record's place in a batch) or the failure."""
-        if future.cancelled():
-            self.error(asyncio.CancelledError(), "cancelled")
-            return
-        exc = future.exception()
-        if exc is not None:
-            self.error(exc)
+        if _failed(self, future):
             return
         metadata = future.result()
         offset = getattr(metadata, "offset", None)
@@ -132,14 +139,8 @@ class _FutureMetrics(SendMetrics):
 
     def done(self, future: asyncio.Future[Any]) -> None:
         """The future's callback: one sent message, or one failed with the error (`cancelled` when cancelled)."""
-        if future.cancelled():
-            self.error(asyncio.CancelledError(), "cancelled")
-            return
-        exc = future.exception()
-        if exc is not None:
-            self.error(exc)
-            return
-        self.ok()
+        if not _failed(self, future):
+            self.ok()
 
 
 def make_send_wrapper(runtime: Runtime) -> Wrapper:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import importlib
 import logging
 import operator
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -91,6 +91,20 @@ def _owner(spec: str) -> Any:
     return getattr(module, class_name) if class_name else module
 
 
+def _absent(privates: Iterable[Private], samples: dict[str, Any]) -> list[str]:
+    """The labels of `privates` the installed SDK lacks (instance ones looked up on `samples`, by owner)."""
+    missing = []
+    for private in privates:
+        try:
+            holder = samples.get(private.owner) if private.instance else _owner(private.owner)
+            found = holder is not None and hasattr(holder, private.name)
+        except Exception:
+            found = False
+        if not found:
+            missing.append(private.label())
+    return missing
+
+
 def _samples() -> dict[str, Any]:
     """One ordinary object of each class whose instance privates are probed (built with public calls)."""
     from opentelemetry.attributes import BoundedAttributes
@@ -129,15 +143,7 @@ def missing_privates(tracer: Any = None) -> list[str]:
         samples = _samples()
     except Exception as exc:  # the SDK cannot even build its ordinary objects the way we expect
         return [f"sample objects ({exc!r})"]
-    missing = []
-    for private in PRIVATES:
-        try:
-            holder = samples.get(private.owner) if private.instance else _owner(private.owner)
-            found = holder is not None and hasattr(holder, private.name)
-        except Exception:
-            found = False
-        if not found:
-            missing.append(private.label())
+    missing = _absent(PRIVATES, samples)
     missing.extend(_missing_on_tracer(tracer))
     return missing
 
@@ -435,16 +441,7 @@ def missing_metric_privates() -> list[str]:
         samples = _metric_samples()
     except Exception as exc:
         return [f"metric sample objects ({exc!r})"]
-    missing = []
-    for private in METRIC_PRIVATES:
-        try:
-            holder = samples.get(private.owner) if private.instance else _owner(private.owner)
-            found = holder is not None and hasattr(holder, private.name)
-        except Exception:
-            found = False
-        if not found:
-            missing.append(private.label())
-    return missing
+    return _absent(METRIC_PRIVATES, samples)
 
 
 def probe_metrics() -> bool:
