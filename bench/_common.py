@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from eventlens.local_kafka import LocalKafka, free_port
 
@@ -93,3 +94,20 @@ def baseline_code(ref: str, own_bench: bool = False) -> Iterator[Path | None]:
         yield shim
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def encode_only_exporter(fast_spans: bool = True) -> Any:
+    """A span exporter that only encodes each batch with eventlens' OTLP encoder: the in-process export work of
+    a benchmark without a network; `fast_spans` says whether it takes eventlens' own spans (the fast path)."""
+    from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+
+    from eventlens.instrumentation._otlp_encode import encode_spans
+
+    class EncodeOnly(SpanExporter):  # type: ignore[misc]
+        eventlens_fast_spans = fast_spans
+
+        def export(self, spans: Any) -> SpanExportResult:
+            encode_spans(spans)
+            return SpanExportResult.SUCCESS
+
+    return EncodeOnly()

@@ -17,7 +17,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from bench._common import Result, cpu_seconds
+from bench._common import Result, cpu_seconds, encode_only_exporter
 from bench.bench_instrumentation import _live, _providers, sink
 
 _TP = b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
@@ -152,20 +152,12 @@ def wrapper_costs(ratio: float, n: int) -> tuple[float, float]:
     from opentelemetry.sdk.metrics import MeterProvider
     from opentelemetry.sdk.metrics.export import InMemoryMetricReader
     from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
     from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
     from wrapt import FunctionWrapper
 
     from eventlens.instrumentation import _aiokafka
-    from eventlens.instrumentation._otlp_encode import encode_spans
     from eventlens.instrumentation._runtime import Options, Runtime
-
-    class _Encode(SpanExporter):  # type: ignore[misc]
-        eventlens_fast_spans = True
-
-        def export(self, spans: Any) -> SpanExportResult:
-            encode_spans(spans)
-            return SpanExportResult.SUCCESS
 
     class _Producer:
         client = None
@@ -193,7 +185,8 @@ def wrapper_costs(ratio: float, n: int) -> tuple[float, float]:
 
     metadata = SimpleNamespace(offset=5, partition=0, timestamp=1_700_000_000_000)
     provider = TracerProvider(sampler=ParentBased(TraceIdRatioBased(ratio)))
-    provider.add_span_processor(BatchSpanProcessor(_Encode(), max_queue_size=4 * n, max_export_batch_size=512,
+    exporter = encode_only_exporter()
+    provider.add_span_processor(BatchSpanProcessor(exporter, max_queue_size=4 * n, max_export_batch_size=512,
                                                    schedule_delay_millis=200))
     reader = InMemoryMetricReader()
     meter_provider = MeterProvider(metric_readers=[reader])

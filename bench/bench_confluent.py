@@ -12,7 +12,7 @@ import time
 import uuid
 from collections.abc import Callable
 
-from bench._common import Result, cpu_seconds
+from bench._common import Result, cpu_seconds, encode_only_exporter
 from bench.bench_instrumentation import _live, _providers, sink
 
 PAYLOAD = b"x" * 200
@@ -157,21 +157,12 @@ def wrapper_costs(ratio: float, n: int) -> tuple[float, float]:
     from opentelemetry.sdk.metrics import MeterProvider
     from opentelemetry.sdk.metrics.export import InMemoryMetricReader
     from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
     from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
 
     from eventlens.instrumentation import _confluent
     from eventlens.instrumentation._consumer import ConsumerState, end_process
     from eventlens.instrumentation._runtime import ClientFacts, Options, Runtime
-
-    class _Encode(SpanExporter):  # type: ignore[misc]
-        eventlens_fast_spans = True
-
-        def export(self, spans: Any) -> SpanExportResult:
-            from eventlens.instrumentation._otlp_encode import encode_spans
-
-            encode_spans(spans)
-            return SpanExportResult.SUCCESS
 
     class _Message:
         __slots__ = ("_headers", "_offset")
@@ -214,7 +205,8 @@ def wrapper_costs(ratio: float, n: int) -> tuple[float, float]:
             report(None, acked)
 
     provider = TracerProvider(sampler=ParentBased(TraceIdRatioBased(ratio)))
-    provider.add_span_processor(BatchSpanProcessor(_Encode(), max_queue_size=4 * n, max_export_batch_size=512,
+    exporter = encode_only_exporter()
+    provider.add_span_processor(BatchSpanProcessor(exporter, max_queue_size=4 * n, max_export_batch_size=512,
                                                    schedule_delay_millis=200))
     reader = InMemoryMetricReader()
     meter_provider = MeterProvider(metric_readers=[reader])

@@ -10,11 +10,10 @@ instrumented producer with that sampler would. CPU = process CPU time (all threa
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
 from types import SimpleNamespace
 from typing import Any
 
-from bench._common import Result
+from bench._common import Result, encode_only_exporter
 
 _TS = 1_700_000_000_000
 
@@ -52,23 +51,16 @@ def measure(ratio: float, metrics: bool, n: int, fast_spans: bool = True, sample
     from kafka.consumer.fetcher import ConsumerRecord
     from opentelemetry.sdk.metrics import MeterProvider
     from opentelemetry.sdk.metrics.export import InMemoryMetricReader
-    from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-    from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
     from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
 
     from eventlens.instrumentation import _consumer, _kafka_python
-    from eventlens.instrumentation._otlp_encode import encode_spans
     from eventlens.instrumentation._runtime import Options, Runtime
 
-    class _Encode(SpanExporter):  # type: ignore[misc]
-        eventlens_fast_spans = fast_spans
-
-        def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-            encode_spans(spans)
-            return SpanExportResult.SUCCESS
-
     provider = TracerProvider(sampler=sampler if sampler is not None else ParentBased(TraceIdRatioBased(ratio)))
-    provider.add_span_processor(BatchSpanProcessor(_Encode(), max_queue_size=4 * n, max_export_batch_size=512,
+    exporter = encode_only_exporter(fast_spans)
+    provider.add_span_processor(BatchSpanProcessor(exporter, max_queue_size=4 * n, max_export_batch_size=512,
                                                    schedule_delay_millis=200))
     reader = InMemoryMetricReader()
     meter_provider = MeterProvider(metric_readers=[reader])

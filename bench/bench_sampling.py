@@ -15,11 +15,10 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Sequence
 from types import SimpleNamespace
 from typing import Any
 
-from bench._common import Result
+from bench._common import Result, encode_only_exporter
 from bench.bench_instr_wrappers import _TS, _Consumer, _stub_send, measure
 
 RATE = 0.01
@@ -45,23 +44,16 @@ def measure_poll(sampler: Any, n: int, batch: int = 100, dropped: bool = False) 
     from kafka.structs import TopicPartition
     from opentelemetry.sdk.metrics import MeterProvider
     from opentelemetry.sdk.metrics.export import InMemoryMetricReader
-    from opentelemetry.sdk.trace import ReadableSpan, SpanLimits, TracerProvider
-    from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+    from opentelemetry.sdk.trace import SpanLimits, TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
     from eventlens.instrumentation import _kafka_python
     from eventlens.instrumentation._batch import open_batch
-    from eventlens.instrumentation._otlp_encode import encode_spans
     from eventlens.instrumentation._runtime import Options, Runtime
 
-    class _Encode(SpanExporter):  # type: ignore[misc]
-        eventlens_fast_spans = True
-
-        def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-            encode_spans(spans)
-            return SpanExportResult.SUCCESS
-
     provider = TracerProvider(sampler=sampler, span_limits=SpanLimits(max_links=1024))
-    provider.add_span_processor(BatchSpanProcessor(_Encode(), max_queue_size=4 * n, schedule_delay_millis=200))
+    exporter = encode_only_exporter()
+    provider.add_span_processor(BatchSpanProcessor(exporter, max_queue_size=4 * n, schedule_delay_millis=200))
     reader = InMemoryMetricReader()
     meter_provider = MeterProvider(metric_readers=[reader])
     runtime = Runtime.build(provider, meter_provider, Options())
