@@ -40,10 +40,10 @@ def batch_links(records: Iterable[Any]) -> list[Link]:
     return links
 
 
-def open_batch(records: Sequence[Any] | None, links: list[Link] | None = None) -> None:
-    """Make `records` the current batch (None: no batch); `links` when already computed for a poll span."""
+def open_batch(records: Sequence[Any] | None) -> None:
+    """Make `records` the current batch (None: no batch); its links and randomness are computed on first use."""
     _BATCH.set((_epoch[0], records) if records else None)
-    _LINKS.set(links)
+    _LINKS.set(None)
     _RANDOMNESS.set(None)
 
 
@@ -84,13 +84,14 @@ def pending_batch_randomness() -> int | None:
     no input carries a context), computed on first use and kept (docs "Sampling and lineage")."""
     value = _RANDOMNESS.get()
     if value is None:
-        if not _current_batch():
+        records = _current_batch()
+        if not records:
             return None
         links = _LINKS.get()
         if links is not None:
             found = fan_in_randomness(link.context for link in links)
         else:  # read from the headers directly: cheaper than building the links of a batch that may be dropped
-            found = _propagation.batch_randomness(_current_batch() or ())
+            found = _propagation.batch_randomness(records)
         value = -1 if found is None else found
         _RANDOMNESS.set(value)
     return None if value < 0 else value

@@ -129,16 +129,47 @@ class ProducerState:
         return hit
 
 
-class Delivery:
-    """Ends the send span and records the send metrics when the client reports the ack or the error."""
+class SendMetrics:
+    """The send metrics of one record, recorded when the client reports the ack or the error; alone, the whole
+    delivery of an unsampled send (no span, no record).
 
-    __slots__ = ("metrics", "span", "start_ns", "topic")
+    `ok` ignores what the client reports, so a client can register it as its success callback directly.
+    """
 
-    def __init__(self, runtime: Runtime, span: Span | None, topic: str, start_ns: int) -> None:
-        self.metrics = runtime.metrics
-        self.span = span
+    __slots__ = ("metrics", "start_ns", "topic")
+
+    def __init__(self, metrics: MessagingMetrics | None, topic: str, start_ns: int) -> None:
+        self.metrics = metrics
         self.topic = topic
         self.start_ns = start_ns
+
+    def ok(self, *_report: Any) -> None:
+        """The record was acknowledged: one sent message and its send duration."""
+        try:
+            if self.metrics is not None:
+                self.metrics.record_send(self.topic, (_time_ns() - self.start_ns) / 1e9)
+        except Exception as exc:
+            log_once("send.ack", exc)
+
+    def error(self, exc: BaseException, kind: str | None = None) -> None:
+        """The record was not delivered: counted with `error.type` (`kind`, else the exception's Kafka name or
+        class)."""
+        try:
+            if self.metrics is not None:
+                self.metrics.record_send(self.topic, (_time_ns() - self.start_ns) / 1e9,
+                                         kind if kind is not None else error_type(exc))
+        except Exception as err:
+            log_once("send.error", err)
+
+
+class Delivery(SendMetrics):
+    """Ends the send span (with the ack's offset, or the error) and records the send metrics."""
+
+    __slots__ = ("span",)
+
+    def __init__(self, runtime: Runtime, span: Span | None, topic: str, start_ns: int) -> None:
+        super().__init__(runtime.metrics, topic, start_ns)
+        self.span = span
 
     def ok(self, offset: int | None, partition: int | None, timestamp_ms: int | None) -> None:
         """The broker acknowledged the record at `offset` of `partition` (None when the client does not say)."""
@@ -160,53 +191,22 @@ class Delivery:
                     if acked and span.is_recording():
                         set_attributes(span, acked)
                     span.end()
-            if self.metrics is not None:
-                self.metrics.record_send(self.topic, (_time_ns() - self.start_ns) / 1e9)
         except Exception as exc:
             log_once("send.ack", exc)
+            return
+        SendMetrics.ok(self)
 
     def error(self, exc: BaseException, kind: str | None = None) -> None:
-        """The record was not delivered: `kind` names the error (by default the exception's Kafka name or class)."""
+        """The record was not delivered: the span ends with the error, and the metrics count it."""
         try:
             span = self.span
             if span is not None:
                 kind = record_error(span, exc, kind)
                 span.end()
-            elif kind is None:
-                kind = error_type(exc)
-            if self.metrics is not None:
-                self.metrics.record_send(self.topic, (_time_ns() - self.start_ns) / 1e9, kind)
         except Exception as err:
             log_once("send.error", err)
-
-
-class SendMetrics:
-    """The delivery of an unsampled send: only the send metrics, recorded in one call (no span, no record).
-
-    `ok` ignores what the client reports, so a client can register it as its success callback directly.
-    """
-
-    __slots__ = ("metrics", "start_ns", "topic")
-
-    def __init__(self, metrics: MessagingMetrics, topic: str, start_ns: int) -> None:
-        self.metrics = metrics
-        self.topic = topic
-        self.start_ns = start_ns
-
-    def ok(self, *_report: Any) -> None:
-        """The record was acknowledged: one sent message and its send duration."""
-        try:
-            self.metrics.record_send(self.topic, (_time_ns() - self.start_ns) / 1e9)
-        except Exception as exc:
-            log_once("send.ack", exc)
-
-    def error(self, exc: BaseException, kind: str | None = None) -> None:
-        """The record was not delivered: counted with `error.type` (`kind`, else the exception's)."""
-        try:
-            self.metrics.record_send(self.topic, (_time_ns() - self.start_ns) / 1e9,
-                                     kind if kind is not None else error_type(exc))
-        except Exception as err:
-            log_once("send.error", err)
+            return
+        SendMetrics.error(self, exc, kind)
 
 
 def send_attributes(runtime: Runtime, attrs: dict[str, Any], out: Outgoing) -> dict[str, Any]:
@@ -261,17 +261,13 @@ def decide_send(runtime: Runtime, headers: list[tuple[str, bytes | None]],
 
 def start_send(runtime: Runtime, state: ProducerState, out: Outgoing, ctx: Any,
                call: tuple[tuple[Any, ...], dict[str, Any]], *,
-               decided: tuple[Span, Ids | None] | None = None) -> Span | None:
+               decided: tuple[Span, Ids | None]) -> Span | None:
     """Start the send span of `out` in context `ctx` and inject its context into `out.headers`.
 
     Returns None when the sampler drops it (the context still goes on the wire). `call` is the client call's
-    (args, kwargs), as the user's produce hook sees them; `decided` is `decide_send`'s answer when the caller
-    asked it first (else it is asked here).
+    (args, kwargs), as the user's produce hook sees them; `decided` is `decide_send`'s answer (a send it did
+    not finish), which every client asks first.
     """
-    if decided is None:
-        decided = decide_send(runtime, out.headers, ctx)
-        if decided is None:
-            return None
     current, ids = decided
     headers = out.headers
     span = start_span(runtime, ids, "send " + out.topic, SpanKind.PRODUCER, current.get_span_context(),

@@ -31,7 +31,7 @@ from opentelemetry.trace import (
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from eventlens.instrumentation import _sdk_compat
-from eventlens.instrumentation._consistent import context_randomness
+from eventlens.instrumentation._consistent import context_randomness, fan_in_randomness
 from eventlens.instrumentation._safety import log_once
 
 Headers = list[tuple[str, bytes | None]]
@@ -435,12 +435,7 @@ def _valid_canonical(value: bytes) -> bool:
 
 def _parsed_randomness(records: Iterable[Any]) -> int | None:
     """`batch_randomness` from every record's parsed creation context (the exact, slower reading)."""
-    best = -1
-    for record in records:
-        creation = extract_parts(record.headers)[0]
-        if creation.is_valid:
-            best = max(best, context_randomness(creation))
-    return best if best >= 0 else None
+    return fan_in_randomness(extract_parts(record.headers)[0] for record in records)
 
 
 def span_context_of(context: Context) -> SpanContext:
