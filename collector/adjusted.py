@@ -7,6 +7,8 @@ count estimated from stored spans weights each span by its adjusted count 2^56 /
 
 from __future__ import annotations
 
+import functools
+
 from opentelemetry.trace import TraceState
 
 from eventlens.collector.model import SpanRecord
@@ -16,8 +18,10 @@ SAMPLING_THRESHOLD = "eventlens.sampling.threshold"
 """Span attribute: the `th` value of the span's trace state (absent when the span carried none)."""
 
 
+@functools.lru_cache(maxsize=1024)
 def threshold_text(trace_state: str) -> str | None:
-    """The `th` text of a W3C trace state header value (None when absent or malformed)."""
+    """The `th` text of a W3C trace state header value (None when absent or malformed); cached, since a
+    sampler sends the same few trace states span after span and this runs per span at decode time."""
     if "th:" not in trace_state:
         return None
     try:

@@ -50,8 +50,9 @@ class QueryApi:
         ]
         for extra in optional_routes():
             if isinstance(extra, Route):
-                routes.append(Route(extra.path, self._guard(extra.endpoint), methods=list(extra.methods or ()),
-                                    name=extra.name))
+                # the parts' handlers are `http_front.endpoint`s already: only the token check is added
+                routes.append(Route(extra.path, http_front.require_token(extra.endpoint, self.token),
+                                    methods=list(extra.methods or ()), name=extra.name))
             else:
                 routes.append(extra)
         return routes

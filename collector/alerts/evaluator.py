@@ -12,7 +12,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Mapping
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from eventlens.collector.alerts.conditions import (
@@ -34,6 +35,7 @@ from eventlens.collector.alerts.state import Alert, AlertState, LabelSet, Timing
 from eventlens.collector.analysis.query import schemas, topology
 from eventlens.collector.lag.query import group_statuses
 from eventlens.collector.model import NS_PER_S
+from eventlens.collector.storage.alerting import AlertState as StoredAlertState
 from eventlens.collector.storage.alerting import AlertTransition, NewNotification, label_fingerprint
 from eventlens.collector.storage.protocol import AlertStore, LagStore, Store
 
@@ -102,7 +104,9 @@ class Evaluator:
                 cache["schemas"] = schemas(self.store, now_ns - SCHEMA_LOOKBACK_NS, now_ns)
             return new_schema_fingerprint(rule, cache["schemas"], now_ns)
         start = now_ns - NEW_FINGERPRINT_RECENT_NS  # deprecated_version: used in the last hour
-        deprecations = rule_deprecations(rule, schemas(self.store, start, now_ns))
+        if "schemas:recent" not in cache:
+            cache["schemas:recent"] = schemas(self.store, start, now_ns)
+        deprecations = rule_deprecations(rule, cache["schemas:recent"])
         return deprecated_version(rule, schemas(self.store, start, now_ns, deprecations)) if deprecations else []
 
     def _topology(self, start_ns: int, end_ns: int, cache: dict[str, Any]) -> Any:
@@ -112,11 +116,10 @@ class Evaluator:
             cache[key] = topology(self.store, start_ns, end_ns)
         return cache[key]
 
-    def _previous(self, rule: str) -> dict[LabelSet, Alert]:
-        """The rule's alerts as stored (inactive ones dropped), with this evaluator's keep-firing counts."""
+    def _previous(self, rule: str, rows: Iterable[StoredAlertState]) -> dict[LabelSet, Alert]:
+        """The rule's alerts as stored (`rows`; inactive ones dropped), with this evaluator's keep-firing counts."""
         alerts: dict[LabelSet, Alert] = {}
-        store: AlertStore = self.store
-        for row in store.alert_states(rule=rule):
+        for row in rows:
             labels = label_set(row.labels)
             alert = _alert_from_row(rule, labels, row.state, row.since_ns)
             if alert is None:
@@ -133,6 +136,9 @@ class Evaluator:
         if not store.try_acquire_lease(LEASE_NAME, self.holder, now_ns, self.lease_ttl_ns):
             self._keep_firing_since.clear()
             return None
+        stored: dict[str, list[StoredAlertState]] = defaultdict(list)
+        for state in store.alert_states():  # every rule's alerts in one read; nothing is written before the end
+            stored[state.rule].append(state)
         cache: dict[str, Any] = {}
         rows: list[AlertTransition] = []
         notes: list[NewNotification] = []
@@ -144,7 +150,7 @@ class Evaluator:
             by_labels: dict[LabelSet, Holding] = {}
             for h in holding:
                 by_labels[label_set({**h.labels, **extra})] = h
-            before = self._previous(rule.name)
+            before = self._previous(rule.name, stored.get(rule.name, ()))
             after, transitions = step(rule.name, Timing(rule.for_ns, rule.keep_firing_for_ns), before,
                                       by_labels, now_ns)
             for labels, alert in after.items():
